@@ -1,0 +1,19 @@
+"""cnnviz's numpy engine for small convolutional networks (no Qt here)."""
+
+from .errors import ModelError, ModelFileError
+from .io import load_model, load_model_with_metadata, save_model
+from .layers import (AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer, LeakyReLU, MaxPool2D,
+                     ReLU, Sigmoid, Softmax, Softplus, Tanh, softmax)
+from .losses import MeanSquaredError, SoftmaxCrossEntropy
+from .model import Rect, Sequential, UnitField
+from .optim import SGD, Adam, StepLR, make_optimizer
+from .presets import PRESETS, build_preset
+from .summary import format_summary
+
+__all__ = [
+    "ModelError", "ModelFileError", "load_model", "load_model_with_metadata", "save_model",
+    "AvgPool2D", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "LeakyReLU", "MaxPool2D", "ReLU",
+    "Sigmoid", "Softmax", "Softplus", "Tanh", "softmax", "MeanSquaredError", "SoftmaxCrossEntropy",
+    "Rect", "Sequential", "UnitField", "SGD", "Adam", "StepLR", "make_optimizer", "PRESETS",
+    "build_preset", "format_summary",
+]

@@ -1,0 +1,434 @@
+"""Layers of the engine.
+
+Every layer works on float arrays in the usual ``(N, C, H, W)`` order for images and ``(N, F)`` for
+vectors, and follows one contract:
+
+- ``build(input_shape, rng) -> output_shape`` (shapes without the batch axis) creates parameters;
+- ``forward(x, training=False) -> y`` keeps what the backward pass needs;
+- ``backward(dy) -> dx`` fills ``grads`` (same keys and shapes as ``params``); layers told
+  ``need_input_grad = False`` (the first one, while training) may return None;
+- ``config()`` gives the JSON-able settings that rebuild the layer with ``layer_from_config``.
+
+Sliding-window layers keep their data channel-major in memory (see :mod:`cnnviz.nn.ops`); the arrays
+they return are ``(N, C, H, W)`` views of it, which every numpy operation accepts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import ops
+from .errors import ModelError
+from .geometry import Window, output_length, pair, resolve_padding
+from .initializers import initialize
+
+
+def _channel_major(x: np.ndarray) -> np.ndarray:
+    """The (C, N, H, W) view of an (N, C, H, W) array."""
+    return x.transpose(1, 0, 2, 3)
+
+
+def _require_image(shape, kind):
+    if len(shape) != 3:
+        raise ModelError(f"{kind} needs an image input (channels, height, width), got shape {shape}")
+
+
+class Layer:
+    """Base class: a layer without parameters that passes its input through."""
+
+    kind = "Layer"
+    #: True for layers that slide a window over the image (receptive-field bookkeeping).
+    window: Window | None = None
+
+    def __init__(self):
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.input_shape: tuple[int, ...] | None = None
+        self.output_shape: tuple[int, ...] | None = None
+        self.need_input_grad = True
+
+    def build(self, input_shape, rng=None):
+        self.input_shape = tuple(input_shape)
+        self.output_shape = self._output_shape(self.input_shape)
+        return self.output_shape
+
+    def _output_shape(self, input_shape):
+        return input_shape
+
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    def config(self) -> dict:
+        return {}
+
+    @property
+    def mixes_positions(self) -> bool:
+        """True when every output depends on every input position (dense layers)."""
+        return False
+
+    def param_count(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{self.kind}({args})"
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation) with ``out_channels`` filters.
+
+    Parameters
+    ----------
+    in_channels : int or None
+        Inferred from the input when None.
+    out_channels : int
+    kernel_size, stride, dilation : int or (int, int)
+    padding : "valid", "same", int or (int, int)
+        ``"same"`` follows Keras (extra pixel after); ints pad both sides as PyTorch.
+    use_bias : bool
+    weight_init : str or array
+        ``"glorot_uniform"`` (default), ``"he_normal"``, ``"uniform"`` or an explicit
+        ``(out_channels, in_channels, kh, kw)`` array.
+    bias_init : "zeros" or array
+    """
+
+    kind = "Conv2D"
+
+    def __init__(self, in_channels=None, out_channels=1, kernel_size=3, stride=1, padding="valid",
+                 dilation=1, use_bias=True, weight_init="glorot_uniform", bias_init="zeros"):
+        super().__init__()
+        if not isinstance(out_channels, int) or out_channels < 1:
+            raise ModelError(f"Conv2D needs a positive number of filters, got {out_channels!r}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = pair(stride, "stride")
+        self.dilation = pair(dilation, "dilation")
+        if min(self.kernel_size + self.stride + self.dilation) < 1:
+            raise ModelError("Conv2D kernel_size, stride and dilation must be at least 1")
+        if not (padding in ("valid", "same") or not isinstance(padding, str)):
+            raise ModelError(f"padding must be 'valid', 'same', an int or a pair, not {padding!r}")
+        self.padding = padding
+        self.use_bias = bool(use_bias)
+        self.weight_init = weight_init
+        self.bias_init = bias_init
+
+    def _output_shape(self, input_shape):
+        _require_image(input_shape, self.kind)
+        c, h, w = input_shape
+        if self.in_channels is None:
+            self.in_channels = c
+        elif self.in_channels != c:
+            raise ModelError(f"Conv2D expects {self.in_channels} input channels but receives {c}")
+        self.pad = resolve_padding(self.padding, self.kernel_size, self.stride, self.dilation, (h, w))
+        ho = output_length(h, self.kernel_size[0], self.stride[0], self.dilation[0], *self.pad[:2])
+        wo = output_length(w, self.kernel_size[1], self.stride[1], self.dilation[1], *self.pad[2:])
+        if ho < 1 or wo < 1:
+            raise ModelError(
+                f"Conv2D with kernel {self.kernel_size} and dilation {self.dilation} does not fit "
+                f"an input of {h}x{w} with padding {self.padding!r}")
+        self.window = Window(self.kernel_size, self.stride, self.dilation, (self.pad[0], self.pad[2]))
+        return (self.out_channels, ho, wo)
+
+    def build(self, input_shape, rng=None):
+        shape = super().build(input_shape, rng)
+        rng = rng if rng is not None else np.random.default_rng()
+        wshape = (self.out_channels, self.in_channels) + self.kernel_size
+        self.params = {"weight": initialize(self.weight_init, wshape, rng)}
+        if self.use_bias:
+            init = "zeros" if isinstance(self.bias_init, str) else self.bias_init
+            self.params["bias"] = initialize(init, (self.out_channels,), rng)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        return shape
+
+    def forward(self, x, training=False):
+        xc = _channel_major(x)
+        self._x_shape = xc.shape
+        y, self._cols = ops.conv_forward(xc, self.params["weight"], self.params.get("bias"),
+                                         self.stride, self.dilation, self.pad,
+                                         self.output_shape[1:])
+        return _channel_major(y)
+
+    def backward(self, dy):
+        dyc = np.ascontiguousarray(_channel_major(dy))
+        dx, dw, db = ops.conv_backward(dyc, self._cols, self.params["weight"], self.use_bias,
+                                       self._x_shape, self.stride, self.dilation, self.pad,
+                                       need_dx=self.need_input_grad)
+        self.grads["weight"] = dw
+        if self.use_bias:
+            self.grads["bias"] = db
+        return None if dx is None else _channel_major(dx)
+
+    def config(self):
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": list(self.kernel_size), "stride": list(self.stride),
+                "padding": self.padding if isinstance(self.padding, (str, int))
+                else list(self.padding),
+                "dilation": list(self.dilation), "use_bias": self.use_bias}
+
+
+class _Pool2D(Layer):
+    """Shared set-up of the pooling layers (window ``size``, ``stride`` defaulting to it)."""
+
+    def __init__(self, size=2, stride=None, padding="valid"):
+        super().__init__()
+        self.size = pair(size, "size")
+        self.stride = pair(stride if stride is not None else size, "stride")
+        if min(self.size + self.stride) < 1:
+            raise ModelError(f"{self.kind} size and stride must be at least 1")
+        self.padding = padding
+
+    def _output_shape(self, input_shape):
+        _require_image(input_shape, self.kind)
+        c, h, w = input_shape
+        self.pad = resolve_padding(self.padding, self.size, self.stride, (1, 1), (h, w))
+        if max(self.pad[0], self.pad[1]) >= self.size[0] or max(self.pad[2], self.pad[3]) >= self.size[1]:
+            raise ModelError(f"{self.kind} padding must be smaller than the window")
+        ho = output_length(h, self.size[0], self.stride[0], 1, *self.pad[:2])
+        wo = output_length(w, self.size[1], self.stride[1], 1, *self.pad[2:])
+        if ho < 1 or wo < 1:
+            raise ModelError(f"{self.kind} window {self.size} does not fit an input of {h}x{w}")
+        self.window = Window(self.size, self.stride, (1, 1), (self.pad[0], self.pad[2]))
+        return (c, ho, wo)
+
+    def config(self):
+        return {"size": list(self.size), "stride": list(self.stride),
+                "padding": self.padding if isinstance(self.padding, (str, int))
+                else list(self.padding)}
+
+
+class MaxPool2D(_Pool2D):
+    """Max pooling; the backward pass routes each gradient to the window's arg-max."""
+
+    kind = "MaxPool2D"
+
+    def forward(self, x, training=False):
+        xc = _channel_major(x)
+        self._x_shape = xc.shape
+        self._y, self._xp = ops.maxpool_forward(xc, self.size, self.stride, self.pad,
+                                                self.output_shape[1:])
+        return _channel_major(self._y)
+
+    def backward(self, dy):
+        dx = ops.maxpool_backward(_channel_major(dy), self._y, self._xp, self.size, self.stride,
+                                  self.pad)
+        return _channel_major(dx)
+
+
+class AvgPool2D(_Pool2D):
+    """Average pooling; padded pixels are left out of the mean."""
+
+    kind = "AvgPool2D"
+
+    def forward(self, x, training=False):
+        xc = _channel_major(x)
+        self._x_shape = xc.shape
+        y, self._count = ops.avgpool_forward(xc, self.size, self.stride, self.pad,
+                                             self.output_shape[1:])
+        return _channel_major(y)
+
+    def backward(self, dy):
+        dx = ops.avgpool_backward(_channel_major(dy), self._count, self._x_shape, self.size,
+                                  self.stride, self.pad)
+        return _channel_major(dx)
+
+
+class Flatten(Layer):
+    """(N, C, H, W) -> (N, C*H*W), in C-order (the order PyTorch and the dense heat maps use)."""
+
+    kind = "Flatten"
+
+    def _output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x, training=False):
+        self._x_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        return dy.reshape(self._x_shape)
+
+
+class Dense(Layer):
+    """Fully connected layer ``y = x W^T + b`` with ``W`` of shape (out_features, in_features)."""
+
+    kind = "Dense"
+
+    def __init__(self, in_features=None, out_features=1, use_bias=True,
+                 weight_init="glorot_uniform", bias_init="zeros"):
+        super().__init__()
+        if not isinstance(out_features, int) or out_features < 1:
+            raise ModelError(f"Dense needs a positive number of units, got {out_features!r}")
+        self.in_features = in_features
+        self.out_features = out_features
+        self.use_bias = bool(use_bias)
+        self.weight_init = weight_init
+        self.bias_init = bias_init
+
+    @property
+    def mixes_positions(self):
+        return True
+
+    def _output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ModelError(f"Dense needs a flat input (add a Flatten layer), got shape {input_shape}")
+        if self.in_features is None:
+            self.in_features = input_shape[0]
+        elif self.in_features != input_shape[0]:
+            raise ModelError(f"Dense expects {self.in_features} inputs but receives {input_shape[0]}")
+        return (self.out_features,)
+
+    def build(self, input_shape, rng=None):
+        shape = super().build(input_shape, rng)
+        rng = rng if rng is not None else np.random.default_rng()
+        self.params = {"weight": initialize(self.weight_init, (self.out_features, self.in_features), rng)}
+        if self.use_bias:
+            init = "zeros" if isinstance(self.bias_init, str) else self.bias_init
+            self.params["bias"] = initialize(init, (self.out_features,), rng)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        return shape
+
+    def forward(self, x, training=False):
+        self._x = x
+        y = x @ self.params["weight"].T
+        if self.use_bias:
+            y += self.params["bias"]
+        return y
+
+    def backward(self, dy):
+        self.grads["weight"] = dy.T @ self._x
+        if self.use_bias:
+            self.grads["bias"] = dy.sum(axis=0)
+        return dy @ self.params["weight"] if self.need_input_grad else None
+
+    def config(self):
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "use_bias": self.use_bias}
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero a fraction ``rate`` and scale the rest by 1/(1-rate)."""
+
+    kind = "Dropout"
+
+    def __init__(self, rate=0.5, seed=None):
+        super().__init__()
+        if not 0.0 <= rate < 1.0:
+            raise ModelError(f"Dropout rate must be in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+        self.rng = np.random.default_rng(seed)
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0.0:
+            self._mask = None
+            return x
+        keep = 1.0 - self.rate
+        self._mask = (self.rng.random(x.shape, dtype=np.float32) < keep).astype(x.dtype) / keep
+        return x * self._mask
+
+    def backward(self, dy):
+        return dy if self._mask is None else dy * self._mask
+
+    def config(self):
+        return {"rate": self.rate}
+
+
+class Activation(Layer):
+    """Element-wise activation; subclasses define ``f`` and ``df`` (derivative from x and y)."""
+
+    def forward(self, x, training=False):
+        self._x = x
+        self._y = self.f(x)
+        return self._y
+
+    def backward(self, dy):
+        return dy * self.df(self._x, self._y)
+
+
+class ReLU(Activation):
+    kind = "ReLU"
+
+    def f(self, x):
+        return np.maximum(x, 0)
+
+    def df(self, x, y):
+        return y > 0
+
+
+class LeakyReLU(Activation):
+    kind = "LeakyReLU"
+
+    def __init__(self, alpha=0.01):
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def f(self, x):
+        return np.where(x > 0, x, x * self.alpha)
+
+    def df(self, x, y):
+        return np.where(x > 0, 1.0, self.alpha).astype(x.dtype)
+
+    def config(self):
+        return {"alpha": self.alpha}
+
+
+class Sigmoid(Activation):
+    kind = "Sigmoid"
+
+    def f(self, x):
+        # Split by sign so that neither branch overflows.
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+    def df(self, x, y):
+        return y * (1 - y)
+
+
+class Tanh(Activation):
+    kind = "Tanh"
+
+    def f(self, x):
+        return np.tanh(x)
+
+    def df(self, x, y):
+        return 1 - y * y
+
+
+class Softplus(Activation):
+    kind = "Softplus"
+
+    def f(self, x):
+        return np.logaddexp(0, x)
+
+    def df(self, x, y):
+        return Sigmoid.f(self, x)
+
+
+class Softmax(Layer):
+    """Softmax over the last axis (for display and probability outputs; training uses the fused
+    :class:`~cnnviz.nn.losses.SoftmaxCrossEntropy` on logits)."""
+
+    kind = "Softmax"
+
+    def forward(self, x, training=False):
+        self._y = softmax(x)
+        return self._y
+
+    def backward(self, dy):
+        y = self._y
+        return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Numerically stable softmax over the last axis."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+LAYER_TYPES: dict[str, type[Layer]] = {
+    cls.kind: cls for cls in (Conv2D, MaxPool2D, AvgPool2D, Flatten, Dense, Dropout, ReLU,
+                              LeakyReLU, Sigmoid, Tanh, Softplus, Softmax)
+}

@@ -1,0 +1,310 @@
+"""``Sequential``: a stack of layers with the views cnnviz needs (trace, gradients, geometry)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ModelError
+from .geometry import IDENTITY_FIELD, ReceptiveField
+from .layers import LAYER_TYPES, Layer, softmax
+
+
+@dataclass(frozen=True)
+class Rect:
+    """An inclusive rectangle of input pixels: rows ``top..bottom``, columns ``left..right``."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top + 1
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left + 1
+
+    def clipped(self, height: int, width: int) -> "Rect":
+        return Rect(max(self.top, 0), max(self.left, 0), min(self.bottom, height - 1),
+                    min(self.right, width - 1))
+
+
+@dataclass(frozen=True)
+class UnitField:
+    """Where one unit looks.
+
+    ``rect`` bounds every position it reads, padding included (so it may stick out of the image);
+    ``clipped`` bounds the image pixels it reads; ``rows`` and ``cols`` list those pixels' rows and
+    columns (with dilation the field has holes: the pixels read are every ``(row, col)`` pair).
+    """
+
+    rect: Rect
+    clipped: Rect
+    rows: np.ndarray
+    cols: np.ndarray
+    whole_input: bool = False
+
+    def mask(self, height: int, width: int) -> np.ndarray:
+        """Boolean (height, width) image of the pixels the unit reads."""
+        out = np.zeros((height, width), dtype=bool)
+        out[np.ix_(self.rows, self.cols)] = True
+        return out
+
+
+class Sequential:
+    """Layers applied in order to inputs of shape ``(N, *input_shape)``.
+
+    Parameters
+    ----------
+    layers : list of Layer
+    input_shape : tuple of int
+        Shape of one input without the batch axis, e.g. ``(1, 28, 28)``.
+    seed : int or None
+        Seed of the weight initialisation.
+    name : str
+    """
+
+    def __init__(self, layers: list[Layer], input_shape=(1, 28, 28), seed=None, name="network"):
+        if not layers:
+            raise ModelError("a network needs at least one layer")
+        self.layers = list(layers)
+        self.input_shape = tuple(int(v) for v in input_shape)
+        self.name = name
+        rng = np.random.default_rng(seed)
+        shape = self.input_shape
+        for index, layer in enumerate(self.layers):
+            try:
+                shape = layer.build(shape, rng)
+            except ModelError as exc:
+                raise ModelError(f"layer {index} ({layer.kind}): {exc}") from None
+        self.output_shape = shape
+        self._fields = self._receptive_fields()
+
+    # ----------------------------------------------------------------- running
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Run the network on ``x`` of shape (N, *input_shape); returns the last layer's output."""
+        x = self._check_input(x)
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def trace(self, x: np.ndarray) -> list[np.ndarray]:
+        """The input followed by every layer's output (inference mode), for display.
+
+        Returns
+        -------
+        list of ndarray
+            ``len(layers) + 1`` arrays; entry ``i + 1`` is the output of layer ``i``.
+        """
+        x = self._check_input(x)
+        outputs = [x]
+        for layer in self.layers:
+            x = layer.forward(x, False)
+            outputs.append(x)
+        return outputs
+
+    def backward(self, dy: np.ndarray, upto: int = 0):
+        """Back-propagate ``dy`` (gradient of the last output) down to layer ``upto``'s input,
+        filling every visited layer's ``grads``; returns the gradient at that input (or None when
+        the first layer was told not to compute it)."""
+        return self._backward_from(len(self.layers) - 1, dy, upto)
+
+    def _backward_from(self, last: int, dy, upto: int = 0):
+        for layer in reversed(self.layers[upto:last + 1]):
+            dy = layer.backward(dy)
+        return dy
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, K): softmax of the outputs unless the net ends in a Softmax."""
+        out = self.forward(x)
+        return out if self.layers[-1].kind == "Softmax" else softmax(out)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x).argmax(axis=1)
+
+    def input_gradient(self, x, layer: int = -1, index=None, channel=None) -> np.ndarray:
+        """Gradient with respect to the input of one unit, one channel or one class score.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, *input_shape)
+        layer : int
+            Layer whose output is differentiated (negative counts from the end).
+        index : tuple of int, optional
+            A unit of that output without the batch axis, e.g. ``(c, y, x)`` or ``(k,)`` for a
+            class score (logit) of the last layer.
+        channel : int, optional
+            Differentiate the sum of a whole feature map (channel) instead.
+
+        Returns
+        -------
+        ndarray, same shape as ``x``
+        """
+        layer = self._layer_index(layer)
+        if (index is None) == (channel is None):
+            raise ValueError("give exactly one of index or channel")
+        x = self._check_input(x)
+        out = x
+        for lay in self.layers[:layer + 1]:
+            out = lay.forward(out, False)
+        dy = np.zeros_like(out)
+        if channel is not None:
+            dy[:, channel] = 1
+        else:
+            dy[(slice(None),) + tuple(index)] = 1
+        first = self.layers[0].need_input_grad
+        self.layers[0].need_input_grad = True
+        try:
+            return np.asarray(self._backward_from(layer, dy))
+        finally:
+            self.layers[0].need_input_grad = first
+
+    # ----------------------------------------------------------------- parameters
+    def named_params(self) -> dict[str, np.ndarray]:
+        """Every parameter array by name ``"<layer index>.<param>"`` (the arrays themselves)."""
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+
+    def named_grads(self) -> dict[str, np.ndarray]:
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter, by name."""
+        return {k: v.copy() for k, v in self.named_params().items()}
+
+    def set_weights(self, weights: dict[str, np.ndarray]) -> None:
+        """Replace every parameter with a copy of ``weights[name]`` (names and shapes must match)."""
+        own = self.named_params()
+        if set(weights) != set(own):
+            missing = sorted(set(own) - set(weights))
+            extra = sorted(set(weights) - set(own))
+            raise ModelError(f"weights do not match the network (missing {missing}, unexpected {extra})")
+        for name, value in weights.items():
+            if value.shape != own[name].shape:
+                raise ModelError(f"{name} has shape {value.shape}, expected {own[name].shape}")
+        for name, value in weights.items():
+            index, key = name.split(".", 1)
+            layer = self.layers[int(index)]
+            layer.params[key] = np.array(value, dtype=own[name].dtype, copy=True)
+
+    def param_count(self) -> int:
+        return sum(layer.param_count() for layer in self.layers)
+
+    def astype(self, dtype) -> "Sequential":
+        """Convert every parameter to ``dtype`` in place (float64 for gradient checks)."""
+        for layer in self.layers:
+            layer.params = {k: v.astype(dtype) for k, v in layer.params.items()}
+            layer.grads = {k: v.astype(dtype) for k, v in layer.grads.items()}
+        return self
+
+    def copy(self) -> "Sequential":
+        """A deep copy (weights and settings, no forward caches)."""
+        clone = copy.copy(self)
+        clone.layers = []
+        for layer in self.layers:
+            fresh = copy.copy(layer)
+            fresh.__dict__ = {k: v for k, v in layer.__dict__.items() if not k.startswith("_")}
+            fresh.params = {k: v.copy() for k, v in layer.params.items()}
+            fresh.grads = {k: np.zeros_like(v) for k, v in layer.params.items()}
+            if hasattr(layer, "rng"):
+                fresh.rng = copy.deepcopy(layer.rng)
+            clone.layers.append(fresh)
+        return clone
+
+    def config(self) -> dict:
+        """The JSON-able architecture (no weights)."""
+        return {"format": "cnnviz-sequential", "version": 1, "name": self.name,
+                "input_shape": list(self.input_shape),
+                "layers": [{"kind": layer.kind, **layer.config()} for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict, seed=None) -> "Sequential":
+        """Build a network from :meth:`config` output (weights freshly initialised)."""
+        layers = [layer_from_config(spec) for spec in config["layers"]]
+        return cls(layers, tuple(config["input_shape"]), seed=seed, name=config.get("name", "network"))
+
+    # ----------------------------------------------------------------- geometry
+    def receptive_field_of(self, layer: int) -> ReceptiveField:
+        """Size, jump (effective stride) and start of the receptive field of layer ``layer``'s units
+        (``-1`` for the input itself is not allowed; use layer indices 0..len-1)."""
+        return self._fields[self._layer_index(layer)]
+
+    def receptive_field(self, layer: int, y: int = 0, x: int = 0) -> UnitField:
+        """The exact input rectangle seen by unit ``(y, x)`` of layer ``layer``'s output.
+
+        For a unit after a layer that mixes all positions (dense), the whole input.
+        """
+        layer = self._layer_index(layer)
+        h, w = self.input_shape[1:] if len(self.input_shape) == 3 else (1, self.input_shape[0])
+        if self._fields[layer].global_:
+            whole = Rect(0, 0, h - 1, w - 1)
+            return UnitField(whole, whole, np.arange(h), np.arange(w), True)
+        rows, cols = np.array([y]), np.array([x])
+        span_rows, span_cols = rows, cols
+        for lay in reversed(self.layers[:layer + 1]):
+            if lay.window is not None:
+                # The span follows every tap (the textbook field); the pixel sets drop positions
+                # that fall in a layer's padding, since those read nothing further down.
+                span_rows = lay.window.input_positions(span_rows[[0, -1]], 0)
+                span_cols = lay.window.input_positions(span_cols[[0, -1]], 1)
+                n_h, n_w = lay.input_shape[1:]
+                rows = lay.window.input_positions(rows, 0)
+                cols = lay.window.input_positions(cols, 1)
+                rows = rows[(rows >= 0) & (rows < n_h)]
+                cols = cols[(cols >= 0) & (cols < n_w)]
+        rect = Rect(int(span_rows[0]), int(span_cols[0]), int(span_rows[-1]), int(span_cols[-1]))
+        clipped = Rect(int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max()))
+        return UnitField(rect, clipped, rows, cols)
+
+    def _receptive_fields(self) -> list[ReceptiveField]:
+        field, fields = IDENTITY_FIELD, []
+        for layer in self.layers:
+            if layer.mixes_positions:
+                field = ReceptiveField(field.size, field.jump, field.start, global_=True)
+            elif layer.window is not None:
+                field = field.then(layer.window)
+            fields.append(field)
+        return fields
+
+    # ----------------------------------------------------------------- helpers
+    def _layer_index(self, layer: int) -> int:
+        n = len(self.layers)
+        if not -n <= layer < n:
+            raise IndexError(f"layer {layer} out of range for a network of {n} layers")
+        return layer % n
+
+    def _check_input(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim != len(self.input_shape) + 1 or tuple(x.shape[1:]) != self.input_shape:
+            raise ModelError(f"the network expects inputs of shape (N, {', '.join(map(str, self.input_shape))})"
+                             f", got {x.shape}")
+        dtype = next(iter(self.named_params().values()), np.empty(0, np.float32)).dtype
+        return x.astype(dtype, copy=False)
+
+    def summary(self) -> list[dict]:
+        """One row per layer: kind, output shape, parameters and receptive-field geometry."""
+        rows = []
+        for index, (layer, field) in enumerate(zip(self.layers, self._fields)):
+            rows.append({"index": index, "kind": layer.kind, "output_shape": layer.output_shape,
+                         "params": layer.param_count(), "receptive_field": field})
+        return rows
+
+    def __repr__(self):
+        return f"Sequential({self.layers!r}, input_shape={self.input_shape})"
+
+
+def layer_from_config(spec: dict) -> Layer:
+    """Build one layer from ``{"kind": ..., **settings}``; raises ModelError for anything unknown."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("kind"), str):
+        raise ModelError(f"a layer must be an object with a 'kind', got {spec!r}")
+    cls = LAYER_TYPES.get(spec["kind"])
+    if cls is None:
+        raise ModelError(f"unknown layer kind {spec['kind']!r}; known kinds: {', '.join(LAYER_TYPES)}")
+    settings = {k: v for k, v in spec.items() if k != "kind"}
+    try:
+        return cls(**settings)
+    except TypeError as exc:
+        raise ModelError(f"bad settings for {spec['kind']}: {exc}") from None

@@ -1,0 +1,232 @@
+"""Vectorised sliding-window kernels.
+
+All arrays here are channel-major, ``(C, N, H, W)``: with that layout one matrix product per
+convolution gives the output directly in the layout the next layer reads, with no transpose.  The
+layers expose the usual ``(N, C, H, W)`` view of the same memory (a transposed view costs nothing).
+
+Padding is ``(top, bottom, left, right)``; kernel, stride and dilation are ``(h, w)`` pairs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def pad_channel_major(x: np.ndarray, pad: tuple[int, int, int, int], value=0.0) -> np.ndarray:
+    """Return ``x`` (C, N, H, W) padded by ``pad`` with ``value`` (a new contiguous array)."""
+    top, bottom, left, right = pad
+    if not any(pad):
+        return x
+    c, n, h, w = x.shape
+    out = np.full((c, n, h + top + bottom, w + left + right), value, dtype=x.dtype)
+    out[:, :, top:top + h, left:left + w] = x
+    return out
+
+
+def _window_slices(i, j, out_hw, stride, dilation):
+    """Slices of the padded input read by kernel tap ``(i, j)`` for every output position."""
+    ho, wo = out_hw
+    r0, c0 = i * dilation[0], j * dilation[1]
+    return (slice(r0, r0 + stride[0] * (ho - 1) + 1, stride[0]),
+            slice(c0, c0 + stride[1] * (wo - 1) + 1, stride[1]))
+
+
+def im2col(xp: np.ndarray, kernel, stride, dilation, out_hw, ones_row: bool = False) -> np.ndarray:
+    """Unfold a padded channel-major input into columns.
+
+    Parameters
+    ----------
+    xp : ndarray, shape (C, N, Hp, Wp)
+        Padded input.
+    ones_row : bool
+        Append a row of ones, so that a bias folded into the weight matrix is added by the product.
+
+    Returns
+    -------
+    ndarray, shape (C * kh * kw [+ 1], N * Ho * Wo)
+        Row ``(c, i, j)`` holds input channel ``c`` under kernel tap ``(i, j)``.
+    """
+    c, n = xp.shape[:2]
+    kh, kw = kernel
+    ho, wo = out_hw
+    rows = c * kh * kw
+    cols = np.empty((rows + ones_row, n * ho * wo), dtype=xp.dtype)
+    taps = cols[:rows].reshape(c, kh, kw, n, ho, wo)
+    for i in range(kh):
+        for j in range(kw):
+            rs, cs = _window_slices(i, j, out_hw, stride, dilation)
+            taps[:, i, j] = xp[:, :, rs, cs]
+    if ones_row:
+        cols[rows] = 1.0
+    return cols
+
+
+def col2im(cols: np.ndarray, padded_shape, kernel, stride, dilation, out_hw) -> np.ndarray:
+    """Fold columns back, adding overlapping taps: the adjoint of :func:`im2col`.
+
+    Parameters
+    ----------
+    cols : ndarray, shape (C * kh * kw, N * Ho * Wo)
+    padded_shape : tuple
+        ``(C, N, Hp, Wp)`` of the padded input.
+
+    Returns
+    -------
+    ndarray, shape (C, N, Hp, Wp)
+    """
+    c, n = padded_shape[:2]
+    kh, kw = kernel
+    ho, wo = out_hw
+    taps = cols.reshape(c, kh, kw, n, ho, wo)
+    out = np.zeros(padded_shape, dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rs, cs = _window_slices(i, j, out_hw, stride, dilation)
+            out[:, :, rs, cs] += taps[:, i, j]
+    return out
+
+
+def crop(xp: np.ndarray, pad: tuple[int, int, int, int]) -> np.ndarray:
+    """Remove ``pad`` from a channel-major array (a view)."""
+    top, bottom, left, right = pad
+    return xp[:, :, top:xp.shape[2] - bottom, left:xp.shape[3] - right]
+
+
+def conv_forward(x, weight, bias, stride, dilation, pad, out_hw):
+    """Convolution (cross-correlation, as in every deep-learning library).
+
+    Parameters
+    ----------
+    x : ndarray, shape (C, N, H, W)
+    weight : ndarray, shape (F, C, kh, kw)
+    bias : ndarray, shape (F,), or None
+
+    Returns
+    -------
+    y : ndarray, shape (F, N, Ho, Wo), contiguous
+    cols : ndarray
+        The unfolded input, kept for the backward pass.
+    """
+    f = weight.shape[0]
+    kernel = weight.shape[2:]
+    xp = pad_channel_major(x, pad)
+    cols = im2col(xp, kernel, stride, dilation, out_hw, ones_row=bias is not None)
+    w2 = weight.reshape(f, -1)
+    if bias is not None:
+        w2 = np.concatenate([w2, bias[:, None]], axis=1)
+    y = w2 @ cols
+    return y.reshape(f, x.shape[1], *out_hw), cols
+
+
+def conv_backward(dy, cols, weight, has_bias, x_shape, stride, dilation, pad, need_dx=True):
+    """Gradients of :func:`conv_forward`.
+
+    Parameters
+    ----------
+    dy : ndarray, shape (F, N, Ho, Wo)
+    cols : ndarray
+        From :func:`conv_forward`.
+    x_shape : tuple
+        ``(C, N, H, W)`` of the input.
+
+    Returns
+    -------
+    dx : ndarray, shape (C, N, H, W), or None when ``need_dx`` is False
+    dweight : ndarray, shape (F, C, kh, kw)
+    dbias : ndarray, shape (F,), or None
+    """
+    f = weight.shape[0]
+    kernel = weight.shape[2:]
+    out_hw = dy.shape[2:]
+    dy2 = dy.reshape(f, -1)
+    dw2 = dy2 @ cols.T
+    dweight = dw2[:, :weight[0].size].reshape(weight.shape)
+    dbias = dw2[:, -1].copy() if has_bias else None
+    dx = None
+    if need_dx:
+        dcols = weight.reshape(f, -1).T @ dy2
+        c, n, h, w = x_shape
+        top, bottom, left, right = pad
+        padded = (c, n, h + top + bottom, w + left + right)
+        dx = crop(col2im(dcols, padded, kernel, stride, dilation, out_hw), pad)
+    return dx, dweight, dbias
+
+
+def pool_taps(xp, kernel, stride, out_hw):
+    """Yield ``(i, j, view)`` for every kernel tap of a pooling window (no dilation)."""
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            rs, cs = _window_slices(i, j, out_hw, stride, (1, 1))
+            yield i, j, xp[:, :, rs, cs]
+
+
+def maxpool_forward(x, kernel, stride, pad, out_hw):
+    """Max pooling of ``x`` (C, N, H, W); padding counts as -inf.
+
+    Returns ``y`` (C, N, Ho, Wo) and the padded input, which the backward pass compares with ``y``
+    to find each window's arg-max (cheaper than tracking indices: data-dependent branches are slow).
+    """
+    xp = pad_channel_major(x, pad, value=-np.inf)
+    y = None
+    for _, _, view in pool_taps(xp, kernel, stride, out_hw):
+        if y is None:
+            y = view.copy()
+        else:
+            np.maximum(y, view, out=y)
+    return y, xp
+
+
+def maxpool_backward(dy, y, xp, kernel, stride, pad):
+    """Route ``dy`` (C, N, Ho, Wo) to the arg-max of each window; returns (C, N, H, W).
+
+    On ties the first tap in row-major order wins, as in PyTorch.
+    """
+    dxp = np.zeros(xp.shape, dtype=dy.dtype)
+    out_hw = dy.shape[2:]
+    non_overlapping = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+    taken = np.zeros(dy.shape, dtype=bool)
+    for (_, _, view), (_, _, grad) in zip(pool_taps(xp, kernel, stride, out_hw),
+                                          pool_taps(dxp, kernel, stride, out_hw)):
+        wins = view == y
+        wins &= ~taken
+        taken |= wins
+        if non_overlapping:
+            np.multiply(dy, wins, out=grad)
+        else:
+            grad += dy * wins
+    return crop(dxp, pad)
+
+
+def avgpool_forward(x, kernel, stride, pad, out_hw):
+    """Average pooling of ``x`` (C, N, H, W); padded positions are not counted in the mean.
+
+    Returns ``y`` (C, N, Ho, Wo) and the per-position divisor (Ho, Wo).
+    """
+    xp = pad_channel_major(x, pad)
+    y = np.zeros(x.shape[:2] + tuple(out_hw), dtype=x.dtype)
+    for _, _, view in pool_taps(xp, kernel, stride, out_hw):
+        y += view
+    count = _window_counts(x.shape[2:], kernel, stride, pad, out_hw).astype(x.dtype)
+    y /= count
+    return y, count
+
+
+def avgpool_backward(dy, count, x_shape, kernel, stride, pad):
+    """Spread ``dy`` (C, N, Ho, Wo) evenly over each window; returns (C, N, H, W)."""
+    c, n, h, w = x_shape
+    top, bottom, left, right = pad
+    dxp = np.zeros((c, n, h + top + bottom, w + left + right), dtype=dy.dtype)
+    share = dy / count
+    for _, _, view in pool_taps(dxp, kernel, stride, dy.shape[2:]):
+        view += share
+    return crop(dxp, pad)
+
+
+def _window_counts(hw, kernel, stride, pad, out_hw):
+    """How many real (unpadded) pixels each pooling window covers, shape (Ho, Wo)."""
+    counts = []
+    for axis in range(2):
+        n, k, s, p0 = hw[axis], kernel[axis], stride[axis], pad[2 * axis]
+        starts = np.arange(out_hw[axis]) * s - p0
+        counts.append(np.clip(starts + k, 0, n) - np.clip(starts, 0, n))
+    return np.outer(counts[0], counts[1])
