@@ -1,0 +1,130 @@
+"""The training loop: determinism, progress, pause/resume/stop, divergence, metrics."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from cnnviz.nn import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
+from cnnviz.training import TrainConfig, Trainer, distort, evaluate
+
+
+def toy_data(n=96, seed=0):
+    """Bright-left vs bright-right images: learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    x = rng.random((n, 1, 8, 8), dtype=np.float32) * 0.3
+    x[y == 0, :, :, :4] += 0.7
+    x[y == 1, :, :, 4:] += 0.7
+    return x, y
+
+
+def toy_net(seed=0):
+    return Sequential([Conv2D(out_channels=2, kernel_size=3, padding="same"), ReLU(), MaxPool2D(2),
+                       Flatten(), Dense(out_features=2)], input_shape=(1, 8, 8), seed=seed)
+
+
+def run_all(trainer):
+    return list(trainer.run())
+
+
+def test_same_seed_gives_the_same_run_and_the_model_learns():
+    x, y = toy_data()
+    config = TrainConfig(epochs=3, batch_size=16, lr=0.01, seed=4)
+    a, b = toy_net(), toy_net()
+    ra = run_all(Trainer(a, x, y, x, y, config=config))
+    rb = run_all(Trainer(b, x, y, x, y, config=config))
+    assert [p.loss for p in ra] == [p.loss for p in rb]
+    for name, value in a.named_params().items():
+        np.testing.assert_array_equal(value, b.named_params()[name])
+    epochs = [p for p in ra if p.kind == "epoch"]
+    assert len(epochs) == 3 and epochs[-1].val_accuracy > 0.95
+    assert ra[-1].kind == "finished"
+    assert len(epochs[-1].per_class_accuracy) == 2
+
+
+def test_progress_counts_steps_fraction_and_snapshots():
+    x, y = toy_data(50)
+    reports = run_all(Trainer(toy_net(), x, y, config=TrainConfig(epochs=2, batch_size=16,
+                                                                   snapshot_interval=0.0)))
+    steps = [p for p in reports if p.kind == "step"]
+    assert [p.step for p in steps] == list(range(1, 9))      # 4 batches (16,16,16,2) x 2 epochs
+    assert steps[-1].fraction == pytest.approx(1.0)
+    assert all(p.weights is not None for p in steps)
+    # snapshots are copies, not the live arrays
+    assert not np.shares_memory(steps[0].weights["0.weight"], steps[-1].weights["0.weight"])
+    assert not np.array_equal(steps[0].weights["0.weight"], steps[-1].weights["0.weight"])
+
+
+def test_stop_between_steps_leaves_a_whole_model():
+    x, y = toy_data()
+    model = toy_net()
+    trainer = Trainer(model, x, y, config=TrainConfig(epochs=50, batch_size=8))
+    seen = []
+    for p in trainer.run():
+        seen.append(p)
+        if p.step == 5:
+            trainer.stop()
+    assert seen[-1].kind == "stopped" and seen[-1].step == 5
+    assert all(np.isfinite(v).all() for v in model.named_params().values())
+    assert model.layers[0].need_input_grad  # restored for display gradients
+
+
+def test_pause_blocks_until_resume_from_another_thread():
+    x, y = toy_data()
+    trainer = Trainer(toy_net(), x, y, config=TrainConfig(epochs=1, batch_size=8))
+    gen = trainer.run()
+    next(gen)
+    trainer.pause()
+    assert trainer.paused
+    result = {}
+
+    def consume():
+        result["next"] = next(gen)
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    worker.join(0.3)
+    assert worker.is_alive() and "next" not in result   # waiting while paused
+    trainer.resume()
+    worker.join(5)
+    assert not worker.is_alive() and result["next"].step == 2
+
+
+def test_divergence_stops_and_restores_the_last_good_weights():
+    x, y = toy_data()
+    model = toy_net()
+    trainer = Trainer(model, x, y, config=TrainConfig(epochs=5, batch_size=8, optimizer="sgd",
+                                                      lr=1e30, momentum=0.0))
+    reports = run_all(trainer)
+    last = reports[-1]
+    assert last.kind == "diverged" and "diverged" in last.message
+    assert all(np.isfinite(v).all() for v in model.named_params().values())
+    logits = model.forward(x)
+    assert np.isfinite(logits).all()
+
+
+def test_evaluation_confusion_matrix_is_consistent():
+    x, y = toy_data(64)
+    model = toy_net()
+    result = evaluate(model, x, y, batch_size=10)
+    assert result.confusion.sum() == 64
+    assert np.trace(result.confusion) / 64 == pytest.approx(result.accuracy)
+    assert result.probabilities.shape == (64, 2)
+    wrong = result.misclassified()
+    assert set(wrong) == set(np.nonzero(result.predictions != y)[0])
+    conf = result.probabilities[wrong].max(axis=1)
+    assert np.all(np.diff(conf) <= 0)
+
+
+def test_distortions_are_seeded_bounded_and_keep_the_digit():
+    x = np.zeros((4, 1, 28, 28), np.float32)
+    x[:, :, 8:20, 12:16] = 1.0
+    a = distort(x, np.random.default_rng(1))
+    b = distort(x, np.random.default_rng(1))
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == x.shape and a.dtype == np.float32
+    assert a.min() >= 0 and a.max() <= 1.0 + 1e-6
+    assert not np.array_equal(a, x)
+    # the ink stays about the same amount and near the centre
+    np.testing.assert_allclose(a.sum(axis=(1, 2, 3)), x.sum(axis=(1, 2, 3)), rtol=0.35)
