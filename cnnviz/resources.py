@@ -1,0 +1,60 @@
+"""Find the files that ship with cnnviz (icons, bundled models).
+
+The top-level ``resources/`` folder of the source tree is installed inside the package as
+``cnnviz/resources/``. An installed wheel therefore has the files beside this module; a source
+checkout or an editable install has them one folder up.
+"""
+
+from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_INSTALLED_ROOT = _PACKAGE_DIR / "resources"
+_CHECKOUT_ROOT = _PACKAGE_DIR.parent / "resources"
+
+
+def resources_root() -> Path:
+    """Return the folder that holds cnnviz's resources.
+
+    Returns
+    -------
+    pathlib.Path
+        ``cnnviz/resources`` inside the installed package if it exists, else the
+        ``resources`` folder of the source checkout.
+
+    Raises
+    ------
+    FileNotFoundError
+        If neither folder exists (a broken installation).
+    """
+    for root in (_INSTALLED_ROOT, _CHECKOUT_ROOT):
+        if root.is_dir():
+            return root
+    raise FileNotFoundError(
+        f"cnnviz resources folder not found (looked for {_INSTALLED_ROOT} and {_CHECKOUT_ROOT}); "
+        "reinstall cnnviz"
+    )
+
+
+def resource_path(*parts: str) -> Path:
+    """Return the path of a file or folder shipped with cnnviz.
+
+    Parameters
+    ----------
+    *parts : str
+        Path components below the resources folder, e.g. ``("icons", "cnnviz.svg")``.
+
+    Returns
+    -------
+    pathlib.Path
+        The existing file or folder.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the resource does not exist.
+    """
+    root = resources_root()
+    path = root.joinpath(*parts)
+    if not path.exists():
+        raise FileNotFoundError(f"cnnviz resource {'/'.join(parts)!r} not found in {root}")
+    return path

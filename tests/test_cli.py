@@ -1,0 +1,92 @@
+"""The ``cnnviz`` command line: version, help, errors, the gui subcommand, the registry."""
+
+import importlib
+
+import pytest
+
+from cnnviz import __version__, cli
+from cnnviz.commands import COMMANDS
+
+
+def test_version(run_python):
+    result = run_python(["-m", "cnnviz", "--version"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"cnnviz {__version__}\n"
+
+
+def test_help_lists_subcommands(run_python):
+    result = run_python(["-m", "cnnviz", "--help"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: cnnviz ")
+    for name in COMMANDS:
+        assert f"    {name} " in result.stdout
+
+
+def test_unknown_subcommand_is_a_user_error(run_python):
+    result = run_python(["-m", "cnnviz", "frobnicate"])
+    assert result.returncode == 2
+    assert "cnnviz: error: argument COMMAND: invalid choice: 'frobnicate'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_model_file_is_a_user_error(run_python, tmp_path):
+    missing = tmp_path / "nothing.npz"
+    result = run_python(["-m", "cnnviz", "gui", "--model", str(missing)])
+    assert result.returncode == 2
+    assert result.stderr == f"cnnviz: error: no such file: {missing}\n"
+
+
+def test_no_display_is_a_user_error(run_python):
+    result = run_python(
+        ["-m", "cnnviz"], env={"QT_QPA_PLATFORM": None, "DISPLAY": None, "WAYLAND_DISPLAY": None}
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("cnnviz: error: no display found")
+
+
+def test_command_modules_do_not_import_qt(run_python):
+    # build_parser imports every registered command module; only running `gui` may load Qt.
+    code = (
+        "import sys, cnnviz.cli; cnnviz.cli.build_parser(); "
+        "print(sorted(m for m in ('PySide6', 'shiboken6', 'pyqtgraph') if m in sys.modules))"
+    )
+    result = run_python(["-c", code])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "[]\n"
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_registered_commands_follow_the_convention(name):
+    module = importlib.import_module(f"cnnviz.commands.{name}")
+    assert callable(getattr(module, f"add_{name}_parser"))
+    assert callable(getattr(module, f"run_{name}"))
+
+
+@pytest.fixture
+def run_app_calls(monkeypatch):
+    """Replace the Qt application by a recorder of its ``(model, image)`` arguments."""
+    import cnnviz.ui.app
+
+    calls = []
+
+    def fake_run_app(argv, model=None, image=None):
+        calls.append((model, image))
+        return 0
+
+    monkeypatch.setattr(cnnviz.ui.app, "run_app", fake_run_app)
+    return calls
+
+
+@pytest.mark.parametrize("argv", [[], ["gui"]])
+def test_gui_is_the_default(run_app_calls, argv):
+    assert cli.main(argv) == 0
+    assert run_app_calls == [(None, None)]
+
+
+def test_gui_passes_model_and_image_to_the_app(run_app_calls, tmp_path):
+    model = tmp_path / "model.npz"
+    image = tmp_path / "digit.png"
+    model.touch()
+    image.touch()
+    assert cli.main(["gui", "--model", str(model), str(image)]) == 0
+    assert run_app_calls == [(str(model), str(image))]
