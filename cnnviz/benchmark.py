@@ -1,0 +1,154 @@
+"""Speed measurements of the engine, against PyTorch on the CPU when it is installed.
+
+Each figure is measured in rounds that alternate between the engine and PyTorch, so that both
+see the same machine load; the medians of the rounds are reported with their ratio.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+from cnnviz.nn import SGD, SoftmaxCrossEntropy, build_preset
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def torch_lenet5(torch, model):
+    """PyTorch LeNet-5 carrying ``model``'s weights (same architecture as the preset)."""
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                        nn.Linear(84, 10))
+    mapping = {"0": "0", "3": "3", "7": "7", "9": "9", "11": "11"}
+    state = {f"{mapping[k.split('.')[0]]}.{k.split('.')[1]}": torch.tensor(v)
+             for k, v in model.named_params().items()}
+    net.load_state_dict(state)
+    return net
+
+
+class NumpyStepper:
+    """One SGD-with-momentum training step of the engine on a batch."""
+
+    def __init__(self, model):
+        self.model, self.opt, self.loss = model, SGD(lr=0.01, momentum=0.9), SoftmaxCrossEntropy()
+        model.layers[0].need_input_grad = False
+
+    def __call__(self, x, y):
+        _, grad = self.loss(self.model.forward(x, training=True), y)
+        self.model.backward(grad)
+        self.opt.step(self.model.named_params(), self.model.named_grads())
+
+
+class TorchStepper:
+    def __init__(self, torch, net):
+        self.torch, self.net = torch, net
+        self.opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+        self.loss = torch.nn.CrossEntropyLoss()
+
+    def __call__(self, x, y):
+        self.opt.zero_grad(set_to_none=True)
+        self.loss(self.net(x), y).backward()
+        self.opt.step()
+
+
+def _throughput(step, batches, seconds):
+    """Samples per second of ``step`` cycling over ``batches`` for about ``seconds``."""
+    done, start = 0, time.perf_counter()
+    while True:
+        for x, y in batches:
+            step(x, y)
+            done += len(y)
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return done / elapsed
+
+
+def training_throughput(batch_size: int, rounds: int = 5, seconds: float = 1.0, seed: int = 0):
+    """Median samples/s of lenet5 training steps, engine and (if installed) PyTorch."""
+    rng = np.random.default_rng(seed)
+    data = [(rng.random((batch_size, 1, 28, 28), dtype=np.float32),
+             rng.integers(0, 10, batch_size)) for _ in range(8)]
+    model = build_preset("lenet5", seed=seed)
+    ours = NumpyStepper(model)
+    torch = _torch()
+    theirs, tdata = None, None
+    if torch is not None:
+        theirs = TorchStepper(torch, torch_lenet5(torch, model))
+        tdata = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data]
+    _throughput(ours, data, 0.3)
+    if theirs:
+        _throughput(theirs, tdata, 0.3)
+    results = {"numpy": [], "torch": []}
+    for _ in range(rounds):
+        results["numpy"].append(_throughput(ours, data, seconds))
+        if theirs:
+            results["torch"].append(_throughput(theirs, tdata, seconds))
+    return {k: statistics.median(v) for k, v in results.items() if v}
+
+
+def _latencies(fn, repeats):
+    for _ in range(50):
+        fn()
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return np.array(out) * 1e3
+
+
+def trace_latency(repeats: int = 3000, seed: int = 0):
+    """Milliseconds for one image: the engine's full trace, and PyTorch's forward alone."""
+    model = build_preset("lenet5", seed=seed)
+    x = np.random.default_rng(seed).random((1, 1, 28, 28), dtype=np.float32)
+    ours = _latencies(lambda: model.trace(x), repeats)
+    result = {"numpy_trace": ours}
+    torch = _torch()
+    if torch is not None:
+        net = torch_lenet5(torch, model).eval()
+        tx = torch.from_numpy(x)
+
+        def forward():
+            with torch.no_grad():
+                net(tx)
+
+        result["torch_forward"] = _latencies(forward, repeats)
+    return result
+
+
+def mnist_epoch(train_x, train_y, batch_size=64, seed=0):
+    """Wall time of one shuffled epoch (Adam, as ``cnnviz train``) for the engine and PyTorch."""
+    from cnnviz.training import TrainConfig, Trainer
+
+    model = build_preset("lenet5", seed=seed)
+    x = train_x.astype(np.float32)[:, None] / 255.0
+    start = time.perf_counter()
+    for _ in Trainer(model.copy(), x, train_y, config=TrainConfig(batch_size=batch_size, seed=seed)).run():
+        pass
+    result = {"numpy": time.perf_counter() - start}
+    torch = _torch()
+    if torch is not None:
+        net = torch_lenet5(torch, model)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        loss = torch.nn.CrossEntropyLoss()
+        tx, ty = torch.from_numpy(x), torch.from_numpy(train_y.astype(np.int64))
+        gen = torch.Generator().manual_seed(seed)
+        start = time.perf_counter()
+        order = torch.randperm(len(tx), generator=gen)
+        for i in range(0, len(tx), batch_size):
+            idx = order[i:i + batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss(net(tx[idx]), ty[idx]).backward()
+            opt.step()
+        result["torch"] = time.perf_counter() - start
+    return result

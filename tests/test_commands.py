@@ -1,0 +1,96 @@
+"""The headless commands, run in-process through ``cnnviz.cli.main``."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnviz.cli import main
+from cnnviz.nn import build_preset, load_model, load_model_with_metadata, save_model
+
+
+def test_summary_of_a_preset_and_of_a_file(tmp_path, capsys):
+    assert main(["summary", "lenet5"]) == 0
+    out = capsys.readouterr().out
+    assert "61,706" in out and "Conv2D" in out and "RF size" in out
+    path = save_model(build_preset("tiny", seed=0), tmp_path / "tiny.npz")
+    assert main(["summary", str(path)]) == 0
+    assert "9,098" in capsys.readouterr().out
+
+
+def test_summary_of_a_bad_file_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"nope")
+    assert main(["summary", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cnnviz: error: bad.npz: not a network file") and "Traceback" not in err
+
+
+def test_train_offline_saves_a_network_and_prints_a_json_summary(tmp_path, capsys):
+    out = tmp_path / "net.npz"
+    code = main(["train", "--arch", "tiny", "--data", "offline", "--limit", "600", "--epochs", "2",
+                 "--val-split", "100", "--batch-size", "32", "--quiet", "--out", str(out)])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["status"] == "finished" and summary["epochs_completed"] == 2
+    assert summary["steps"] == 2 * -(-500 // 32)
+    model, meta = load_model_with_metadata(out)
+    assert meta["test_accuracy"] == summary["test_accuracy"] > 0.3   # well above chance (0.1)
+    assert model.name == "tiny"
+
+
+def test_train_refuses_bad_settings(tmp_path, capsys):
+    assert main(["train", "--epochs", "0", "--data", "offline", "--out", str(tmp_path / "x")]) == 2
+    assert "epochs" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_evaluate_json_has_accuracy_and_a_consistent_confusion_matrix(tmp_path, capsys):
+    path = save_model(build_preset("tiny", seed=0), tmp_path / "tiny.npz")
+    assert main(["evaluate", "--model", str(path), "--data", "offline", "--limit", "300",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    confusion = np.array(result["confusion_matrix"])
+    assert confusion.sum() == result["count"] == 300
+    assert np.trace(confusion) / 300 == pytest.approx(result["accuracy"])
+
+
+def test_predict_reports_bad_files_and_carries_on(tmp_path, capsys):
+    good = tmp_path / "digit.png"
+    canvas = np.zeros((100, 100), np.uint8)
+    canvas[20:80, 45:55] = 255
+    Image.fromarray(canvas).save(good)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(good.read_bytes()[:40])
+    missing = tmp_path / "missing.png"
+    model = save_model(build_preset("lenet5", seed=0), tmp_path / "m.npz")
+    code = main(["predict", "--model", str(model), "--json", str(broken), str(good), str(missing)])
+    assert code == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [("error" in line) for line in lines] == [True, False, True]
+    assert lines[1]["file"] == str(good)
+    probs = np.array(lines[1]["probabilities"])
+    assert probs.shape == (10,) and probs.sum() == pytest.approx(1, abs=1e-4)
+    assert lines[1]["label"] == int(probs.argmax())
+
+
+def test_predict_uses_the_digit_preprocessing(tmp_path, capsys):
+    """The same drawing, dark-on-light and light-on-dark, small and large, gets one answer."""
+    model = load_model(save_model(build_preset("lenet5", seed=2), tmp_path / "m.npz"))
+    paths = []
+    for i, (size, invert) in enumerate([(60, False), (300, False), (300, True)]):
+        img = np.zeros((size, size), np.uint8)
+        s = size // 10
+        img[2 * s:8 * s, 4 * s:5 * s] = 255
+        img[2 * s:3 * s, 3 * s:6 * s] = 255
+        if invert:
+            img = 255 - img
+        paths.append(tmp_path / f"d{i}.png")
+        Image.fromarray(img).save(paths[-1])
+    assert main(["predict", "--model", str(tmp_path / "m.npz"), "--json", *map(str, paths)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    probs = np.array([r["probabilities"] for r in rows])
+    np.testing.assert_allclose(probs[1], probs[2], atol=1e-5)   # inversion detected
+    np.testing.assert_allclose(probs[0], probs[1], atol=0.05)   # size normalised
+    del model
