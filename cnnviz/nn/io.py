@@ -54,11 +54,22 @@ def save_model(model: Sequential, path, metadata: dict | None = None) -> Path:
             np.savez(handle, **arrays)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _file_mode(path: Path) -> int:
+    """The mode a new file would get (``mkstemp`` makes private ones), or the existing file's."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def load_model(path) -> Sequential:

@@ -46,6 +46,18 @@ def test_save_keeps_the_name_and_leaves_no_temporary_files(tmp_path):
     assert path.name == "model" and sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
+def test_saved_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        path = save_model(build_preset("tiny", seed=0), tmp_path / "m.npz")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
 def test_failed_save_leaves_the_previous_file_intact(saved, monkeypatch):
     model, path = saved
     before = path.read_bytes()

@@ -56,8 +56,7 @@ NETS = {"lenet5": lambda: build_preset("lenet5", seed=3), "strided": lambda: str
 
 
 @pytest.mark.parametrize("name", NETS)
-def test_forward_and_every_gradient_match_pytorch(torch_oracle, name):
-    torch = torch_oracle
+def test_forward_and_every_gradient_match_pytorch(torch, name):
     model = NETS[name]()
     rng = np.random.default_rng(0)
     x = rng.random((8,) + model.input_shape, dtype=np.float32)
@@ -83,8 +82,7 @@ def test_forward_and_every_gradient_match_pytorch(torch_oracle, name):
         np.testing.assert_allclose(grads[pname], p.grad.numpy(), atol=1e-5 * scale, err_msg=pname)
 
 
-def test_input_gradient_of_a_class_score_matches_pytorch(torch_oracle):
-    torch = torch_oracle
+def test_input_gradient_of_a_class_score_matches_pytorch(torch):
     model = strided_net(5)
     x = np.random.default_rng(1).random((1,) + model.input_shape, dtype=np.float32)
     ours = model.input_gradient(x, layer=-1, index=(7,))
@@ -104,8 +102,7 @@ OPTIMISERS = {
 
 
 @pytest.mark.parametrize("name", OPTIMISERS)
-def test_a_few_optimiser_steps_match_pytorch(torch_oracle, name):
-    torch = torch_oracle
+def test_a_few_optimiser_steps_match_pytorch(torch, name):
     make_ours, make_theirs = OPTIMISERS[name]
     model = build_preset("lenet5", seed=7)
     rng = np.random.default_rng(2)
