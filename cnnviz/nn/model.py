@@ -277,12 +277,23 @@ class Sequential:
             raise IndexError(f"layer {layer} out of range for a network of {n} layers")
         return layer % n
 
+    @property
+    def dtype(self) -> np.dtype:
+        """The parameters' dtype (float32 unless converted with :meth:`astype`); inputs follow it."""
+        return next(iter(self.named_params().values()), np.empty(0, np.float32)).dtype
+
+    def as_batch(self, x) -> tuple[np.ndarray, bool]:
+        """``x`` of shape ``input_shape`` or ``(N, *input_shape)`` as a batch in :attr:`dtype`,
+        and whether it was a single image."""
+        x = np.asarray(x)
+        single = tuple(x.shape) == self.input_shape
+        return self._check_input(x[None] if single else x), single
+
     def _check_input(self, x: np.ndarray) -> np.ndarray:
         if x.ndim != len(self.input_shape) + 1 or tuple(x.shape[1:]) != self.input_shape:
             raise ModelError(f"the network expects inputs of shape (N, {', '.join(map(str, self.input_shape))})"
                              f", got {x.shape}")
-        dtype = next(iter(self.named_params().values()), np.empty(0, np.float32)).dtype
-        return x.astype(dtype, copy=False)
+        return x.astype(self.dtype, copy=False)
 
     def summary(self) -> list[dict]:
         """One row per layer: kind, output shape, parameters and receptive-field geometry."""
