@@ -46,6 +46,9 @@ class Layer:
         self.input_shape: tuple[int, ...] | None = None
         self.output_shape: tuple[int, ...] | None = None
         self.need_input_grad = True
+        #: False while only input gradients are wanted (saliency, receptive fields): skips the
+        #: parameter gradients and leaves ``grads`` as they were.
+        self.need_param_grads = True
 
     def build(self, input_shape, rng=None):
         self.input_shape = tuple(input_shape)
@@ -156,10 +159,11 @@ class Conv2D(Layer):
         dyc = np.ascontiguousarray(_channel_major(dy))
         dx, dw, db = ops.conv_backward(dyc, self._cols, self.params["weight"], self.use_bias,
                                        self._x_shape, self.stride, self.dilation, self.pad,
-                                       need_dx=self.need_input_grad)
-        self.grads["weight"] = dw
-        if self.use_bias:
-            self.grads["bias"] = db
+                                       need_dx=self.need_input_grad, need_dw=self.need_param_grads)
+        if self.need_param_grads:
+            self.grads["weight"] = dw
+            if self.use_bias:
+                self.grads["bias"] = db
         return None if dx is None else _channel_major(dx)
 
     def config(self):
@@ -299,9 +303,10 @@ class Dense(Layer):
         return y
 
     def backward(self, dy):
-        self.grads["weight"] = dy.T @ self._x
-        if self.use_bias:
-            self.grads["bias"] = dy.sum(axis=0)
+        if self.need_param_grads:
+            self.grads["weight"] = dy.T @ self._x
+            if self.use_bias:
+                self.grads["bias"] = dy.sum(axis=0)
         return dy @ self.params["weight"] if self.need_input_grad else None
 
     def config(self):

@@ -141,6 +141,8 @@ class Sequential:
         channel : int, optional
             Differentiate the sum of a whole feature map (channel) instead.
 
+        The layers' ``grads`` are left as they were.
+
         Returns
         -------
         ndarray, same shape as ``x``
@@ -159,10 +161,14 @@ class Sequential:
             dy[(slice(None),) + tuple(index)] = 1
         first = self.layers[0].need_input_grad
         self.layers[0].need_input_grad = True
+        for lay in self.layers:
+            lay.need_param_grads = False
         try:
             return np.asarray(self._backward_from(layer, dy))
         finally:
             self.layers[0].need_input_grad = first
+            for lay in self.layers:
+                lay.need_param_grads = True
 
     # ----------------------------------------------------------------- parameters
     def named_params(self) -> dict[str, np.ndarray]:

@@ -118,7 +118,8 @@ def conv_forward(x, weight, bias, stride, dilation, pad, out_hw):
     return y.reshape(f, x.shape[1], *out_hw), cols
 
 
-def conv_backward(dy, cols, weight, has_bias, x_shape, stride, dilation, pad, need_dx=True):
+def conv_backward(dy, cols, weight, has_bias, x_shape, stride, dilation, pad, need_dx=True,
+                  need_dw=True):
     """Gradients of :func:`conv_forward`.
 
     Parameters
@@ -132,16 +133,18 @@ def conv_backward(dy, cols, weight, has_bias, x_shape, stride, dilation, pad, ne
     Returns
     -------
     dx : ndarray, shape (C, N, H, W), or None when ``need_dx`` is False
-    dweight : ndarray, shape (F, C, kh, kw)
+    dweight : ndarray, shape (F, C, kh, kw), or None when ``need_dw`` is False
     dbias : ndarray, shape (F,), or None
     """
     f = weight.shape[0]
     kernel = weight.shape[2:]
     out_hw = dy.shape[2:]
     dy2 = dy.reshape(f, -1)
-    dw2 = dy2 @ cols.T
-    dweight = dw2[:, :weight[0].size].reshape(weight.shape)
-    dbias = dw2[:, -1].copy() if has_bias else None
+    dweight = dbias = None
+    if need_dw:
+        dw2 = dy2 @ cols.T
+        dweight = dw2[:, :weight[0].size].reshape(weight.shape)
+        dbias = dw2[:, -1].copy() if has_bias else None
     dx = None
     if need_dx:
         dcols = weight.reshape(f, -1).T @ dy2

@@ -163,3 +163,16 @@ def test_sgd_decreases_the_loss_on_a_small_problem():
         model.backward(grad)
         opt.step(model.named_params(), model.named_grads())
     assert value < 0.5 * first
+
+
+def test_input_gradient_leaves_parameter_gradients_alone():
+    model = small_net()
+    x = np.random.default_rng(3).random((2, 1, 6, 6), dtype=np.float32)
+    from cnnviz.nn import SoftmaxCrossEntropy
+    _, d = SoftmaxCrossEntropy()(model.forward(x, training=True), np.array([0, 1]))
+    model.backward(d)
+    before = {k: v.copy() for k, v in model.named_grads().items()}
+    model.input_gradient(x, layer=-1, index=(2,))
+    for name, value in model.named_grads().items():
+        np.testing.assert_array_equal(value, before[name])
+    assert all(layer.need_param_grads for layer in model.layers)
