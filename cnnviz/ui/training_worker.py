@@ -1,0 +1,148 @@
+"""Run a :class:`~cnnviz.training.Trainer` in a worker thread and hand its progress to the GUI.
+
+The worker trains its own copy of the network; the GUI only ever receives immutable
+:class:`~cnnviz.training.Progress` snapshots (weights are copies), throttled so that a fast
+trainer cannot flood the event loop.  Signals reach bound slots of objects living in the GUI
+thread, so the GUI's handlers run there.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from cnnviz.training import Progress, Trainer
+
+
+class TrainingWorker(QObject):
+    """Iterates the trainer in its own thread and emits at most ``rate`` step reports per second
+    (epoch and final reports always)."""
+
+    progress = Signal(object)
+    done = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, trainer: Trainer, rate: float = 10.0):
+        super().__init__()
+        self.trainer = trainer
+        self.interval = 1.0 / rate
+
+    @Slot()
+    def run(self) -> None:
+        last_sent, final = 0.0, None
+        try:
+            for report in self.trainer.run():
+                if report.kind == "step":
+                    now = time.monotonic()
+                    if now - last_sent < self.interval and report.weights is None:
+                        continue
+                    last_sent = now
+                    self.progress.emit(report)
+                elif report.kind == "epoch":
+                    self.progress.emit(report)
+                else:
+                    final = report
+        except Exception as exc:  # reported to the user, never lost in the thread
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+            return
+        self.done.emit(final)
+
+
+class TrainingRunner(QObject):
+    """Owns the worker thread of one training run; lives in the GUI thread.
+
+    Signals
+    -------
+    progress(Progress)
+        A throttled step report or an epoch report.
+    finished(Progress)
+        The last report (kind ``finished``, ``stopped`` or ``diverged``) once the thread has ended.
+    failed(str)
+        The worker raised; the message says what happened.
+    """
+
+    progress = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._thread: QThread | None = None
+        self._worker: TrainingWorker | None = None
+        self.trainer: Trainer | None = None
+        self._final: Progress | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self, trainer: Trainer, rate: float = 10.0) -> None:
+        """Start training ``trainer`` (which must own its own copy of the network)."""
+        if self.running:
+            raise RuntimeError("a training run is already in progress")
+        self.trainer, self._final = trainer, None
+        self._thread = QThread()
+        self._thread.setObjectName("cnnviz-training")
+        self._worker = TrainingWorker(trainer, rate)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.progress.connect(self._on_progress)
+        self._worker.done.connect(self._on_done)
+        self._worker.failed.connect(self._on_failed)
+        self._thread.finished.connect(self._on_thread_finished)
+        self._thread.start()
+
+    def pause(self) -> None:
+        if self.trainer is not None:
+            self.trainer.pause()
+
+    def resume(self) -> None:
+        if self.trainer is not None:
+            self.trainer.resume()
+
+    def stop(self) -> None:
+        """Ask the trainer to stop after the current step (returns at once)."""
+        if self.trainer is not None:
+            self.trainer.stop()
+
+    def shutdown(self, timeout_ms: int = 10000) -> bool:
+        """Stop and wait for the thread to end (for closing the window); True if it ended."""
+        if self._thread is None:
+            return True
+        self.stop()
+        self._thread.quit()
+        ended = self._thread.wait(timeout_ms)
+        if ended:
+            self._cleanup()
+        return ended
+
+    @Slot(object)
+    def _on_progress(self, report: Progress) -> None:
+        self.progress.emit(report)
+
+    @Slot(object)
+    def _on_done(self, report: Progress) -> None:
+        self._final = report
+        if self._thread is not None:  # None when shutdown() already joined the thread
+            self._thread.quit()
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        if self._thread is not None:
+            self._thread.quit()
+        self.failed.emit(message)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        final = self._final
+        self._cleanup()
+        if final is not None:
+            self.finished.emit(final)
+
+    def _cleanup(self) -> None:
+        if self._thread is None:
+            return
+        self._worker.deleteLater()
+        self._thread.deleteLater()
+        self._thread = self._worker = None
