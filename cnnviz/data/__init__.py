@@ -1,0 +1,70 @@
+"""Data for cnnviz: MNIST, offline synthetic digits, image files, digit preprocessing.
+
+Qt-free (numpy, Pillow and the standard library only). Conventions: network
+images are float32 in [0, 1], white ink on black, digits 28x28; datasets hold
+uint8 arrays.
+"""
+
+from .datasets import Dataset, ValidationSplit, to_float_batch
+from .download import (
+    DEFAULT_MIRRORS,
+    default_cache_dir,
+    download_mnist,
+    find_mnist,
+    load_default_mnist,
+    mnist_cache_dir,
+    verify_mnist_folder,
+)
+from .errors import DataError, DownloadCancelled, DownloadError, ImageLoadError, MnistError
+from .images import LoadedImage, load_image, resize_float, to_grey, to_network_input
+from .mnist import MNIST_FILES, find_mnist_files, has_mnist_files, load_mnist, read_idx
+from .preprocess import (
+    PreprocessInfo,
+    center_of_mass,
+    ink_is_dark,
+    is_blank,
+    preprocess_digit,
+    preprocess_digit_info,
+    preprocess_photo,
+    to_white_on_black,
+)
+from .synthetic import make_drawn_digits, make_synthetic_digits, synthetic_dataset
+
+__all__ = [
+    "DEFAULT_MIRRORS",
+    "MNIST_FILES",
+    "DataError",
+    "Dataset",
+    "DownloadCancelled",
+    "DownloadError",
+    "ImageLoadError",
+    "LoadedImage",
+    "MnistError",
+    "PreprocessInfo",
+    "ValidationSplit",
+    "center_of_mass",
+    "default_cache_dir",
+    "download_mnist",
+    "find_mnist",
+    "find_mnist_files",
+    "has_mnist_files",
+    "ink_is_dark",
+    "is_blank",
+    "load_default_mnist",
+    "load_image",
+    "load_mnist",
+    "make_drawn_digits",
+    "make_synthetic_digits",
+    "mnist_cache_dir",
+    "preprocess_digit",
+    "preprocess_digit_info",
+    "preprocess_photo",
+    "read_idx",
+    "resize_float",
+    "synthetic_dataset",
+    "to_float_batch",
+    "to_grey",
+    "to_network_input",
+    "to_white_on_black",
+    "verify_mnist_folder",
+]

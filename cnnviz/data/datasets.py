@@ -1,0 +1,153 @@
+"""A small container for an image-classification dataset (MNIST or the synthetic set)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["Dataset", "ValidationSplit", "to_float_batch"]
+
+
+def to_float_batch(images: np.ndarray) -> np.ndarray:
+    """Convert uint8 images to the network's input layout.
+
+    Parameters
+    ----------
+    images : np.ndarray
+        uint8 array of shape (N, H, W), values 0..255, white ink on black.
+
+    Returns
+    -------
+    np.ndarray
+        float32 array of shape (N, 1, H, W) with values in [0, 1] (pixel / 255).
+    """
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(f"expected images of shape (N, H, W), got shape {images.shape}")
+    out = images.astype(np.float32)
+    out /= 255.0
+    return out[:, None, :, :]
+
+
+class ValidationSplit(NamedTuple):
+    """Result of :meth:`Dataset.split_validation` (uint8 images, uint8 labels)."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    val_x: np.ndarray
+    val_y: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Train and test arrays of a digit dataset.
+
+    Attributes
+    ----------
+    train_x : np.ndarray
+        uint8 (N_train, H, W) images, white ink on black (28x28 for MNIST).
+    train_y : np.ndarray
+        uint8 (N_train,) class labels 0..9.
+    test_x : np.ndarray
+        uint8 (N_test, H, W) images.
+    test_y : np.ndarray
+        uint8 (N_test,) class labels.
+    name : str
+        Human-readable name, e.g. ``"MNIST"`` or ``"synthetic"``.
+    """
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    name: str = "dataset"
+
+    def __post_init__(self) -> None:
+        for split in ("train", "test"):
+            x = getattr(self, f"{split}_x")
+            y = getattr(self, f"{split}_y")
+            if x.ndim != 3 or y.ndim != 1:
+                raise ValueError(
+                    f"{self.name}: {split} images must be (N, H, W) and labels (N,), "
+                    f"got {x.shape} and {y.shape}"
+                )
+            if len(x) != len(y):
+                raise ValueError(
+                    f"{self.name}: {len(x)} {split} images but {len(y)} {split} labels"
+                )
+        if self.train_x.shape[1:] != self.test_x.shape[1:]:
+            raise ValueError(
+                f"{self.name}: train images {self.train_x.shape[1:]} and test images "
+                f"{self.test_x.shape[1:]} differ in size"
+            )
+
+    @property
+    def n_train(self) -> int:
+        """Number of training images."""
+        return len(self.train_x)
+
+    @property
+    def n_test(self) -> int:
+        """Number of test images."""
+        return len(self.test_x)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """(H, W) of one image."""
+        return tuple(self.train_x.shape[1:])  # type: ignore[return-value]
+
+    def class_counts(self, split: str = "train") -> np.ndarray:
+        """Number of images per class 0..9 as an int64 array of shape (10,)."""
+        return np.bincount(self._labels(split), minlength=10)
+
+    def as_float(self, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+        """Images and labels of one split in the network's layout.
+
+        Parameters
+        ----------
+        split : {"train", "test"}
+
+        Returns
+        -------
+        images : np.ndarray
+            float32 (N, 1, H, W) in [0, 1].
+        labels : np.ndarray
+            int64 (N,).
+        """
+        images = self._images(split)
+        return to_float_batch(images), self._labels(split).astype(np.int64)
+
+    def split_validation(self, n_val: int, seed: int = 0) -> ValidationSplit:
+        """Randomly split the training set into train and validation parts.
+
+        Parameters
+        ----------
+        n_val : int
+            Number of validation images, 0 < n_val < n_train.
+        seed : int
+            Seed of the permutation (same seed, same split).
+
+        Returns
+        -------
+        ValidationSplit
+            ``(train_x, train_y, val_x, val_y)``, disjoint, uint8.
+        """
+        if not 0 < n_val < self.n_train:
+            raise ValueError(f"n_val must be in 1..{self.n_train - 1}, got {n_val}")
+        order = np.random.default_rng(seed).permutation(self.n_train)
+        val, train = order[:n_val], order[n_val:]
+        return ValidationSplit(
+            self.train_x[train], self.train_y[train], self.train_x[val], self.train_y[val]
+        )
+
+    def _images(self, split: str) -> np.ndarray:
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        return self.train_x if split == "train" else self.test_x
+
+    def _labels(self, split: str) -> np.ndarray:
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        return self.train_y if split == "train" else self.test_y

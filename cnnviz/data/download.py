@@ -1,0 +1,287 @@
+"""Download MNIST into a per-user cache folder, verifying the MD5 of every file.
+
+Files are written to a temporary file in the destination folder and moved into
+place with :func:`os.replace` only once complete and verified, so a half-written
+MNIST file never exists under its real name. Mirrors are tried in turn for each
+file; only ``urllib`` is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from .datasets import Dataset
+from .errors import DownloadCancelled, DownloadError, MnistError
+from .mnist import MNIST_FILES, has_mnist_files, load_mnist
+
+__all__ = [
+    "DEFAULT_MIRRORS",
+    "ProgressCallback",
+    "default_cache_dir",
+    "mnist_cache_dir",
+    "file_md5",
+    "verify_mnist_folder",
+    "download_mnist",
+    "find_mnist",
+    "load_default_mnist",
+]
+
+#: Base URLs tried in turn for each file.
+DEFAULT_MIRRORS: tuple[str, ...] = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+
+#: ``progress(filename, bytes_done, bytes_total_or_None)``; return False to cancel.
+ProgressCallback = Callable[[str, int, Optional[int]], Optional[bool]]
+
+_CHUNK = 64 * 1024
+_USER_AGENT = "cnnviz (Python urllib)"
+_OFFLINE_ADVICE = (
+    "To work offline, copy the four MNIST files ("
+    + ", ".join(MNIST_FILES)
+    + ") into a folder and choose that folder (or set CNNVIZ_MNIST_DIR to it), "
+    "or use the offline synthetic dataset (cnnviz.data.synthetic_dataset)."
+)
+
+
+class _MirrorFailed(Exception):
+    """One mirror did not deliver a correct file (reason in the message)."""
+
+
+def default_cache_dir() -> Path:
+    """The per-user cache folder of cnnviz.
+
+    Returns
+    -------
+    Path
+        ``$CNNVIZ_CACHE_DIR`` if set; otherwise ``~/Library/Caches/cnnviz`` on
+        macOS, ``%LOCALAPPDATA%\\cnnviz\\Cache`` on Windows, and
+        ``$XDG_CACHE_HOME/cnnviz`` or ``~/.cache/cnnviz`` elsewhere.
+    """
+    env = os.environ.get("CNNVIZ_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "cnnviz"
+    if sys.platform == "win32":
+        local = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(local) / "cnnviz" / "Cache"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "cnnviz"
+    return Path.home() / ".cache" / "cnnviz"
+
+
+def mnist_cache_dir(cache_dir: str | Path | None = None) -> Path:
+    """The ``mnist`` subfolder of ``cache_dir`` (default :func:`default_cache_dir`)."""
+    return (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / "mnist"
+
+
+def file_md5(path: str | Path) -> str:
+    """MD5 hex digest of a file, read in chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _is_verified(path: Path, size: int, md5: str) -> bool:
+    """True when ``path`` is a file of the right size and MD5."""
+    try:
+        return path.is_file() and path.stat().st_size == size and file_md5(path) == md5
+    except OSError:
+        return False
+
+
+def verify_mnist_folder(folder: str | Path) -> bool:
+    """True when ``folder`` holds the four original gzip files with the right MD5s."""
+    folder = Path(folder)
+    return all(_is_verified(folder / name, *info) for name, info in MNIST_FILES.items())
+
+
+def _report(progress: ProgressCallback | None, name: str, done: int, total: int | None) -> None:
+    """Call the progress callback; a False return value cancels the download."""
+    if progress is not None and progress(name, done, total) is False:
+        raise DownloadCancelled(f"download of {name} cancelled")
+
+
+def _describe(exc: BaseException) -> str:
+    """Short human-readable reason for a failed request."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP error {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return f"cannot connect ({exc.reason})"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return str(exc) or type(exc).__name__
+
+
+def _copy_verified(response, out, name: str, size: int, md5: str,
+                   progress: ProgressCallback | None) -> None:
+    """Stream ``response`` into ``out``, checking length and MD5 against the expected ones."""
+    header = response.headers.get("Content-Length")
+    total = int(header) if header and header.isdigit() else None
+    if total is not None and total != size:
+        raise _MirrorFailed(f"server announces {total} bytes, expected {size}")
+    digest = hashlib.md5(usedforsecurity=False)
+    done = 0
+    _report(progress, name, 0, total)
+    while chunk := response.read(_CHUNK):
+        done += len(chunk)
+        if done > size:
+            raise _MirrorFailed(f"server sends more than the expected {size} bytes")
+        digest.update(chunk)
+        out.write(chunk)
+        _report(progress, name, done, total)
+    if done != size:
+        raise _MirrorFailed(f"incomplete download ({done} of {size} bytes)")
+    if digest.hexdigest() != md5:
+        raise _MirrorFailed(f"wrong MD5 checksum {digest.hexdigest()} (expected {md5})")
+
+
+def _fetch(url: str, dest: Path, size: int, md5: str,
+           progress: ProgressCallback | None, timeout: float) -> None:
+    """Download ``url`` to ``dest`` via a temporary file; nothing is left on failure."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                _copy_verified(response, out, dest.name, size, md5, progress)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _download_one(name: str, folder: Path, mirrors: Sequence[str],
+                  progress: ProgressCallback | None, timeout: float) -> None:
+    """Try every mirror for one file; raise DownloadError listing every failure."""
+    size, md5 = MNIST_FILES[name]
+    failures = []
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + "/" + name
+        try:
+            _fetch(url, folder / name, size, md5, progress, timeout)
+            return
+        except DownloadCancelled:
+            raise
+        except (_MirrorFailed, OSError, http.client.HTTPException, ValueError) as exc:
+            failures.append(f"  - {url}: {_describe(exc)}")
+    tried = "\n".join(failures) if failures else "  (no mirrors given)"
+    raise DownloadError(
+        f"Could not download {name} from any mirror:\n{tried}\n{_OFFLINE_ADVICE}"
+    )
+
+
+def download_mnist(
+    cache_dir: str | Path | None = None,
+    mirrors: Sequence[str] = DEFAULT_MIRRORS,
+    progress: ProgressCallback | None = None,
+    timeout: float = 30,
+) -> Path:
+    """Download the four MNIST files (gzip) into ``<cache_dir>/mnist`` and verify them.
+
+    Parameters
+    ----------
+    cache_dir : str, Path or None
+        Cache folder; default :func:`default_cache_dir`. Files go to its ``mnist/``.
+    mirrors : sequence of str
+        Base URLs tried in turn for each file.
+    progress : callable or None
+        ``progress(filename, bytes_done, bytes_total_or_None)``, called as data
+        arrives (and once with ``done == total`` for files already present). Return
+        False, or raise :class:`DownloadCancelled`, to cancel.
+    timeout : float
+        Socket timeout in seconds for each request.
+
+    Returns
+    -------
+    Path
+        The folder holding the verified files (loadable with :func:`load_mnist`).
+
+    Raises
+    ------
+    DownloadError
+        A file could not be obtained from any mirror (the message lists each
+        mirror with its reason), or the folder cannot be created.
+    DownloadCancelled
+        ``progress`` asked to stop; the partial file is deleted.
+    """
+    folder = mnist_cache_dir(cache_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"Cannot create the cache folder {folder}: {exc}") from exc
+    for name, (size, md5) in MNIST_FILES.items():
+        if _is_verified(folder / name, size, md5):
+            _report(progress, name, size, size)
+            continue
+        _download_one(name, folder, mirrors, progress, timeout)
+    return folder
+
+
+def find_mnist() -> Path | None:
+    """Locate MNIST without downloading.
+
+    Returns
+    -------
+    Path or None
+        ``$CNNVIZ_MNIST_DIR`` if it holds the four files; else the cache folder
+        (:func:`mnist_cache_dir`) if it holds the four verified files; else None.
+    """
+    env = os.environ.get("CNNVIZ_MNIST_DIR")
+    if env and has_mnist_files(env):
+        return Path(env)
+    cached = mnist_cache_dir()
+    if verify_mnist_folder(cached):
+        return cached
+    return None
+
+
+def load_default_mnist(*, download: bool = False,
+                       progress: ProgressCallback | None = None) -> Dataset:
+    """Load MNIST from :func:`find_mnist`, optionally downloading it first.
+
+    Parameters
+    ----------
+    download : bool
+        When MNIST is not found, download it into the cache (see :func:`download_mnist`).
+    progress : callable or None
+        Passed to :func:`download_mnist`.
+
+    Returns
+    -------
+    Dataset
+        See :func:`~cnnviz.data.mnist.load_mnist`.
+
+    Raises
+    ------
+    MnistError
+        MNIST was not found and ``download`` is False.
+    DownloadError, DownloadCancelled
+        From the download.
+    """
+    folder = find_mnist()
+    if folder is None and download:
+        folder = download_mnist(progress=progress)
+    if folder is None:
+        raise MnistError(
+            "MNIST not found: set CNNVIZ_MNIST_DIR to a folder holding the four MNIST files, "
+            f"download them (cnnviz.data.download_mnist, into {mnist_cache_dir()}), "
+            "or use the offline synthetic dataset (cnnviz.data.synthetic_dataset)."
+        )
+    return load_mnist(folder)

@@ -1,0 +1,36 @@
+"""Exceptions raised by :mod:`cnnviz.data`.
+
+Every error the data package raises on purpose derives from :class:`DataError`,
+so callers (the UI, the command line) can catch one type and show its message.
+The messages name the file or URL involved and say what went wrong.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DataError",
+    "MnistError",
+    "DownloadError",
+    "DownloadCancelled",
+    "ImageLoadError",
+]
+
+
+class DataError(Exception):
+    """Base class of every error raised on purpose by :mod:`cnnviz.data`."""
+
+
+class MnistError(DataError):
+    """An MNIST/IDX file or folder is missing, malformed or inconsistent."""
+
+
+class DownloadError(DataError):
+    """Downloading a dataset failed on every mirror."""
+
+
+class DownloadCancelled(DataError):
+    """The user cancelled a download (raised by or on behalf of a progress callback)."""
+
+
+class ImageLoadError(DataError):
+    """An image file could not be read (missing, not an image, corrupt, too large...)."""

@@ -1,0 +1,305 @@
+"""Tests of load_image (every Pillow mode, EXIF, failures) and the conversions."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnviz.data import ImageLoadError, load_image, to_grey, to_network_input
+from cnnviz.data.errors import DataError
+
+
+def ramp(h=12, w=16, hi=255, dtype=np.uint8):
+    return (np.arange(h * w).reshape(h, w) * hi // (h * w - 1)).astype(dtype)
+
+
+def save(tmp_path, name, image, **kwargs):
+    path = tmp_path / name
+    image.save(path, **kwargs)
+    return path
+
+
+# ------------------------------------------------------------------ modes
+def test_mode_L_exact(tmp_path):
+    arr = ramp()
+    img = load_image(save(tmp_path, "l.png", Image.fromarray(arr)))
+    assert img.mode == "L" and img.pixels.dtype == np.float32 and img.is_grey
+    assert img.size == (16, 12) and img.path.name == "l.png"
+    np.testing.assert_allclose(img.pixels, arr / 255.0, atol=1e-6)
+
+
+def test_mode_1(tmp_path):
+    arr = np.zeros((8, 8), bool)
+    arr[2:5, 3] = True
+    img = load_image(save(tmp_path, "b.png", Image.fromarray(arr)))
+    assert img.mode == "1"
+    np.testing.assert_array_equal(img.pixels, arr.astype(np.float32))
+
+
+@pytest.mark.parametrize("fmt", ["png", "bmp", "tiff", "webp"])
+def test_rgb_formats(tmp_path, fmt):
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 256, (10, 14, 3), dtype=np.uint8)
+    kwargs = {"lossless": True} if fmt == "webp" else {}
+    img = load_image(save(tmp_path, f"c.{fmt}", Image.fromarray(arr), **kwargs))
+    assert img.pixels.shape == (10, 14, 3)
+    np.testing.assert_allclose(img.pixels, arr / 255.0, atol=1e-6)
+
+
+def test_rgba_composited_on_background(tmp_path):
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[..., 3] = [[0, 51, 102, 255]] * 4
+    path = save(tmp_path, "a.png", Image.fromarray(rgba))
+    alpha = rgba[..., 3] / 255.0
+    white = load_image(path).pixels
+    np.testing.assert_allclose(white[..., 0], 200 / 255 * alpha + (1 - alpha), atol=1e-6)
+    np.testing.assert_allclose(white[..., 1], 1 - alpha, atol=1e-6)
+    black = load_image(path, background=0.0).pixels
+    np.testing.assert_allclose(black[..., 0], 200 / 255 * alpha, atol=1e-6)
+    red = load_image(path, background=(1.0, 0.0, 0.0)).pixels
+    np.testing.assert_allclose(red[..., 0], 200 / 255 * alpha + (1 - alpha), atol=1e-6)
+    np.testing.assert_allclose(red[..., 1], 0.0, atol=1e-6)
+
+
+def test_la_png(tmp_path):
+    la = np.zeros((3, 5, 2), np.uint8)
+    la[..., 0] = 100
+    la[..., 1] = [0, 64, 128, 192, 255]
+    img = load_image(save(tmp_path, "la.png", Image.fromarray(la, mode="LA")), background=0.5)
+    assert img.mode == "LA" and img.pixels.shape == (3, 5)
+    alpha = la[..., 1] / 255.0
+    np.testing.assert_allclose(img.pixels, 100 / 255 * alpha + 0.5 * (1 - alpha), atol=1e-6)
+
+
+def test_palette_png_with_transparency(tmp_path):
+    im = Image.new("P", (6, 4), 0)
+    im.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255] + [0] * (253 * 3))
+    im.paste(1, (0, 0, 3, 4))
+    im.paste(2, (3, 0, 5, 4))  # column 5 stays index 0 = transparent
+    path = save(tmp_path, "p.png", im, transparency=0)
+    img = load_image(path)
+    assert img.mode == "P" and img.pixels.shape == (4, 6, 3)
+    np.testing.assert_allclose(img.pixels[0, 0], [1, 0, 0])
+    np.testing.assert_allclose(img.pixels[0, 4], [0, 0, 1])
+    np.testing.assert_allclose(img.pixels[0, 5], [1, 1, 1])  # transparent -> white
+    np.testing.assert_allclose(load_image(path, background=0.0).pixels[0, 5], [0, 0, 0])
+
+
+def test_palette_without_transparency(tmp_path):
+    im = Image.new("P", (2, 1))
+    im.putpalette([10, 20, 30, 200, 100, 0] + [0] * (254 * 3))
+    im.putpixel((1, 0), 1)
+    img = load_image(save(tmp_path, "p2.png", im))
+    expected = np.array([[10, 20, 30], [200, 100, 0]]) / 255.0
+    np.testing.assert_allclose(img.pixels[0], expected, atol=1e-6)
+
+
+def test_animated_gif_first_frame(tmp_path):
+    first = Image.fromarray(ramp(10, 10))
+    second = Image.fromarray(255 - ramp(10, 10))
+    path = tmp_path / "anim.gif"
+    first.save(path, save_all=True, append_images=[second], duration=100, loop=0)
+    with Image.open(path) as check:
+        assert check.n_frames == 2
+    img = load_image(path)
+    assert img.pixels.ndim == 2  # grey palette -> greyscale
+    np.testing.assert_allclose(img.pixels, ramp(10, 10) / 255.0, atol=2 / 255)
+
+
+def test_16_bit_png_scaled_not_clipped(tmp_path):
+    arr = ramp(20, 30, hi=65535, dtype=np.uint16)
+    assert arr.max() == 65535
+    img = load_image(save(tmp_path, "d.png", Image.fromarray(arr)))
+    assert img.mode.startswith("I")
+    np.testing.assert_allclose(img.pixels, arr / 65535.0, atol=1e-6)
+    assert img.pixels.max() == 1.0 and len(np.unique(img.pixels)) > 256
+
+
+@pytest.mark.parametrize("hi, divisor", [(60000, 65535.0), (1_000_000, 1_000_000.0)])
+def test_32_bit_int_tiff(tmp_path, hi, divisor):
+    arr = (np.arange(12).reshape(3, 4) * hi // 11).astype(np.int32)
+    img = load_image(save(tmp_path, "i.tiff", Image.fromarray(arr, mode="I")))
+    assert img.mode == "I"
+    np.testing.assert_allclose(img.pixels, arr / divisor, atol=1e-6)
+
+
+def test_32_bit_int_negative_min_max(tmp_path):
+    arr = np.array([[-100, 0, 100]], np.int32)
+    img = load_image(save(tmp_path, "neg.tiff", Image.fromarray(arr, mode="I")))
+    np.testing.assert_allclose(img.pixels, [[0.0, 0.5, 1.0]], atol=1e-6)
+
+
+def test_float_tiff(tmp_path):
+    inside = np.array([[0.0, 0.25], [0.5, 1.0]], np.float32)
+    img = load_image(save(tmp_path, "f.tiff", Image.fromarray(inside)))
+    assert img.mode == "F"
+    np.testing.assert_array_equal(img.pixels, inside)
+    outside = np.array([[-2.0, 0.0], [np.nan, 6.0]], np.float32)
+    img = load_image(save(tmp_path, "g.tiff", Image.fromarray(outside)))
+    np.testing.assert_allclose(img.pixels, [[0.0, 0.25], [0.0, 1.0]], atol=1e-6)
+
+
+def test_cmyk_jpeg_becomes_rgb(tmp_path):
+    im = Image.new("CMYK", (16, 16), (0, 255, 0, 0))  # magenta
+    img = load_image(save(tmp_path, "cmyk.jpg", im, quality=95))
+    assert img.mode == "CMYK" and img.pixels.shape == (16, 16, 3)
+    np.testing.assert_allclose(img.pixels.mean(axis=(0, 1)), [1.0, 0.0, 1.0], atol=0.03)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    stored = np.zeros((20, 40), np.uint8)  # wide; bright block at the top-left
+    stored[:8, :12] = 255
+    im = Image.fromarray(stored).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    path = save(tmp_path, "o.jpg", im, exif=exif.tobytes(), quality=95)
+    img = load_image(path)
+    assert img.pixels.shape == (40, 20, 3) and img.size == (20, 40)
+    expected = np.rot90(stored, k=-1) / 255.0
+    assert np.abs(img.pixels[..., 0] - expected).mean() < 0.03
+    # without orientation the image would be the stored one: make sure it is not
+    assert img.pixels[:12, -8:, 0].mean() > 0.9 and img.pixels[:12, :8, 0].mean() < 0.1
+
+
+# ------------------------------------------------------------------ failures
+def png_header(width: int, height: int) -> bytes:
+    """A PNG with a valid IHDR claiming width x height grey pixels and a tiny IDAT."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+def assert_load_error(path, *fragments, **kwargs):
+    with pytest.raises(ImageLoadError) as info:
+        load_image(path, **kwargs)
+    message = str(info.value)
+    assert str(path) in message
+    for fragment in fragments:
+        assert fragment in message
+    return message
+
+
+def test_bomb_header_is_refused(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_header(100_000, 100_000))
+    assert_load_error(path, "bomb")
+
+
+def test_pixel_cap_parameter(tmp_path):
+    path = save(tmp_path, "big.png", Image.new("L", (100, 100)))
+    assert load_image(path, max_pixels=10_000).pixels.shape == (100, 100)
+    assert_load_error(path, "100x100", "limit of 9999", max_pixels=9_999)
+
+
+def test_truncated_png(tmp_path):
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)
+    good = save(tmp_path, "good.png", Image.fromarray(noise))
+    bad = tmp_path / "cut.png"
+    bad.write_bytes(good.read_bytes()[:-300])
+    assert_load_error(bad, "truncated or corrupt")
+
+
+def test_truncated_jpeg(tmp_path):
+    rng = np.random.default_rng(1)
+    good = save(tmp_path, "good.jpg", Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)))
+    bad = tmp_path / "cut.jpg"
+    bad.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
+    assert_load_error(bad)
+
+
+@pytest.mark.parametrize(
+    "name, content, fragment",
+    [
+        ("random.png", np.random.default_rng(2).integers(0, 256, 500, np.uint8).tobytes(),
+         "not an image"),
+        ("notes.txt", b"hello, this is text", "not an image"),
+        ("empty.png", b"", "empty"),
+    ],
+)
+def test_non_images(tmp_path, name, content, fragment):
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert_load_error(path, fragment)
+
+
+def test_missing_and_folder(tmp_path):
+    assert_load_error(tmp_path / "absent.png", "not found")
+    assert_load_error(tmp_path, "folder")
+
+
+def test_damaged_files_never_leak_raw_errors(tmp_path):
+    rng = np.random.default_rng(3)
+    noise = rng.integers(0, 256, (32, 32, 3), np.uint8)
+    good = save(tmp_path, "src.png", Image.fromarray(noise)).read_bytes()
+    path = tmp_path / "damaged.png"
+    for i in range(40):
+        data = bytearray(good[: rng.integers(8, len(good))] if i % 2 else good)
+        for pos in rng.integers(0, len(data), 3):
+            data[pos] ^= int(rng.integers(1, 256))
+        path.write_bytes(bytes(data))
+        try:
+            img = load_image(path)
+        except DataError as exc:
+            assert isinstance(exc, ImageLoadError)
+        else:
+            assert img.pixels.dtype == np.float32 and 0 <= img.pixels.min() <= img.pixels.max() <= 1
+
+
+# ------------------------------------------------------------------ conversions
+def test_to_grey():
+    rgb = np.zeros((2, 2, 3), np.float32)
+    rgb[0, 0] = [1, 0, 0]
+    rgb[0, 1] = [0, 1, 0]
+    rgb[1, 0] = [0, 0, 1]
+    rgb[1, 1] = [1, 1, 1]
+    np.testing.assert_allclose(to_grey(rgb), [[0.299, 0.587], [0.114, 1.0]], atol=1e-6)
+    grey = np.random.default_rng(0).random((3, 3)).astype(np.float32)
+    np.testing.assert_array_equal(to_grey(grey), grey)
+    with pytest.raises(ValueError):
+        to_grey(np.zeros((2, 2, 4)))
+
+
+def test_to_network_input_channels_and_size():
+    rng = np.random.default_rng(0)
+    rgb = rng.random((40, 60, 3)).astype(np.float32)
+    one = to_network_input(rgb, 1, 20, 30)
+    assert one.shape == (1, 20, 30) and one.dtype == np.float32
+    assert abs(float(one.mean()) - float(to_grey(rgb).mean())) < 0.01
+    three = to_network_input(rgb[..., 0], 3, 8, 8)
+    assert three.shape == (3, 8, 8)
+    np.testing.assert_array_equal(three[0], three[2])
+    kept = to_network_input(rgb, 3, 40, 60)
+    np.testing.assert_allclose(kept, rgb.transpose(2, 0, 1), atol=1e-6)
+    flat = to_network_input(np.full((50, 50), 0.3, np.float32), 1, 7, 9)
+    np.testing.assert_allclose(flat, 0.3, atol=1e-5)
+    with pytest.raises(ValueError):
+        to_network_input(rgb, 2, 8, 8)
+
+
+def test_to_network_input_antialiases():
+    stripes = np.zeros((64, 64), np.float32)
+    stripes[:, ::2] = 1.0  # 1-pixel stripes average to 0.5 when shrunk 8x
+    small = to_network_input(stripes, 1, 8, 8)
+    np.testing.assert_allclose(small, 0.5, atol=0.05)
+
+
+@pytest.mark.parametrize(
+    "mode, value, shape", [("L", 40, (3, 4)), ("RGB", (40, 40, 40), (3, 4, 3))]
+)
+def test_transparency_key_in_grey_and_rgb_png(tmp_path, mode, value, shape):
+    im = Image.new(mode, (4, 3), value)
+    im.putpixel((0, 0), 200 if mode == "L" else (200, 200, 200))
+    img = load_image(save(tmp_path, f"t{mode}.png", im, transparency=value), background=1.0)
+    assert img.pixels.shape == shape
+    np.testing.assert_allclose(img.pixels[1, 1], 1.0)  # transparent -> background
+    np.testing.assert_allclose(img.pixels[0, 0], 200 / 255, atol=1e-6)
