@@ -75,6 +75,15 @@ class Layer:
     def param_count(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 
+    def _create_params(self, weight_shape, rng=None) -> None:
+        """Initialise ``weight`` (and ``bias`` when used) from the layer's initialisers."""
+        rng = rng if rng is not None else np.random.default_rng()
+        self.params = {"weight": initialize(self.weight_init, weight_shape, rng)}
+        if self.use_bias:
+            init = "zeros" if isinstance(self.bias_init, str) else self.bias_init
+            self.params["bias"] = initialize(init, (weight_shape[0],), rng)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         return f"{self.kind}({args})"
@@ -138,13 +147,7 @@ class Conv2D(Layer):
 
     def build(self, input_shape, rng=None):
         shape = super().build(input_shape, rng)
-        rng = rng if rng is not None else np.random.default_rng()
-        wshape = (self.out_channels, self.in_channels) + self.kernel_size
-        self.params = {"weight": initialize(self.weight_init, wshape, rng)}
-        if self.use_bias:
-            init = "zeros" if isinstance(self.bias_init, str) else self.bias_init
-            self.params["bias"] = initialize(init, (self.out_channels,), rng)
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._create_params((self.out_channels, self.in_channels) + self.kernel_size, rng)
         return shape
 
     def forward(self, x, training=False):
@@ -287,12 +290,7 @@ class Dense(Layer):
 
     def build(self, input_shape, rng=None):
         shape = super().build(input_shape, rng)
-        rng = rng if rng is not None else np.random.default_rng()
-        self.params = {"weight": initialize(self.weight_init, (self.out_features, self.in_features), rng)}
-        if self.use_bias:
-            init = "zeros" if isinstance(self.bias_init, str) else self.bias_init
-            self.params["bias"] = initialize(init, (self.out_features,), rng)
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._create_params((self.out_features, self.in_features), rng)
         return shape
 
     def forward(self, x, training=False):
