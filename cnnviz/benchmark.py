@@ -152,3 +152,53 @@ def mnist_epoch(train_x, train_y, batch_size=64, seed=0):
             opt.step()
         result["torch"] = time.perf_counter() - start
     return result
+
+
+def time_to_accuracy(data, targets=(0.98, 0.99), eval_every=100, max_epochs=20, seed=1):
+    """Training seconds of the shipped recipe until the test accuracy first reaches each target.
+
+    The test set is evaluated every ``eval_every`` steps; that time is not counted.
+    Returns ``{target: (seconds, epochs) or None}``.
+    """
+    from cnnviz.training import TrainConfig, Trainer, evaluate
+
+    model = build_preset("lenet5", seed=seed)
+    x = data.train_x.astype(np.float32)[:, None] / 255.0
+    tx = data.test_x.astype(np.float32)[:, None] / 255.0
+    config = TrainConfig(epochs=max_epochs, batch_size=64, lr=1e-3, lr_step=8, lr_gamma=0.3,
+                         augment=True, seed=seed)
+    trainer = Trainer(model, x, data.train_y, config=config)
+    reached, pending, evaluating = {}, sorted(targets), 0.0
+    for p in trainer.run():
+        if p.kind != "step" or p.step % eval_every:
+            continue
+        begin = time.perf_counter()
+        accuracy = evaluate(model, tx, data.test_y).accuracy
+        while pending and accuracy >= pending[0]:
+            reached[pending.pop(0)] = (p.elapsed - evaluating, p.epoch + p.batch / p.batches)
+        evaluating += time.perf_counter() - begin
+        if not pending:
+            trainer.stop()
+    return {t: reached.get(t) for t in targets}
+
+
+def predict_throughput(model, count=1000, seed=0):
+    """Images per second of ``cnnviz predict`` (load, preprocess, predict) on ``count`` PNG files."""
+    import tempfile
+    from pathlib import Path
+
+    from PIL import Image
+
+    from cnnviz.commands.predict import predict_files
+    from cnnviz.data import make_drawn_digits
+
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for start in range(0, count, 100):
+            images, _ = make_drawn_digits(min(100, count - start), seed=seed + start)
+            for i, img in enumerate(images):
+                paths.append(Path(folder) / f"{start + i:04d}.png")
+                Image.fromarray((255 - img * 255).astype(np.uint8)).save(paths[-1])
+        begin = time.perf_counter()
+        done = sum(1 for _, probs, _ in predict_files(model, paths) if probs is not None)
+        return done / (time.perf_counter() - begin)

@@ -12,7 +12,11 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per figure")
     parser.add_argument("--seconds", type=float, default=1.5, help="length of one round")
     parser.add_argument("--epoch", action="store_true", help="also time one MNIST epoch (needs MNIST)")
-    parser.add_argument("--data", default="mnist", help="dataset for --epoch")
+    parser.add_argument("--convergence", action="store_true",
+                        help="also time the shipped recipe to 98%% and 99%% test accuracy (needs MNIST)")
+    parser.add_argument("--predict", action="store_true",
+                        help="also time `cnnviz predict` on 1000 image files")
+    parser.add_argument("--data", default="mnist", help="dataset for --epoch and --convergence")
     return parser
 
 
@@ -40,13 +44,23 @@ def run_bench(args: argparse.Namespace) -> int:
     if "torch_forward" in lat:
         line += f"   (torch forward alone: median {np.median(lat['torch_forward']):.3f} ms)"
     print(line, flush=True)
-    if args.epoch:
+    if args.epoch or args.convergence:
         from cnnviz.commands._common import open_dataset
 
         data = open_dataset(args.data)
+    if args.epoch:
         e = benchmark.mnist_epoch(data.train_x, data.train_y)
         line = f"one {data.name} epoch, batch 64 (adam): numpy {e['numpy']:.1f} s"
         if "torch" in e:
             line += f"   torch {e['torch']:.1f} s   time ratio numpy/torch {e['numpy'] / e['torch']:.2f}"
         print(line, flush=True)
+    if args.convergence:
+        for target, hit in benchmark.time_to_accuracy(data).items():
+            text = f"{hit[0]:.1f} s of training ({hit[1]:.2f} epochs)" if hit else "not reached"
+            print(f"time to {target:.0%} test accuracy (shipped recipe): {text}", flush=True)
+    if args.predict:
+        from cnnviz.commands._common import open_model
+
+        rate = benchmark.predict_throughput(open_model(None))
+        print(f"cnnviz predict on 1000 PNG files: {rate:,.0f} images/s", flush=True)
     return 0
