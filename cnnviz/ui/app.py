@@ -7,6 +7,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from cnnviz import __version__
+from cnnviz.nn.threads import limit_blas_threads
 from cnnviz.ui.main_window import MainWindow
 
 #: How often Python gets control back from Qt's event loop to run its signal handlers.
@@ -32,6 +33,8 @@ def run_app(argv: Sequence[str], model: str | None = None, image: str | None = N
     int
         The exit code of the event loop: 0 after the window was closed.
     """
+    # The engine's matrix products are tiny: BLAS threads would only spin against the GUI thread.
+    limit_blas_threads(1)
     QApplication.setApplicationName("cnnviz")
     QApplication.setOrganizationName("cnnviz")
     QApplication.setApplicationVersion(__version__)

@@ -1,204 +1,340 @@
-"""The main window: menus, tool bar and status bar around the panels.
+"""The main window: assembles the panels as docks around the document, with menus and settings.
 
-Built like Qt for Python's dockwidgets example: ``create_actions``, ``create_menus``,
-``create_tool_bars`` and ``create_status_bar`` run in that order, then ``read_settings``
-restores the size, position and layout saved by ``closeEvent``.
+Built like Qt for Python's dockwidgets example: ``create_panels``, ``create_actions``,
+``create_menus``, ``create_tool_bars`` and ``create_status_bar`` run in that order, then
+``read_settings`` restores what ``write_settings`` saved when the window closed. Opening and saving
+files lives in :class:`~cnnviz.ui.file_actions.FileActions`.
 """
 
-import platform
-from html import escape
+from __future__ import annotations
 
-import numpy as np
-import PySide6
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Slot, qVersion
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QVBoxLayout,
-    QWidget,
-)
+from functools import partial
 
-from cnnviz import __version__
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QUndoView, QWidget
+
 from cnnviz.resources import resource_path
+from cnnviz.session import Session, shipped_network
+from cnnviz.ui import settings
+from cnnviz.ui.analysis_docks import AnalysisDocks
+from cnnviz.ui.canvas_panel import CanvasPanel
+from cnnviz.ui.dialogs import ShortcutsDialog, show_about
+from cnnviz.ui.document import Document
+from cnnviz.ui.file_actions import FileActions
+from cnnviz.ui.filter_editor import add_filter_editor_dock
+from cnnviz.ui.input_view import InputView
+from cnnviz.ui.network_docks import NetworkDocks
+from cnnviz.ui.prediction_panel import PredictionPanel
+from cnnviz.ui.theme import SCHEMES, apply_scheme
+from cnnviz.ui.training_docks import TrainingDocks
 
-#: QSettings location: organisation and application name.
-SETTINGS_ORGANIZATION = "cnnviz"
-SETTINGS_APPLICATION = "cnnviz"
-GEOMETRY_KEY = "main_window/geometry"
-STATE_KEY = "main_window/state"
-#: Version of the saved tool bar and dock layout; bump it when the layout changes so that
-#: layouts saved by older versions are ignored.
-STATE_VERSION = 1
+# Kept importable from here for older callers and tests.
+app_settings = settings.app_settings
+GEOMETRY_KEY = settings.GEOMETRY_KEY
+STATE_KEY = settings.STATE_KEY
+STATE_VERSION = settings.STATE_VERSION
 
-PLACEHOLDER_ICON_SIZE = QSize(96, 96)
-PLACEHOLDER_TEXT_WIDTH = 560
-PLACEHOLDER_TEXT = (
-    "<h2>cnnviz {version}</h2>"
-    "<p>Coming to this window: a canvas to draw a digit and the network's live prediction, "
-    "the feature maps and filters of every layer, the receptive field under the cursor, "
-    "and training that you can watch as it runs.</p>"
-)
-
-
-def app_settings() -> QSettings:
-    """Return the user settings of cnnviz (organisation and application ``cnnviz``)."""
-    return QSettings(SETTINGS_ORGANIZATION, SETTINGS_APPLICATION)
+SCHEME_LABELS = {"system": "Follow &System", "light": "&Light", "dark": "&Dark"}
 
 
-class MainWindow(QMainWindow):
+class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainWindow):
     """The cnnviz main window.
 
     Parameters
     ----------
     model : str, optional
-        Model file given on the command line, kept for the panels to open.
+        Network file to open instead of the shipped lenet5.
     image : str, optional
-        Image file given on the command line, kept for the panels to open.
+        Image file to open as the first input (else the canvas starts empty).
+    document : Document, optional
+        The document to show (tests); built from ``model`` or the shipped network otherwise.
     parent : QWidget, optional
-        Parent widget.
+
+    Attributes
+    ----------
+    document : Document
+    canvas_panel, input_view, prediction_panel : QWidget
+        The panels, each inside a dock (``docks[name]``, objectName ``<name>_dock``).
     """
 
-    def __init__(
-        self, model: str | None = None, image: str | None = None, parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, model: str | None = None, image: str | None = None,
+                 document: Document | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.model_path = model
         self.image_path = image
         self.setObjectName("main_window")
-        self.setWindowTitle("cnnviz")
         self.setWindowIcon(QIcon(str(resource_path("icons", "cnnviz.svg"))))
-        self.setCentralWidget(self._create_placeholder())
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self._startup_errors: list[tuple[str, str]] | None = []  # None once shown
+        self.document = document or self._create_document()
+        self.document.setParent(self)
+        self.create_panels()
         self.create_actions()
         self.create_menus()
         self.create_tool_bars()
         self.create_status_bar()
         self.read_settings()
+        self.document.network_file_changed.connect(self._on_network_file_changed)
+        self.document.modified_changed.connect(self.setWindowModified)
+        self._on_network_file_changed(self.document.network)
+        self.setWindowModified(self.document.modified)
+        if model is not None and document is None:
+            self.open_network(model, ask=False)
+        if image is not None:
+            self.open_image(image)
+        self.document.undo_stack.clear()
 
-    def _create_placeholder(self) -> QWidget:
-        """Return the central widget: the icon and what the window will show."""
-        icon = QLabel(objectName="placeholder_icon")
-        icon.setPixmap(self.windowIcon().pixmap(PLACEHOLDER_ICON_SIZE))
-        html = PLACEHOLDER_TEXT.format(version=__version__)
-        for label, path in (("Model", self.model_path), ("Image", self.image_path)):
-            if path is not None:
-                html += f"<p>{label} given: <code>{escape(path)}</code></p>"
-        text = QLabel(html, objectName="placeholder_text", wordWrap=True)
-        text.setTextFormat(Qt.TextFormat.RichText)
-        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text.setMaximumWidth(PLACEHOLDER_TEXT_WIDTH)
-        # A word-wrapped label gets its height right only when a layout sets its width
-        # (not an alignment flag): hence the row, half text and a quarter stretch each side.
-        text_row = QHBoxLayout()
-        text_row.addStretch(1)
-        text_row.addWidget(text, 2)
-        text_row.addStretch(1)
-        placeholder = QWidget(objectName="placeholder")
-        layout = QVBoxLayout(placeholder)
-        layout.addStretch()
-        layout.addWidget(icon, alignment=Qt.AlignmentFlag.AlignHCenter)
-        layout.addLayout(text_row)
-        layout.addStretch()
-        return placeholder
+    def _create_document(self) -> Document:
+        network, message = shipped_network()
+        if message:
+            self._startup_errors.append(("cnnviz", message))
+        return Document(Session(network))
+
+    # ----------------------------------------------------------------- building
+    def create_panels(self) -> None:
+        """Create each panel in a dock: the canvas on the left, what the network sees and the
+        prediction on the right, the undo history (hidden) below them."""
+        self.canvas_panel = CanvasPanel(self.document)
+        self.input_view = InputView(self.document)
+        self.prediction_panel = PredictionPanel(self.document)
+        self.history_view = QUndoView(self.document.undo_stack, objectName="history_view")
+        self.history_view.setEmptyLabel("Start")
+        self.docks: dict[str, QDockWidget] = {}
+        self.add_dock("canvas", "Canvas", self.canvas_panel, Qt.DockWidgetArea.LeftDockWidgetArea,
+                      "the drawing canvas, or the opened image")
+        self.add_dock("input", "Network Input", self.input_view,
+                      Qt.DockWidgetArea.RightDockWidgetArea,
+                      "what the network sees: the input after centring and scaling")
+        self.add_dock("prediction", "Prediction", self.prediction_panel,
+                      Qt.DockWidgetArea.RightDockWidgetArea, "the class probabilities")
+        self.add_dock("history", "History", self.history_view,
+                      Qt.DockWidgetArea.RightDockWidgetArea, "the undo history")
+        self.docks["history"].hide()
+        self.resizeDocks([self.docks["canvas"], self.docks["input"]], [3, 2],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["input"], self.docks["prediction"]], [1, 1],
+                         Qt.Orientation.Vertical)
+        self.create_network_panels()
+        self.create_analysis_panels()
+        self.create_training_panels()
+        self.filter_editor = add_filter_editor_dock(self)
+        for panel in (self.canvas_panel.canvas, self.input_view, self.prediction_panel):
+            panel.cursor_info.connect(self._on_cursor_info)
+
+    def add_dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea,
+                 what: str) -> QDockWidget:
+        """Put ``widget`` in a dock named ``<name>_dock``; its toggle goes to View > Panels."""
+        dock = QDockWidget(title, self, objectName=f"{name}_dock")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        toggle = dock.toggleViewAction()
+        toggle.setToolTip(f"Show or hide the {title} panel")
+        toggle.setStatusTip(f"Show or hide {what}")
+        self.docks[name] = dock
+        return dock
 
     def create_actions(self) -> None:
-        """Create the window's actions."""
-        self.quit_action = QAction(
-            QIcon.fromTheme(QIcon.ThemeIcon.ApplicationExit),
-            "&Quit",
-            self,
-            shortcut=QKeySequence.StandardKey.Quit,
-            menuRole=QAction.MenuRole.QuitRole,
-            toolTip="Quit cnnviz",
-            statusTip="Quit cnnviz, keeping the window layout for the next start",
-            triggered=self.close,
-        )
+        """Create the window's actions (each with a tool tip and a status tip)."""
+        self.create_file_actions()
+        stack = self.document.undo_stack
+        self.undo_action = QAction(
+            QIcon.fromTheme(QIcon.ThemeIcon.EditUndo), "&Undo", self, objectName="undo_action",
+            shortcut=QKeySequence.StandardKey.Undo, enabled=False, toolTip="Undo",
+            statusTip="Undo the last change: a stroke, a cleared canvas, an opened image or "
+                      "network", triggered=self.document.undo)
+        self.redo_action = QAction(
+            QIcon.fromTheme(QIcon.ThemeIcon.EditRedo), "&Redo", self, objectName="redo_action",
+            shortcut=QKeySequence.StandardKey.Redo, enabled=False, toolTip="Redo",
+            statusTip="Redo the change just undone", triggered=self.document.redo)
+        stack.canUndoChanged.connect(self.undo_action.setEnabled)
+        stack.canRedoChanged.connect(self.redo_action.setEnabled)
+        stack.undoTextChanged.connect(self._on_undo_text_changed)
+        stack.redoTextChanged.connect(self._on_redo_text_changed)
+        self.canvas_actions = self.canvas_panel.actions
+        self.reset_weights_action = QAction(
+            "Reset &Weights", self, objectName="reset_weights_action",
+            toolTip="Bring back the weights as the network was opened",
+            statusTip="Undo every change to the network's weights at once (undoable)",
+            triggered=self.document.reset_weights)
+        self.scheme_actions = QActionGroup(self)
+        for scheme in SCHEMES:
+            action = QAction(SCHEME_LABELS[scheme], self.scheme_actions, checkable=True,
+                             objectName=f"scheme_{scheme}_action", data=scheme,
+                             toolTip=f"Colours: {scheme}",
+                             statusTip=f"Use {'the system' if scheme == 'system' else 'a ' + scheme}"
+                                       " colour scheme")
+            action.triggered.connect(partial(self.set_color_scheme, scheme))
+        self.shortcuts_action = QAction(
+            "&Keyboard Shortcuts", self, objectName="shortcuts_action",
+            shortcut=QKeySequence.StandardKey.HelpContents, toolTip="Keyboard shortcuts",
+            statusTip="List every keyboard shortcut", triggered=self.show_shortcuts)
         self.about_action = QAction(
-            "&About cnnviz",
-            self,
-            menuRole=QAction.MenuRole.AboutRole,
-            toolTip="About cnnviz",
-            statusTip="Show what cnnviz is and which versions it runs on",
-            triggered=self.about,
-        )
+            "&About cnnviz", self, objectName="about_action",
+            menuRole=QAction.MenuRole.AboutRole, toolTip="About cnnviz",
+            statusTip="Show what cnnviz is and which versions it runs on", triggered=self.about)
         self.about_qt_action = QAction(
-            "About &Qt",
-            self,
-            menuRole=QAction.MenuRole.AboutQtRole,
-            toolTip="About Qt",
-            statusTip="Show the Qt library's About box",
-            triggered=self.about_qt,
-        )
+            "About &Qt", self, objectName="about_qt_action",
+            menuRole=QAction.MenuRole.AboutQtRole, toolTip="About Qt",
+            statusTip="Show the Qt library's About box", triggered=self.about_qt)
 
     def create_menus(self) -> None:
-        """Create the File, View and Help menus."""
-        self.file_menu = self.menuBar().addMenu("&File")
-        self.file_menu.addAction(self.quit_action)
+        """Create the File, Edit, View and Help menus."""
+        self.create_file_menu()
+        self.edit_menu = self.menuBar().addMenu("&Edit")
+        self.edit_menu.addActions([self.undo_action, self.redo_action])
+        self.edit_menu.addSeparator()
+        actions = self.canvas_actions
+        self.edit_menu.addActions([actions["clear"], actions["eraser"],
+                                   actions["larger_brush"], actions["smaller_brush"]])
+        self.edit_menu.addSeparator()
+        self.edit_menu.addAction(self.reset_weights_action)
 
         self.view_menu = self.menuBar().addMenu("&View")
-        # Every dock's toggleViewAction goes here; disabled while there are none.
         self.panels_menu = self.view_menu.addMenu("&Panels")
-        self.panels_menu.setEnabled(False)
-        self.view_menu.addSeparator()
+        for dock in self.docks.values():
+            self.panels_menu.addAction(dock.toggleViewAction())
+        self.appearance_menu = self.view_menu.addMenu("&Appearance")
+        self.appearance_menu.addActions(self.scheme_actions.actions())
+        self.create_analysis_menu()
 
         self.menuBar().addSeparator()
         self.help_menu = self.menuBar().addMenu("&Help")
-        self.help_menu.addAction(self.about_action)
-        self.help_menu.addAction(self.about_qt_action)
+        self.help_menu.addActions([self.shortcuts_action, self.about_action,
+                                   self.about_qt_action])
 
     def create_tool_bars(self) -> None:
         """Create the main tool bar and its show/hide action in the View menu."""
         self.main_tool_bar = self.addToolBar("Tool Bar")
         self.main_tool_bar.setObjectName("main_tool_bar")
-        self.main_tool_bar.addAction(self.quit_action)
+        self.main_tool_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.main_tool_bar.addActions([self.open_image_action, self.open_network_action,
+                                       self.save_action])
+        self.main_tool_bar.addSeparator()
+        self.main_tool_bar.addActions([self.undo_action, self.redo_action])
         toggle = self.main_tool_bar.toggleViewAction()
+        toggle.setToolTip("Show or hide the tool bar")
         toggle.setStatusTip("Show or hide the tool bar")
-        self.view_menu.addAction(toggle)
+        self.view_menu.insertAction(self.appearance_menu.menuAction(), toggle)
+        self.view_menu.insertSeparator(self.appearance_menu.menuAction())
 
     def create_status_bar(self) -> None:
-        """Show the status bar with a first message."""
-        self.statusBar().showMessage("Ready")
+        """The status bar: what is under the cursor on the left, the network on the right."""
+        self.cursor_label = QLabel(objectName="cursor_label")
+        self.network_label = QLabel(objectName="network_label")
+        self.statusBar().addWidget(self.cursor_label, 1)
+        self.statusBar().addPermanentWidget(self.network_label)
 
+    # ----------------------------------------------------------------- settings
     def read_settings(self) -> None:
-        """Restore the geometry and layout saved by the last ``closeEvent``."""
-        settings = app_settings()
-        geometry = settings.value(GEOMETRY_KEY, QByteArray(), type=QByteArray)
+        """Restore the geometry, dock layout, brush size and colour scheme of the last run."""
+        geometry = settings.read_bytes(settings.GEOMETRY_KEY)
         if not self.restoreGeometry(geometry):
             available = self.screen().availableGeometry()
-            self.resize(available.width() * 2 // 3, available.height() * 3 // 4)
-            self.move(
-                available.center().x() - self.width() // 2,
-                available.center().y() - self.height() // 2,
-            )
-        self.restoreState(settings.value(STATE_KEY, QByteArray(), type=QByteArray), STATE_VERSION)
+            self.resize(min(1280, available.width() * 9 // 10),
+                        min(800, available.height() * 9 // 10))
+            self.move(available.center().x() - self.width() // 2,
+                      available.center().y() - self.height() // 2)
+        if self.restoreState(settings.read_bytes(settings.STATE_KEY), settings.STATE_VERSION):
+            # Again, now that the restored docks (not every default one) set the minimum size.
+            self.layout().activate()
+            self.restoreGeometry(geometry)
+        self.canvas_panel.canvas.set_brush_size(
+            settings.read_int(settings.BRUSH_SIZE_KEY, self.canvas_panel.canvas.brush_size))
+        scheme = settings.read_str(settings.SCHEME_KEY, "system")
+        scheme = scheme if scheme in SCHEMES else "system"
+        for action in self.scheme_actions.actions():
+            action.setChecked(action.data() == scheme)
+        if scheme != "system":
+            apply_scheme(scheme)
+        self.update_recent_files_menu()
 
     def write_settings(self) -> None:
-        """Save the geometry and layout for the next start."""
-        settings = app_settings()
-        settings.setValue(GEOMETRY_KEY, self.saveGeometry())
-        settings.setValue(STATE_KEY, self.saveState(STATE_VERSION))
+        """Save the geometry, dock layout and brush size for the next start."""
+        settings.write(settings.GEOMETRY_KEY, self.saveGeometry())
+        settings.write(settings.STATE_KEY, self.saveState(settings.STATE_VERSION))
+        settings.write(settings.BRUSH_SIZE_KEY, self.canvas_panel.canvas.brush_size)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
-        """Save the settings, then close."""
+        """Stop a training run (asking whether to keep its weights), ask about unsaved changes,
+        save the settings, then close."""
+        if not self.close_training() or not self.maybe_save():
+            event.ignore()
+            return
         self.write_settings()
+        self.shutdown_analysis()
         event.accept()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        """Show the window, then what went wrong while it was being built (if anything)."""
+        super().showEvent(event)
+        if self._startup_errors is not None:
+            errors, self._startup_errors = self._startup_errors, None
+            for title, message in errors:
+                self.show_error(title, message)
+
+    # ----------------------------------------------------------------- handlers
+    @Slot(object)
+    def _on_network_file_changed(self, network) -> None:
+        self.setWindowTitle(f"{network.name}[*] \u2014 cnnviz")
+        model = network.model
+        shape = "\u00d7".join(map(str, model.input_shape))
+        self.network_label.setText(f"{model.name}: {len(model.layers)} layers, "
+                                   f"{model.param_count():,} weights, input {shape}")
+
+    @Slot(str)
+    def _on_cursor_info(self, text: str) -> None:
+        if text and self.statusBar().currentMessage():
+            self.statusBar().clearMessage()  # the pointer's position matters more now
+        self.cursor_label.setText(text)
+
+    @Slot(str)
+    def _on_undo_text_changed(self, text: str) -> None:
+        self.undo_action.setText(f"&Undo {text}".strip())
+        self.undo_action.setToolTip(f"Undo {text}".strip())
+
+    @Slot(str)
+    def _on_redo_text_changed(self, text: str) -> None:
+        self.redo_action.setText(f"&Redo {text}".strip())
+        self.redo_action.setToolTip(f"Redo {text}".strip())
+
+    def set_color_scheme(self, scheme: str, _checked: bool = False) -> None:
+        """Use the ``"system"``, ``"light"`` or ``"dark"`` colours, now and at the next start."""
+        apply_scheme(scheme)
+        settings.write(settings.SCHEME_KEY, scheme)
+
+    # ----------------------------------------------------------------- dialogs
+    def report_error(self, title: str, message: str) -> None:
+        """Show an error now, or once the window is shown when it is still being built."""
+        if self._startup_errors is not None:
+            self._startup_errors.append((title, message))
+        else:
+            self.show_error(title, message)
+
+    def show_error(self, title: str, message: str) -> None:
+        """Tell the user that something failed (tests replace this method)."""
+        QMessageBox.warning(self, title, message)
+
+    def ask_save_changes(self) -> QMessageBox.StandardButton:
+        """Ask whether to save the network's changes: Save, Discard or Cancel (tests replace it)."""
+        return QMessageBox.question(
+            self, "Unsaved changes",
+            f"The network {self.document.network.name} has changed. Save the changes?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+
+    @Slot()
+    def show_shortcuts(self) -> None:
+        dialog = ShortcutsDialog(self.findChildren(QAction), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.shortcuts_dialog = dialog
 
     @Slot()
     def about(self) -> None:
-        """Show the About cnnviz box."""
-        QMessageBox.about(
-            self,
-            "About cnnviz",
-            f"<h3>cnnviz {__version__}</h3>"
-            "<p>cnnviz makes a convolutional neural network visible: draw a digit and watch "
-            "each layer of a small NumPy network respond, then train it and see it change.</p>"
-            f"<p>Python {platform.python_version()}, Qt {qVersion()}, "
-            f"PySide6 {PySide6.__version__}, NumPy {np.__version__}</p>",
-        )
+        show_about(self)
 
     @Slot()
     def about_qt(self) -> None:
-        """Show Qt's About box."""
         QMessageBox.aboutQt(self, "About Qt")

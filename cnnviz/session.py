@@ -1,0 +1,503 @@
+"""The state of one cnnviz window, without Qt: network, input, and the trace of the one on the other.
+
+A :class:`Session` holds
+
+- the current network (a :class:`NetworkEntry`: the model, its file, the weights as loaded);
+- the current input source: the drawing canvas (:class:`CanvasInput`) or a loaded image
+  (:class:`ImageInput`);
+- the network input made from that source, and
+- exactly one :class:`Trace`: every layer's output for that input and the class probabilities.
+
+Every change (new input, new network, new weights) converts the input if needed and runs the
+network once; views read the trace and never run the network themselves. Every setter computes
+the new trace *before* it changes anything, so an error (a network that cannot take images, weights
+with the wrong shape) leaves the session exactly as it was.
+
+The UI wraps a session in ``cnnviz.ui.document.Document`` (signals, undo); scripts and tests can use
+it directly. This module never imports Qt.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cnnviz.data import (LoadedImage, PreprocessInfo, load_image, preprocess_digit_info,
+                         to_network_input)
+from cnnviz.nn import ModelError, Sequential, load_model_with_metadata, save_model, softmax
+
+__all__ = [
+    "CANVAS_SIZE", "DIGIT_INPUT_SHAPE", "CanvasInput", "ImageInput", "InputSource", "NetworkEntry",
+    "Session", "SessionError", "Trace", "blank_canvas", "canvas_input", "check_network",
+    "compute_trace", "network_input_for", "shipped_network",
+]
+
+#: Side of the drawing canvas raster, in pixels (ten times MNIST's 28).
+CANVAS_SIZE = 280
+#: Networks with this input shape get the MNIST-style digit preprocessing.
+DIGIT_INPUT_SHAPE = (1, 28, 28)
+
+_tokens = itertools.count(1)
+
+
+def _new_token() -> int:
+    """A number never used before in this process: the identity of one state of the weights."""
+    return next(_tokens)
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """``array`` made read-only (a view, so the caller's own array stays writable)."""
+    view = array.view()
+    view.setflags(write=False)
+    return view
+
+
+class SessionError(ValueError):
+    """A network or input that the session cannot use; the message says why."""
+
+
+# --------------------------------------------------------------------------------- input sources
+@dataclass(frozen=True, eq=False)
+class CanvasInput:
+    """A drawing.
+
+    Attributes
+    ----------
+    raster : np.ndarray
+        uint8 (H, W), read-only: white ink (255) on black paper (0), as MNIST.
+    """
+
+    raster: np.ndarray
+    kind = "canvas"
+
+    @property
+    def name(self) -> str:
+        return "canvas"
+
+    @property
+    def pixels(self) -> np.ndarray:
+        """The raster as the image the network input is made from: uint8 (H, W)."""
+        return self.raster
+
+    @property
+    def is_blank(self) -> bool:
+        return not self.raster.any()
+
+
+@dataclass(frozen=True, eq=False)
+class ImageInput:
+    """An opened image file.
+
+    Attributes
+    ----------
+    image : LoadedImage
+        ``image.pixels`` is float32 (H, W) or (H, W, 3) in [0, 1], as :func:`load_image` gives it.
+    """
+
+    image: LoadedImage
+    kind = "image"
+
+    @property
+    def name(self) -> str:
+        return self.image.path.name
+
+    @property
+    def path(self) -> Path:
+        return self.image.path
+
+    @property
+    def pixels(self) -> np.ndarray:
+        return self.image.pixels
+
+    @property
+    def is_blank(self) -> bool:
+        return False
+
+
+InputSource = CanvasInput | ImageInput
+
+
+def blank_canvas(size: int = CANVAS_SIZE) -> CanvasInput:
+    """An empty (all black) ``size`` x ``size`` canvas."""
+    return CanvasInput(_frozen(np.zeros((size, size), dtype=np.uint8)))
+
+
+def canvas_input(raster: np.ndarray) -> CanvasInput:
+    """A :class:`CanvasInput` holding a read-only copy of ``raster`` (uint8 (H, W))."""
+    raster = np.asarray(raster)
+    if raster.dtype != np.uint8 or raster.ndim != 2 or raster.size == 0:
+        raise SessionError(f"a canvas raster is a non-empty uint8 (H, W) array, got "
+                           f"{raster.dtype} {raster.shape}")
+    return CanvasInput(_frozen(raster.copy()))
+
+
+# --------------------------------------------------------------------------------- conversion
+def check_network(model: Sequential) -> None:
+    """Raise :class:`SessionError` unless the window can feed ``model`` and read its prediction.
+
+    The input must be an image, ``(1 or 3, height, width)``; the output a vector of class scores.
+    """
+    shape = tuple(model.input_shape)
+    if len(shape) != 3 or shape[0] not in (1, 3):
+        raise SessionError(
+            f"this network expects inputs of shape {shape}; cnnviz can only feed it images of "
+            "shape (1 or 3 channels, height, width)")
+    out = tuple(model.output_shape)
+    if len(out) != 1 or out[0] < 2:
+        raise SessionError(
+            f"this network's output has shape {out}; cnnviz needs a vector of at least two "
+            "class scores")
+
+
+def network_input_for(source: InputSource,
+                      input_shape: tuple[int, ...]) -> tuple[np.ndarray, PreprocessInfo | None]:
+    """Make the network input from an input source (the same maths as ``cnnviz predict``).
+
+    For a ``(1, 28, 28)`` network the source gets the MNIST-style digit preprocessing
+    (:func:`cnnviz.data.preprocess_digit_info`: invert dark ink, crop to the ink, fit 20x20,
+    centre by mass); any other network gets :func:`cnnviz.data.to_network_input` (grey or RGB,
+    resized).
+
+    Returns
+    -------
+    x : np.ndarray
+        float32 ``input_shape`` (C, H, W).
+    info : PreprocessInfo or None
+        What the digit preprocessing did; None for the plain conversion.
+    """
+    c, h, w = input_shape
+    if tuple(input_shape) == DIGIT_INPUT_SHAPE:
+        digit, info = preprocess_digit_info(source.pixels)
+        return digit[None], info
+    pixels = source.pixels
+    if pixels.dtype == np.uint8:
+        pixels = pixels.astype(np.float32) / 255.0
+    return to_network_input(pixels, c, h, w), None
+
+
+# --------------------------------------------------------------------------------- trace
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """Everything the network computed for the current input; immutable (arrays are read-only).
+
+    Attributes
+    ----------
+    version : int
+        Increases by one with every recomputation in a session.
+    source : CanvasInput or ImageInput
+        The input source the trace was computed from.
+    network_input : np.ndarray
+        float32 (C, H, W): what the network sees.
+    outputs : tuple of np.ndarray
+        ``outputs[i]`` is layer ``i``'s output without the batch axis: (C, H, W) or (F,).
+    probabilities : np.ndarray
+        float32 (K,): the class probabilities (softmax of the last output unless the network ends
+        in a Softmax layer).
+    preprocess : PreprocessInfo or None
+        What the digit preprocessing did (for a (1, 28, 28) network), else None.
+    weights_token : int
+        Identity of the weights the trace was computed with.
+    """
+
+    version: int
+    source: InputSource
+    network_input: np.ndarray
+    outputs: tuple[np.ndarray, ...]
+    probabilities: np.ndarray
+    preprocess: PreprocessInfo | None
+    weights_token: int
+
+    @property
+    def activations(self) -> tuple[np.ndarray, ...]:
+        """``(network_input, *outputs)``: the same indexing as :meth:`Sequential.trace`."""
+        return (self.network_input, *self.outputs)
+
+    @property
+    def top_class(self) -> int:
+        return int(np.argmax(self.probabilities))
+
+    @property
+    def confidence(self) -> float:
+        """Probability of :attr:`top_class`."""
+        return float(self.probabilities[self.top_class])
+
+    @property
+    def blank(self) -> bool:
+        """True when the input holds no ink (the prediction means nothing)."""
+        return self.source.is_blank or bool(self.preprocess is not None and self.preprocess.blank)
+
+
+def compute_trace(model: Sequential, source: InputSource, version: int, token: int) -> Trace:
+    """Convert ``source`` for ``model`` and run the network once; raises :class:`SessionError`."""
+    try:
+        x, info = network_input_for(source, model.input_shape)
+        activations = model.trace(np.ascontiguousarray(x, dtype=np.float32)[None])
+    except (ModelError, ValueError, FloatingPointError) as exc:
+        raise SessionError(f"cannot run the network on this input: {exc}") from exc
+    logits = activations[-1][0]
+    probs = logits if model.layers[-1].kind == "Softmax" else softmax(logits)
+    return Trace(
+        version=version,
+        source=source,
+        network_input=_frozen(activations[0][0]),
+        outputs=tuple(_frozen(a[0]) for a in activations[1:]),
+        probabilities=_frozen(np.asarray(probs, dtype=np.float32)),
+        preprocess=info,
+        weights_token=token,
+    )
+
+
+# --------------------------------------------------------------------------------- network
+@dataclass(eq=False)
+class NetworkEntry:
+    """One opened network and where it came from.
+
+    Attributes
+    ----------
+    model : Sequential
+        The network; its weights change in place through :meth:`Session.set_weights`.
+    path : Path or None
+        The file it was opened from or last saved to (None: never saved).
+    read_only : bool
+        True for the network shipped with cnnviz: "Save" asks for a new file instead.
+    metadata : dict
+        The file's metadata (how it was trained).
+    loaded_weights : dict of str to np.ndarray
+        The weights as opened, for "reset" (read-only copies).
+    loaded_token, token, saved_token : int
+        Identities of the weights as loaded, now, and as last saved (or as loaded).
+    """
+
+    model: Sequential
+    path: Path | None = None
+    read_only: bool = False
+    metadata: dict = field(default_factory=dict)
+    loaded_weights: dict[str, np.ndarray] = field(default_factory=dict)
+    loaded_token: int = 0
+    token: int = 0
+    saved_token: int = -1
+
+    def __post_init__(self) -> None:
+        if not self.loaded_weights:
+            self.loaded_weights = {k: _frozen(v) for k, v in self.model.get_weights().items()}
+        if not self.loaded_token:
+            self.loaded_token = self.token = self.saved_token = _new_token()
+
+    @classmethod
+    def open(cls, path: str | Path, read_only: bool = False) -> NetworkEntry:
+        """Load a network file; raises :class:`cnnviz.nn.ModelFileError` or :class:`SessionError`."""
+        model, metadata = load_model_with_metadata(path)
+        try:
+            check_network(model)
+        except SessionError as exc:
+            raise SessionError(f"{Path(path).name}: {exc}") from None
+        return cls(model, Path(path), read_only=read_only, metadata=metadata)
+
+    @property
+    def name(self) -> str:
+        """The file name, or the network's own name when it has no file."""
+        return self.path.name if self.path is not None else self.model.name
+
+    @property
+    def modified(self) -> bool:
+        """The weights changed since the network was opened or last saved."""
+        return self.token != self.saved_token
+
+
+# --------------------------------------------------------------------------------- session
+class Session:
+    """The current network, the current input and their one trace.
+
+    Parameters
+    ----------
+    network : NetworkEntry or Sequential
+        The network to start with (a bare model has no file).
+    source : CanvasInput or ImageInput, optional
+        The input to start with; a blank canvas by default.
+
+    Raises
+    ------
+    SessionError
+        If the network cannot take image inputs (see :func:`check_network`).
+    """
+
+    def __init__(self, network: NetworkEntry | Sequential, source: InputSource | None = None):
+        if isinstance(network, Sequential):
+            network = NetworkEntry(network)
+        check_network(network.model)
+        self._versions = itertools.count(1)
+        self._network = network
+        self._source = source if source is not None else blank_canvas()
+        self._trace = self._compute(network.model, self._source, network.token)
+
+    # ----------------------------------------------------------------- reading
+    @property
+    def network(self) -> NetworkEntry:
+        return self._network
+
+    @property
+    def model(self) -> Sequential:
+        return self._network.model
+
+    @property
+    def source(self) -> InputSource:
+        return self._source
+
+    @property
+    def trace(self) -> Trace:
+        return self._trace
+
+    @property
+    def network_input(self) -> np.ndarray:
+        """float32 (C, H, W), read-only: what the network sees now."""
+        return self._trace.network_input
+
+    @property
+    def modified(self) -> bool:
+        """The network's weights differ from its file."""
+        return self._network.modified
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter by name (``"<layer>.<param>"``)."""
+        return self.model.get_weights()
+
+    # ----------------------------------------------------------------- changing
+    def set_source(self, source: InputSource) -> Trace:
+        """Make ``source`` the input; a no-op when it already is (the same object)."""
+        if source is self._source:
+            return self._trace
+        trace = self._compute(self.model, source, self._network.token)
+        self._source, self._trace = source, trace
+        return trace
+
+    def set_canvas(self, raster: np.ndarray) -> Trace:
+        """Make a copy of the drawing ``raster`` (uint8 (H, W), white ink on black) the input."""
+        return self.set_source(canvas_input(raster))
+
+    def open_image(self, path: str | Path) -> Trace:
+        """Load an image file and make it the input; raises :class:`cnnviz.data.DataError`."""
+        return self.set_source(ImageInput(load_image(path)))
+
+    def set_network(self, network: NetworkEntry) -> Trace:
+        """Make ``network`` the current network; a no-op when it already is."""
+        if network is self._network:
+            return self._trace
+        check_network(network.model)
+        trace = self._compute(network.model, self._source, network.token)
+        self._network, self._trace = network, trace
+        return trace
+
+    def open_network(self, path: str | Path) -> Trace:
+        """Load a network file and make it current; raises ``ModelFileError``/:class:`SessionError`."""
+        return self.set_network(NetworkEntry.open(path))
+
+    def set_weights(self, weights: dict[str, np.ndarray], token: int | None = None) -> Trace:
+        """Replace every parameter (names and shapes as :meth:`weights` gives them).
+
+        Parameters
+        ----------
+        weights : dict of str to np.ndarray
+            Every parameter by name; copied; must be finite.
+        token : int, optional
+            The identity of this state of the weights, when it is an earlier one coming back
+            (undo); a new identity otherwise.
+        """
+        own = self.model.named_params()
+        if set(weights) != set(own):
+            raise SessionError(f"the weights do not match the network: expected {sorted(own)}, "
+                               f"got {sorted(weights)}")
+        return self.update_params(weights, token)
+
+    def set_param(self, name: str, value: np.ndarray, token: int | None = None) -> Trace:
+        """Replace one parameter array, e.g. ``"0.weight"`` (see :meth:`update_params`)."""
+        return self.update_params({name: value}, token)
+
+    def update_params(self, params: dict[str, np.ndarray], token: int | None = None) -> Trace:
+        """Replace some parameters (by name, e.g. ``"0.weight"``) and recompute the trace once.
+
+        The arrays are copied (so later changes to the caller's arrays do not leak in) and must
+        be finite and of the parameter's shape. ``token``: see :meth:`set_weights`; a no-op when
+        it is the current weights' token.
+        """
+        if token is not None and token == self._network.token:
+            return self._trace
+        own = self.model.named_params()
+        for name, value in params.items():
+            if name not in own:
+                raise SessionError(f"the network has no parameter {name!r}; it has {sorted(own)}")
+            self._check_param(name, value, own[name])
+        layers = self.model.layers
+        old = {}
+        for name, value in params.items():
+            index, key = name.split(".", 1)
+            old[name] = layers[int(index)].params[key]
+            layers[int(index)].params[key] = np.array(value, dtype=own[name].dtype, copy=True)
+        token = _new_token() if token is None else token
+        try:
+            trace = self._compute(self.model, self._source, token)
+        except SessionError:
+            for name, value in old.items():
+                index, key = name.split(".", 1)
+                layers[int(index)].params[key] = value
+            raise
+        self._network.token, self._trace = token, trace
+        return trace
+
+    def reset_weights(self) -> Trace:
+        """Bring back the weights as the network was opened."""
+        return self.set_weights(self._network.loaded_weights, self._network.loaded_token)
+
+    def save_network(self, path: str | Path | None = None) -> Path:
+        """Save the network atomically (to its own file when ``path`` is None) and mark it saved.
+
+        Raises
+        ------
+        SessionError
+            If there is no file to save to, or it is the read-only shipped network.
+        OSError
+            If writing fails; the session is unchanged.
+        """
+        entry = self._network
+        if path is None:
+            if entry.path is None or entry.read_only:
+                raise SessionError(f"{entry.name} has no file of its own to save to; choose one")
+            path = entry.path
+        path = Path(path)
+        save_model(entry.model, path, metadata=entry.metadata or None)
+        entry.path, entry.read_only, entry.saved_token = path, False, entry.token
+        return path
+
+    # ----------------------------------------------------------------- helpers
+    def _compute(self, model: Sequential, source: InputSource, token: int) -> Trace:
+        return compute_trace(model, source, next(self._versions), token)
+
+    @staticmethod
+    def _check_param(name: str, value: np.ndarray, own: np.ndarray) -> None:
+        value = np.asarray(value)
+        if value.shape != own.shape:
+            raise SessionError(f"{name} must have shape {own.shape}, got {value.shape}")
+        if not np.all(np.isfinite(value)):
+            raise SessionError(f"{name} contains NaN or infinite values")
+
+
+# --------------------------------------------------------------------------------- start-up
+SHIPPED_NETWORK = ("models", "lenet5.npz")
+
+
+def shipped_network() -> tuple[NetworkEntry, str | None]:
+    """The pretrained lenet5 shipped with cnnviz (read-only), and None.
+
+    When the file is missing or unreadable (a broken installation): an untrained lenet5 and a
+    message saying so.
+    """
+    from cnnviz.nn import build_preset
+    from cnnviz.resources import resource_path
+
+    try:
+        return NetworkEntry.open(resource_path(*SHIPPED_NETWORK), read_only=True), None
+    except (FileNotFoundError, ModelError) as exc:
+        message = f"The shipped network could not be opened ({exc}); using an untrained lenet5."
+        return NetworkEntry(build_preset("lenet5", seed=0)), message

@@ -1,0 +1,272 @@
+"""The File menu of the main window: open images and networks, save, recent files, export, drops.
+
+A mixin of :class:`~cnnviz.ui.main_window.MainWindow` (which provides ``document``,
+``show_error`` and ``ask_save_changes``). Every failure is reported in a message box and leaves the
+network, the input and the undo history exactly as they were.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from cnnviz.data import DataError
+from cnnviz.nn import ModelError
+from cnnviz.session import SessionError
+from cnnviz.ui import settings
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm",
+                  ".ppm", ".pbm", ".pnm", ".ico")
+NETWORK_SUFFIX = ".npz"
+IMAGE_FILTER = ("Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)")
+NETWORK_FILTER = "cnnviz networks (*.npz);;All files (*)"
+PNG_FILTER = "PNG images (*.png)"
+
+
+def is_network_file(path: str | Path) -> bool:
+    return Path(path).suffix.lower() == NETWORK_SUFFIX
+
+
+class FileActions:
+    """Opening, saving and exporting for the main window."""
+
+    def create_file_actions(self) -> None:
+        """Create the File menu's actions."""
+        self.open_image_action = QAction(
+            QIcon.fromTheme(QIcon.ThemeIcon.DocumentOpen), "&Open Image\u2026", self,
+            objectName="open_image_action", shortcut=QKeySequence.StandardKey.Open,
+            toolTip="Open an image as the network's input (Ctrl+O)",
+            statusTip="Open an image file (PNG, JPEG, BMP, GIF, TIFF, WebP\u2026) as the input",
+            triggered=lambda: self.open_image())
+        self.open_network_action = QAction(
+            "Open &Network\u2026", self, objectName="open_network_action",
+            shortcut=QKeySequence("Ctrl+Shift+O"), toolTip="Open a network file (.npz)",
+            statusTip="Open a network saved by cnnviz (.npz) instead of the current one",
+            triggered=lambda: self.open_network())
+        self.save_action = QAction(
+            QIcon.fromTheme(QIcon.ThemeIcon.DocumentSave), "&Save Network", self,
+            objectName="save_action", shortcut=QKeySequence.StandardKey.Save,
+            toolTip="Save the network (Ctrl+S)",
+            statusTip="Save the network to its file (asks for a new file for the shipped one)",
+            triggered=self.save_network)
+        self.save_as_action = QAction(
+            QIcon.fromTheme(QIcon.ThemeIcon.DocumentSaveAs), "Save Network &As\u2026", self,
+            objectName="save_as_action", shortcut=QKeySequence.StandardKey.SaveAs,
+            toolTip="Save the network to a new file",
+            statusTip="Save the network to a new .npz file and keep working on that file",
+            triggered=self.save_network_as)
+        self.export_action = QAction(
+            "&Export View as PNG\u2026", self, objectName="export_action",
+            shortcut=QKeySequence("Ctrl+E"), toolTip="Save a picture of the window",
+            statusTip="Save a PNG picture of the window's panels",
+            triggered=lambda: self.export_view())
+        self.clear_recent_action = QAction(
+            "&Clear Recent Files", self, objectName="clear_recent_action",
+            toolTip="Forget the recent files", statusTip="Empty the Recent Files menu",
+            triggered=self.clear_recent_files)
+        self.quit_action = QAction(
+            QIcon.fromTheme(QIcon.ThemeIcon.ApplicationExit), "&Quit", self,
+            objectName="quit_action", shortcut=QKeySequence.StandardKey.Quit,
+            menuRole=QAction.MenuRole.QuitRole, toolTip="Quit cnnviz",
+            statusTip="Quit cnnviz, keeping the window layout for the next start",
+            triggered=self.close)
+
+    def create_file_menu(self) -> None:
+        self.file_menu = self.menuBar().addMenu("&File")
+        self.file_menu.addActions([self.open_image_action, self.open_network_action])
+        self.recent_menu = self.file_menu.addMenu("Recent &Files")
+        self.recent_menu.setToolTipsVisible(True)
+        self.file_menu.addSeparator()
+        self.file_menu.addActions([self.save_action, self.save_as_action])
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.export_action)
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.quit_action)
+
+    # ----------------------------------------------------------------- opening
+    def open_image(self, path: str | Path | None = None) -> bool:
+        """Open an image as the input (asks for the file when ``path`` is None)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open Image", settings.last_folder(settings.IMAGE_FOLDER_KEY), IMAGE_FILTER)
+            if not path:
+                return False
+        try:
+            with _busy():
+                self.document.open_image(path)
+        except (DataError, SessionError, OSError) as exc:
+            self.report_error("Cannot open the image", str(exc))
+            return False
+        settings.remember_folder(settings.IMAGE_FOLDER_KEY, path)
+        self._add_recent(path)
+        self.statusBar().showMessage(f"Opened image {Path(path).name}", 5000)
+        return True
+
+    def open_network(self, path: str | Path | None = None, ask: bool = True) -> bool:
+        """Open a network file (asks for it when ``path`` is None); unsaved changes are asked about
+        first unless ``ask`` is False."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open Network", settings.last_folder(settings.NETWORK_FOLDER_KEY),
+                NETWORK_FILTER)
+            if not path:
+                return False
+        if ask and not self.maybe_save():
+            return False
+        try:
+            with _busy():
+                self.document.open_network(path)
+        except (ModelError, SessionError, OSError) as exc:
+            self.report_error("Cannot open the network", str(exc))
+            return False
+        settings.remember_folder(settings.NETWORK_FOLDER_KEY, path)
+        self._add_recent(path)
+        self.statusBar().showMessage(f"Opened network {Path(path).name}", 5000)
+        return True
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open a network (``.npz``) or an image, by the file's suffix."""
+        return self.open_network(path) if is_network_file(path) else self.open_image(path)
+
+    # ----------------------------------------------------------------- saving
+    @Slot()
+    def save_network(self) -> bool:
+        """Save the network to its own file, or ask for one; True when it was saved."""
+        network = self.document.network
+        if network.path is None or network.read_only:
+            return self.save_network_as()
+        return self._save_to(None)
+
+    @Slot()
+    def save_network_as(self) -> bool:
+        """Ask for a file and save the network there; True when it was saved."""
+        network = self.document.network
+        folder = settings.last_folder(settings.NETWORK_FOLDER_KEY)
+        suggestion = str(Path(folder) / network.name) if folder else network.name
+        if not suggestion.endswith(NETWORK_SUFFIX):
+            suggestion += NETWORK_SUFFIX
+        path, _ = QFileDialog.getSaveFileName(self, "Save Network As", suggestion, NETWORK_FILTER)
+        if not path:
+            return False
+        if not is_network_file(path):
+            path += NETWORK_SUFFIX
+        return self._save_to(path)
+
+    def _save_to(self, path: str | None) -> bool:
+        try:
+            with _busy():
+                saved = self.document.save_network(path)
+        except (SessionError, ModelError, OSError) as exc:
+            self.show_error("Cannot save the network", str(exc))
+            return False
+        settings.remember_folder(settings.NETWORK_FOLDER_KEY, saved)
+        self._add_recent(saved)
+        self.statusBar().showMessage(f"Saved {saved}", 5000)
+        return True
+
+    def maybe_save(self) -> bool:
+        """True when the network may be replaced: unchanged, saved, or the changes discarded."""
+        if not self.document.modified:
+            return True
+        answer = self.ask_save_changes()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_network()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def export_view(self, path: str | Path | None = None) -> bool:
+        """Save a PNG picture of the window (asks for the file when ``path`` is None)."""
+        if path is None:
+            folder = settings.last_folder(settings.EXPORT_FOLDER_KEY)
+            suggestion = str(Path(folder) / "cnnviz.png") if folder else "cnnviz.png"
+            path, _ = QFileDialog.getSaveFileName(self, "Export View as PNG", suggestion,
+                                                  PNG_FILTER)
+            if not path:
+                return False
+        path = str(path)
+        if not path.lower().endswith(".png"):
+            path += ".png"
+        if not self.grab().save(path, "PNG"):
+            self.show_error("Cannot export the view", f"{path}: could not write the PNG file")
+            return False
+        settings.remember_folder(settings.EXPORT_FOLDER_KEY, path)
+        self.statusBar().showMessage(f"Exported {path}", 5000)
+        return True
+
+    # ----------------------------------------------------------------- recent files
+    def _add_recent(self, path: str | Path) -> None:
+        settings.add_recent_file(path)
+        self.update_recent_files_menu()
+
+    def update_recent_files_menu(self) -> None:
+        self.recent_menu.clear()
+        files = settings.recent_files()
+        for number, path in enumerate(files, 1):
+            action = self.recent_menu.addAction(f"&{number} {Path(path).name}")
+            action.setToolTip(path)
+            action.setStatusTip(f"Open {path}")
+            action.setData(path)
+            # Bound to the path: QObject.sender() is not reliable in PySide slots.
+            action.triggered.connect(partial(self.open_recent_file, path))
+        self.recent_menu.addSeparator()
+        self.recent_menu.addAction(self.clear_recent_action)
+        self.clear_recent_action.setEnabled(bool(files))
+
+    def open_recent_file(self, path: str, _checked: bool = False) -> bool:
+        """Open a file of the Recent Files menu; forget it when it is gone."""
+        if not Path(path).is_file():
+            self.show_error("Cannot open the file", f"{path}: the file no longer exists")
+            settings.remove_recent_file(path)
+            self.update_recent_files_menu()
+            return False
+        return self.open_path(path)
+
+    @Slot()
+    def clear_recent_files(self) -> None:
+        settings.write(settings.RECENT_FILES_KEY, [])
+        self.update_recent_files_menu()
+
+    # ----------------------------------------------------------------- drag and drop
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
+        if _dropped_files(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt override)
+        """Open the dropped network (``.npz``) first, then the dropped image."""
+        files = _dropped_files(event)
+        if not files:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        networks = [f for f in files if is_network_file(f)]
+        images = [f for f in files if not is_network_file(f)]
+        if networks:
+            self.open_network(networks[0])
+        if images:
+            self.open_image(images[0])
+
+
+def _dropped_files(event) -> list[str]:
+    mime = event.mimeData()
+    if not mime.hasUrls():
+        return []
+    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
+
+
+@contextmanager
+def _busy():
+    """A wait cursor while a file is read or written."""
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        yield
+    finally:
+        QApplication.restoreOverrideCursor()

@@ -1,0 +1,160 @@
+"""The Prediction panel: the top class, large, with its confidence, and every class's probability."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from cnnviz.session import Trace
+from cnnviz.ui.document import Document
+from cnnviz.ui.theme import accent, plot_colors
+
+BAR_WIDTH = 0.72
+TOP_CLASS_POINT_SIZE = 44
+
+
+class PredictionPanel(QWidget):
+    """A bar chart of the class probabilities and the predicted class.
+
+    Attributes
+    ----------
+    probabilities : np.ndarray
+        The probabilities on display (float32 (K,)).
+    applied_version : int
+        ``Trace.version`` of the trace on display.
+    applied_at : float
+        ``time.perf_counter()`` when it was applied (for latency measurements).
+
+    Signals
+    -------
+    cursor_info(str)
+        The class and probability under the pointer ("" when none), for the status bar.
+    """
+
+    cursor_info = Signal(str)
+
+    def __init__(self, document: Document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("prediction_panel")
+        self.document = document
+        self.probabilities = np.zeros(0, dtype=np.float32)
+        self.applied_version = 0
+        self.applied_at = 0.0
+
+        self.top_class_label = QLabel("\u2013", objectName="top_class_label")
+        font = QFont(self.font())
+        font.setPointSize(TOP_CLASS_POINT_SIZE)
+        font.setBold(True)
+        self.top_class_label.setFont(font)
+        self.top_class_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.top_class_label.setMinimumWidth(self.top_class_label.fontMetrics().horizontalAdvance("00"))
+        self.confidence_label = QLabel(objectName="confidence_label")
+        bigger = QFont(self.font())
+        bigger.setPointSizeF(self.font().pointSizeF() * 1.5)
+        self.confidence_label.setFont(bigger)
+        self.runner_up_label = QLabel(objectName="runner_up_label")
+        self.runner_up_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+        self.plot = pg.PlotWidget()
+        self.plot.setObjectName("probability_plot")
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.setYRange(0.0, 1.0, padding=0.02)
+        self.plot.setLabel("left", "probability")
+        self.plot.setLabel("bottom", "class")
+        self.plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0, 0.25, 0.5, 0.75, 1)]])
+        self.plot.setMinimumHeight(110)
+        self.bars = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=BAR_WIDTH)
+        self.plot.addItem(self.bars)
+        self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+        header = QGridLayout()
+        header.addWidget(self.top_class_label, 0, 0, 2, 1)
+        header.addWidget(self.confidence_label, 0, 1)
+        header.addWidget(self.runner_up_label, 1, 1)
+        header.setColumnStretch(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(header)
+        layout.addWidget(self.plot, 1)
+
+        self._apply_palette()
+        self._on_model_changed(document.network)
+        self._on_trace_changed(document.trace)
+        document.model_changed.connect(self._on_model_changed)
+        document.trace_changed.connect(self._on_trace_changed)
+
+    # ----------------------------------------------------------------- document
+    @Slot(object)
+    def _on_model_changed(self, network) -> None:
+        classes = int(network.model.output_shape[0])
+        step = 1 if classes <= 20 else int(np.ceil(classes / 20))
+        self.plot.getAxis("bottom").setTicks([[(k, str(k)) for k in range(0, classes, step)]])
+        self.plot.setXRange(-0.6, classes - 0.4, padding=0)
+        self.probabilities = np.zeros(0, dtype=np.float32)
+
+    @Slot(object)
+    def _on_trace_changed(self, trace: Trace) -> None:
+        probs = trace.probabilities
+        top = trace.top_class
+        self._show_bars(probs, top)
+        if trace.blank:
+            self.top_class_label.setText("\u2013")
+            self.confidence_label.setText("Nothing drawn yet")
+            self.runner_up_label.setText("Draw a digit or open an image (the bars show what "
+                                         "the network makes of an empty input).")
+        else:
+            self.top_class_label.setText(str(top))
+            self.confidence_label.setText(f"{probs[top]:.1%} confident")
+            second = int(np.argsort(probs)[-2])
+            self.runner_up_label.setText(f"next: {second} ({probs[second]:.1%})")
+        self.probabilities = probs
+        self.applied_version = trace.version
+        self.applied_at = time.perf_counter()
+
+    def _show_bars(self, probs: np.ndarray, top: int) -> None:
+        brushes = [self._bar_brush] * len(probs)
+        brushes[top] = self._top_brush
+        if len(probs) != len(self.probabilities):
+            self.bars.setOpts(x=np.arange(len(probs)), height=probs, brushes=brushes,
+                              pens=[pg.mkPen(None)] * len(probs))
+        else:
+            self.bars.setOpts(height=probs, brushes=brushes)
+
+    # ----------------------------------------------------------------- events
+    def _on_mouse_moved(self, position) -> None:
+        point = self.plot.getPlotItem().vb.mapSceneToView(position)
+        k = int(round(point.x()))
+        if 0 <= k < len(self.probabilities) and abs(point.x() - k) <= BAR_WIDTH / 2:
+            self.cursor_info.emit(f"Class {k}: probability {self.probabilities[k]:.4f}")
+        else:
+            self.cursor_info.emit("")
+
+    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        self.cursor_info.emit("")
+        super().leaveEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_palette()
+            if len(self.probabilities):
+                self._show_bars(self.probabilities, int(np.argmax(self.probabilities)))
+        super().changeEvent(event)
+
+    def _apply_palette(self) -> None:
+        background, foreground = plot_colors(self.palette())
+        self.plot.setBackground(background)
+        for name in ("left", "bottom"):
+            axis = self.plot.getAxis(name)
+            axis.setPen(foreground)
+            axis.setTextPen(foreground)
+        muted = QColor(foreground)
+        muted.setAlpha(110)
+        self._bar_brush = pg.mkBrush(muted)
+        self._top_brush = pg.mkBrush(accent(self.palette()))

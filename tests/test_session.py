@@ -1,0 +1,226 @@
+"""The Qt-free session: one trace per change, the same maths as the CLI, errors change nothing."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnviz.data import DataError, load_image, preprocess_digit, to_grey, to_network_input
+from cnnviz.nn import (Conv2D, Dense, Flatten, ModelFileError, ReLU, Sequential, build_preset,
+                       load_model, save_model)
+from cnnviz.session import (CanvasInput, ImageInput, NetworkEntry, Session, SessionError,
+                            blank_canvas, shipped_network)
+
+
+def ink_raster(seed=0) -> np.ndarray:
+    """A 280x280 uint8 canvas with a vertical bar of ink and a bit of noise."""
+    raster = np.zeros((280, 280), dtype=np.uint8)
+    raster[40:240, 130:150] = 255
+    raster[40:60, 100:150] = 200 + seed
+    return raster
+
+
+@pytest.fixture
+def model():
+    return build_preset("lenet5", seed=1)
+
+
+@pytest.fixture
+def session(model):
+    return Session(model)
+
+
+@pytest.fixture
+def count_forwards(monkeypatch):
+    """Return a function that counts ``Sequential.trace`` calls of a model from now on."""
+
+    def install(model) -> list:
+        calls = []
+        original = model.trace
+
+        def counting(x):
+            calls.append(x.shape)
+            return original(x)
+
+        monkeypatch.setattr(model, "trace", counting)
+        return calls
+
+    return install
+
+
+def digit_png(path, dark_on_light=True):
+    """A 120x90 greyscale PNG of a thick vertical stroke."""
+    pixels = np.full((120, 90), 255 if dark_on_light else 0, dtype=np.uint8)
+    pixels[15:105, 40:52] = 0 if dark_on_light else 255
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def test_the_session_module_does_not_import_qt(run_python):
+    code = ("import sys, cnnviz.session; "
+            "print(sorted(m for m in ('PySide6', 'shiboken6', 'pyqtgraph') if m in sys.modules))")
+    result = run_python(["-c", code])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "[]\n"
+
+
+def test_a_new_session_shows_a_blank_canvas_and_one_trace(session, model):
+    trace = session.trace
+    assert isinstance(session.source, CanvasInput) and session.source.is_blank
+    assert session.source.raster.shape == (280, 280)
+    assert trace.blank and trace.version == 1
+    assert trace.network_input.shape == (1, 28, 28) and not trace.network_input.any()
+    assert len(trace.outputs) == len(model.layers)
+    assert len(trace.activations) == len(model.layers) + 1
+    for layer, output in zip(model.layers, trace.outputs):
+        assert output.shape == tuple(layer.output_shape)  # batch axis removed
+    assert trace.probabilities.shape == (10,)
+    assert trace.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+    assert not session.modified
+
+
+def test_trace_arrays_are_read_only(session):
+    session.set_canvas(ink_raster())
+    trace = session.trace
+    for array in (trace.network_input, trace.probabilities, *trace.outputs, trace.source.raster):
+        with pytest.raises(ValueError):
+            array[...] = 0
+
+
+def test_canvas_input_is_the_cli_preprocessing_and_one_forward_pass(session, model,
+                                                                    count_forwards):
+    calls = count_forwards(model)
+    raster = ink_raster()
+    trace = session.set_canvas(raster)
+    assert len(calls) == 1
+    assert trace.version == 2 and not trace.blank
+    expected = preprocess_digit(raster)[None]
+    np.testing.assert_array_equal(trace.network_input, expected)
+    np.testing.assert_allclose(trace.probabilities, model.predict_proba(expected[None])[0],
+                               rtol=1e-5, atol=1e-7)
+    assert trace.preprocess.bbox == (40, 100, 240, 150)
+    raster[:] = 0  # the session holds its own copy
+    assert session.source.raster.any()
+
+
+def test_every_kind_of_change_recomputes_exactly_once(session, model, count_forwards, tmp_path):
+    calls = count_forwards(model)
+    session.set_canvas(ink_raster())
+    session.set_source(session.source)  # the same input again: nothing to do
+    session.set_param("0.bias", np.ones(6, dtype=np.float32))
+    session.set_weights(session.weights())
+    session.reset_weights()
+    session.open_image(digit_png(tmp_path / "one.png"))
+    assert len(calls) == 5
+    other = build_preset("lenet5", seed=2)
+    other_calls = count_forwards(other)
+    session.set_network(NetworkEntry(other))
+    assert len(other_calls) == 1 and len(calls) == 5
+    assert session.trace.version == 7
+
+
+def test_an_image_gets_the_same_network_input_as_cnnviz_predict(session, tmp_path):
+    path = digit_png(tmp_path / "dark-on-light.png")
+    trace = session.open_image(path)
+    assert isinstance(session.source, ImageInput) and session.source.name == "dark-on-light.png"
+    expected = preprocess_digit(to_grey(load_image(path).pixels))[None]
+    np.testing.assert_array_equal(trace.network_input, expected)
+    assert trace.preprocess.inverted
+
+
+def test_a_network_with_another_input_shape_gets_the_matching_conversion(session, tmp_path):
+    rgb = Sequential([Conv2D(out_channels=4, kernel_size=3), ReLU(), Flatten(),
+                      Dense(out_features=5)], input_shape=(3, 16, 12), seed=0)
+    session.open_image(digit_png(tmp_path / "one.png"))
+    trace = session.set_network(NetworkEntry(rgb))
+    expected = to_network_input(load_image(tmp_path / "one.png").pixels, 3, 16, 12)
+    np.testing.assert_allclose(trace.network_input, expected)
+    assert trace.preprocess is None and trace.probabilities.shape == (5,)
+    trace = session.set_canvas(ink_raster())
+    np.testing.assert_allclose(trace.network_input,
+                               to_network_input(ink_raster() / np.float32(255), 3, 16, 12))
+
+
+@pytest.mark.parametrize("network", [
+    Sequential([Dense(out_features=10)], input_shape=(5,), seed=0),
+    Sequential([Flatten(), Dense(out_features=10)], input_shape=(2, 28, 28), seed=0),
+    Sequential([Conv2D(out_channels=2, kernel_size=3)], input_shape=(1, 28, 28), seed=0),
+], ids=["vector input", "two channels", "image output"])
+def test_networks_the_window_cannot_use_leave_the_session_unchanged(session, network):
+    before = (session.network, session.source, session.trace)
+    with pytest.raises(SessionError):
+        session.set_network(NetworkEntry(network))
+    assert (session.network, session.source, session.trace) == before
+
+
+def test_a_bad_image_leaves_the_session_unchanged(session, tmp_path):
+    session.set_canvas(ink_raster())
+    before = (session.network, session.source, session.trace)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    with pytest.raises(DataError):
+        session.open_image(bad)
+    assert (session.network, session.source, session.trace) == before
+
+
+def test_a_bad_network_file_leaves_the_session_unchanged(session, tmp_path, model):
+    good = save_model(model, tmp_path / "good.npz")
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    before = (session.network, session.source, session.trace)
+    with pytest.raises(ModelFileError):
+        session.open_network(truncated)
+    assert (session.network, session.source, session.trace) == before
+
+
+def test_weights_changes_mark_the_network_modified_until_undone_or_saved(session, tmp_path):
+    assert not session.modified
+    original = session.weights()
+    session.set_param("0.weight", original["0.weight"] * 2)
+    assert session.modified
+    edited_token = session.network.token
+    session.reset_weights()
+    assert not session.modified
+    np.testing.assert_array_equal(session.model.layers[0].params["weight"], original["0.weight"])
+    # An earlier state of the weights coming back with its token is "unmodified" again.
+    session.set_param("0.weight", original["0.weight"] * 2, token=edited_token)
+    assert session.modified
+    path = session.save_network(tmp_path / "edited.npz")
+    assert not session.modified and session.network.path == path
+    np.testing.assert_array_equal(load_model(path).layers[0].params["weight"],
+                                  original["0.weight"] * 2)
+
+
+@pytest.mark.parametrize("weights", [
+    {"0.weight": np.zeros((2, 2), dtype=np.float32)},
+    {"0.bias": np.full(6, np.nan, dtype=np.float32)},
+    {"99.weight": np.zeros(3, dtype=np.float32)},
+], ids=["wrong shape", "NaN", "unknown name"])
+def test_bad_weights_leave_the_session_unchanged(session, weights):
+    session.set_canvas(ink_raster())
+    before_weights, before_trace = session.weights(), session.trace
+    token = session.network.token
+    with pytest.raises(SessionError):
+        session.update_params(weights)
+    with pytest.raises(SessionError):
+        session.set_weights(weights)
+    assert session.trace is before_trace and session.network.token == token
+    for name, value in session.weights().items():
+        np.testing.assert_array_equal(value, before_weights[name])
+
+
+def test_the_shipped_network_is_read_only_and_saving_it_needs_a_new_file(tmp_path):
+    network, message = shipped_network()
+    assert message is None, message
+    assert network.read_only and network.name == "lenet5.npz"
+    session = Session(network)
+    with pytest.raises(SessionError):
+        session.save_network()
+    saved = session.save_network(tmp_path / "mine.npz")
+    assert session.network.path == saved and not session.network.read_only
+
+
+def test_blank_canvases_and_bad_rasters():
+    canvas = blank_canvas(140)
+    assert canvas.raster.shape == (140, 140) and canvas.is_blank
+    with pytest.raises(SessionError):
+        Session(build_preset("tiny", seed=0)).set_canvas(np.zeros((4, 4), dtype=np.float32))
