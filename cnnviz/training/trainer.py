@@ -16,6 +16,7 @@ import numpy as np
 from cnnviz.nn import Sequential, SoftmaxCrossEntropy, StepLR, make_optimizer
 
 from .augment import Augmentation, distort
+from .health import NetworkHealth, measure_health
 from .metrics import evaluate
 
 
@@ -35,6 +36,8 @@ class TrainConfig:
     seed: int = 0
     augment: bool = False
     snapshot_interval: float | None = None  # seconds between weight copies in progress; None: never
+    health_probe: int = 0       # training images run to measure health at snapshots; 0: never
+    health_interval: float = 1.0  # seconds between health measurements (at the next snapshot)
 
     def validate(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -49,7 +52,9 @@ class Progress:
 
     ``kind`` is ``"step"`` after each batch, ``"epoch"`` after each epoch (with validation
     figures), and finally one of ``"finished"``, ``"stopped"`` or ``"diverged"`` (with
-    ``message``).  ``weights`` is a copy of every parameter when a snapshot was due, else None.
+    ``message``).  ``weights`` is a copy of every parameter when a snapshot was due, else None;
+    ``health`` holds the network's health figures with some snapshots (as
+    ``TrainConfig.health_probe`` and ``health_interval`` ask), else None.
     """
 
     kind: str
@@ -68,6 +73,7 @@ class Progress:
     per_class_accuracy: tuple | None = None
     weights: dict | None = field(default=None, repr=False)
     message: str = ""
+    health: NetworkHealth | None = field(default=None, repr=False)
 
     @property
     def fraction(self) -> float:
@@ -134,8 +140,9 @@ class Trainer:
         batches = -(-n // cfg.batch_size)
         model.layers[0].need_input_grad = False
         start = last_snapshot = time.perf_counter()
+        last_health = -float("inf")
         step, good = 0, model.get_weights()
-        base = dict(epochs=cfg.epochs, batches=batches)
+        probe = self.train_x[:cfg.health_probe] if cfg.health_probe else None
         report = None
         try:
             for epoch in range(cfg.epochs):
@@ -177,14 +184,16 @@ class Trainer:
                     correct += int((logits.argmax(axis=1) == y).sum())
                     seen += len(y)
                     now = time.perf_counter()
-                    weights = None
+                    weights = health = None
                     if cfg.snapshot_interval is not None and now - last_snapshot >= cfg.snapshot_interval:
                         weights, last_snapshot = model.get_weights(), now
+                        if probe is not None and now - last_health >= cfg.health_interval:
+                            health, last_health = measure_health(model, grads, probe), now
                     elapsed = now - start
                     report = Progress("step", step, epoch, cfg.epochs, b + 1, batches, loss,
                                       correct / seen, self.optimizer.lr,
                                       step * cfg.batch_size / max(elapsed, 1e-9), elapsed,
-                                      weights=weights)
+                                      weights=weights, health=health)
                     yield report
                 extra = {}
                 if self.val_x is not None and len(self.val_x):

@@ -2,24 +2,34 @@
 
 The worker trains its own copy of the network; the GUI only ever receives immutable
 :class:`~cnnviz.training.Progress` snapshots (weights are copies), throttled so that a fast
-trainer cannot flood the event loop.  Signals reach bound slots of objects living in the GUI
+trainer cannot flood the event loop, and, with each, the figures of every step since the last
+one (so that the curves miss no step).  Signals reach bound slots of objects living in the GUI
 thread, so the GUI's handlers run there.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
+import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from cnnviz.training import Progress, Trainer
+from cnnviz.training.history import STEP_FIELDS, step_record
+
+
+#: Longest time a hold (:meth:`TrainingRunner.hold`) keeps the worker waiting, seconds.
+HOLD_LIMIT = 0.5
 
 
 class TrainingWorker(QObject):
     """Iterates the trainer in its own thread and emits at most ``rate`` step reports per second
-    (epoch and final reports always)."""
+    (epoch and final reports always), each preceded by ``steps`` with the records of the steps
+    since the previous one."""
 
     progress = Signal(object)
+    steps = Signal(object)
     done = Signal(object)
     failed = Signal(str)
 
@@ -27,26 +37,40 @@ class TrainingWorker(QObject):
         super().__init__()
         self.trainer = trainer
         self.interval = 1.0 / rate
+        self.released = threading.Event()
+        self.released.set()
 
     @Slot()
     def run(self) -> None:
-        last_sent, final = 0.0, None
+        last_sent, final, records = 0.0, None, []
         try:
             for report in self.trainer.run():
+                self.released.wait(HOLD_LIMIT)
                 if report.kind == "step":
+                    records.append(step_record(report))
                     now = time.monotonic()
                     if now - last_sent < self.interval and report.weights is None:
                         continue
                     last_sent = now
+                    records = self._flush(records)
                     self.progress.emit(report)
                 elif report.kind == "epoch":
+                    records = self._flush(records)
                     self.progress.emit(report)
                 else:
                     final = report
         except Exception as exc:  # reported to the user, never lost in the thread
+            self._flush(records)
             self.failed.emit(f"{type(exc).__name__}: {exc}")
             return
+        self._flush(records)
         self.done.emit(final)
+
+    def _flush(self, records: list) -> list:
+        """Emit ``steps`` with the records gathered (an (n, 5) array), if any; a fresh list."""
+        if records:
+            self.steps.emit(np.array(records, dtype=np.float64).reshape(-1, len(STEP_FIELDS)))
+        return []
 
 
 class TrainingRunner(QObject):
@@ -56,6 +80,9 @@ class TrainingRunner(QObject):
     -------
     progress(Progress)
         A throttled step report or an epoch report.
+    steps(np.ndarray)
+        Just before each ``progress`` (and ``finished``): float64 (n, 5) records of every step
+        since the last ``steps``, columns :data:`~cnnviz.training.history.STEP_FIELDS`.
     finished(Progress)
         The last report (kind ``finished``, ``stopped`` or ``diverged``) once the thread has ended.
     failed(str)
@@ -63,6 +90,7 @@ class TrainingRunner(QObject):
     """
 
     progress = Signal(object)
+    steps = Signal(object)
     finished = Signal(object)
     failed = Signal(str)
 
@@ -88,6 +116,7 @@ class TrainingRunner(QObject):
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.progress.connect(self._on_progress)
+        self._worker.steps.connect(self._on_steps)
         self._worker.done.connect(self._on_done)
         self._worker.failed.connect(self._on_failed)
         self._thread.finished.connect(self._on_thread_finished)
@@ -105,6 +134,19 @@ class TrainingRunner(QObject):
         """Ask the trainer to stop after the current step (returns at once)."""
         if self.trainer is not None:
             self.trainer.stop()
+        self.release()
+
+    def hold(self) -> None:
+        """Keep the worker waiting after its current step (at most ``HOLD_LIMIT`` seconds), so
+        that the GUI thread has the interpreter to itself while it redraws: Python threads take
+        turns, and a worker computing beside a repaint slows it down many times over."""
+        if self._worker is not None:
+            self._worker.released.clear()
+
+    def release(self) -> None:
+        """End a :meth:`hold`."""
+        if self._worker is not None:
+            self._worker.released.set()
 
     def shutdown(self, timeout_ms: int = 10000) -> bool:
         """Stop and wait for the thread to end (for closing the window); True if it ended."""
@@ -117,24 +159,35 @@ class TrainingRunner(QObject):
             self._cleanup()
         return ended
 
+    # Signals queued by a worker that shutdown() already joined, or by the worker of an earlier
+    # run, arrive late: their sender is no longer this run's worker (or thread) and they are
+    # dropped, so that nothing of an ended run reaches the next one.
     @Slot(object)
     def _on_progress(self, report: Progress) -> None:
-        self.progress.emit(report)
+        if self.sender() is self._worker:
+            self.progress.emit(report)
+
+    @Slot(object)
+    def _on_steps(self, records: np.ndarray) -> None:
+        if self.sender() is self._worker:
+            self.steps.emit(records)
 
     @Slot(object)
     def _on_done(self, report: Progress) -> None:
-        self._final = report
-        if self._thread is not None:  # None when shutdown() already joined the thread
+        if self.sender() is self._worker:
+            self._final = report
             self._thread.quit()
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
-        if self._thread is not None:
+        if self.sender() is self._worker:
             self._thread.quit()
-        self.failed.emit(message)
+            self.failed.emit(message)
 
     @Slot()
     def _on_thread_finished(self) -> None:
+        if self.sender() is not self._thread:
+            return
         final = self._final
         self._cleanup()
         if final is not None:

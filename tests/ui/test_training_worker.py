@@ -92,3 +92,48 @@ def test_shutdown_while_running_joins_the_thread(qtbot):
         runner.start(toy_trainer(epochs=1000), rate=100)
     assert runner.shutdown(5000)
     assert not runner.running
+
+
+def test_every_step_reaches_the_gui_in_records_despite_throttling(qtbot, runner):
+    records = []
+    runner.steps.connect(records.append)
+    with qtbot.waitSignal(runner.finished, timeout=20000):
+        runner.start(toy_trainer(epochs=3), rate=2)
+    steps = np.concatenate(records)
+    assert steps.shape == (3 * 32, 5)
+    assert steps[:, 0].tolist() == list(range(1, 97))
+    assert set(steps[:, 1]) == {0, 1, 2}
+
+
+def test_reports_of_a_run_joined_by_shutdown_do_not_reach_the_next_one(qtbot):
+    runner = TrainingRunner()
+    late = []
+    with qtbot.waitSignal(runner.progress, timeout=10000):
+        runner.start(toy_trainer(epochs=1000), rate=1000)
+    assert runner.shutdown(5000)
+    runner.progress.connect(late.append)
+    runner.finished.connect(late.append)
+    qtbot.wait(200)          # what the first worker queued before it was joined arrives now
+    assert late == []
+    with qtbot.waitSignal(runner.finished, timeout=20000) as blocker:
+        runner.start(toy_trainer(epochs=1))
+    assert blocker.args[0].kind == "finished" and blocker.args[0].epochs == 1
+    assert not runner.running
+
+
+def test_a_hold_keeps_the_worker_waiting_until_released(qtbot, runner):
+    steps = []
+    runner.progress.connect(lambda report: steps.append(report.step))
+    with qtbot.waitSignal(runner.progress, timeout=10000):
+        runner.start(toy_trainer(epochs=1000), rate=1000)
+    runner.hold()
+    qtbot.wait(50)          # the step under way ends, its report arrives
+    held = list(steps)
+    qtbot.wait(200)         # less than HOLD_LIMIT
+    assert steps == held
+    runner.release()
+    qtbot.waitUntil(lambda: len(steps) > len(held), timeout=5000)
+    runner.hold()
+    with qtbot.waitSignal(runner.finished, timeout=5000) as blocker:
+        runner.stop()       # stopping ends the hold too
+    assert blocker.args[0].kind == "stopped"

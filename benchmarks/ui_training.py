@@ -1,0 +1,187 @@
+"""How well the window keeps up while a network trains in it.
+
+Trains ``lenet5`` on MNIST for one epoch (batch 64, Adam 1e-3, 5,000 images held out for
+validation, as ``cnnviz train`` does by default) from the Training panel of the real main window,
+with every panel shown and the weights adopted live (a few snapshots a second), while a 10 ms
+timer probes the GUI thread's event loop: how late each tick comes is how long a click or a key
+would wait. In the same process, before and after, the same training runs headless (the
+:class:`~cnnviz.training.Trainer` iterated directly, as ``cnnviz train`` does) to give the
+throughput the window is compared with. Then the trained network is scored on MNIST's test set.
+
+Usage::
+
+    CNNVIZ_MNIST_DIR=/path/to/mnist python benchmarks/ui_training.py [--limit N]
+
+Runs headless (``QT_QPA_PLATFORM=offscreen`` unless a platform is set). On a busy machine the
+figures are noisy: run it more than once and quote the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+from PySide6.QtCore import QEventLoop, QSettings, QStandardPaths, Qt, QTimer  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+
+#: Interval of the probe timer, seconds.
+PROBE = 0.010
+
+
+def headless_run(data, seed: int):
+    """One epoch of lenet5 trained by the bare Trainer (no window): (images per second, the
+    trained network)."""
+    from cnnviz.nn import build_preset
+    from cnnviz.training import TrainConfig, Trainer
+
+    trainer = Trainer(build_preset("lenet5", seed=seed), data.train_x, data.train_y, data.val_x,
+                      data.val_y, TrainConfig(epochs=1, batch_size=64, lr=1e-3, seed=seed))
+    last = None
+    for last in trainer.run():
+        pass
+    return last.samples_per_s, trainer.model
+
+
+class Probe:
+    """A 10 ms timer in the GUI thread that records when each tick really came."""
+
+    def __init__(self):
+        self.times: list[float] = []
+        self.timer = QTimer(interval=int(PROBE * 1000), timerType=Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        self.times = [time.perf_counter()]
+        self.timer.start()
+
+    def stop(self) -> np.ndarray:
+        """Stop; the intervals between ticks, seconds."""
+        self.timer.stop()
+        return np.diff(self.times)
+
+    def _tick(self) -> None:
+        self.times.append(time.perf_counter())
+
+
+def train_in_window(window, data_source, limit: int, seed: int):
+    """Train from the window's Training panel; returns (last report, tick intervals, snapshots
+    adopted)."""
+    panel = window.training_panel
+    panel.select_data(data_source)
+    panel.count_spin.setValue(limit)
+    panel.validation_spin.setValue(5000)
+    panel.network_combo.setCurrentIndex(panel.network_combo.findData("new"))
+    panel.editor.fill_preset("lenet5")
+    panel.settings.epochs_spin.setValue(1)
+    panel.settings.batch_spin.setValue(64)
+    panel.settings.seed_spin.setValue(seed)
+    window.docks["training"].raise_()   # as a user does to press Start
+    probe, loop, result, adopted = Probe(), QEventLoop(), {}, []
+    panel.run_started.connect(probe.start)
+    panel.run_ended.connect(lambda final: (result.update(final=final,
+                                                        intervals=probe.stop()), loop.quit()))
+    window.document.weights_changed.connect(lambda: adopted.append(1))
+    panel.start()
+    loop.exec()
+    return result["final"], result["intervals"], len(adopted)
+
+
+def describe(intervals: np.ndarray) -> str:
+    ms = intervals * 1e3
+    late = np.maximum(ms - PROBE * 1e3, 0)
+    return (f"{len(ms)} ticks of a {PROBE * 1e3:.0f} ms timer: interval median "
+            f"{np.median(ms):.1f} ms, p99 {np.percentile(ms, 99):.1f} ms, max {ms.max():.1f} ms "
+            f"(lateness p50 {np.median(late):.1f}, p99 {np.percentile(late, 99):.1f}, max "
+            f"{late.max():.1f} ms)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, default=0,
+                        help="train on the first N MNIST images only (0: all 60,000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="epochs in the window, each between two headless ones")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print where the GUI thread's time goes (cProfile)")
+    args = parser.parse_args(argv)
+
+    from cnnviz.nn.threads import limit_blas_threads
+
+    limit_blas_threads(1)  # as cnnviz.ui.app.run_app and cnnviz train do
+    # The window as it first opens, whatever layout this computer's settings hold, and nothing
+    # written to them.
+    QStandardPaths.setTestModeEnabled(True)
+    for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(settings_format, QSettings.Scope.UserScope, tempfile.mkdtemp())
+    app = QApplication.instance() or QApplication(["cnnviz"])
+    from cnnviz.data import find_mnist, load_mnist, to_float_batch
+    from cnnviz.training import evaluate
+    from cnnviz.training.sources import DataSource, load_training_data
+    from cnnviz.ui.main_window import MainWindow
+
+    folder = find_mnist()
+    if folder is None:
+        print("MNIST not found: set CNNVIZ_MNIST_DIR", file=sys.stderr)
+        return 2
+    source = DataSource("folder", folder)
+    data = load_training_data(source, args.limit, 5000, args.seed)
+    print(f"data: {data.name}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+
+    headless, _ = headless_run(data, args.seed)
+    headless_rates = [headless]
+    print(f"headless Trainer (as cnnviz train): {headless:,.0f} images/s")
+
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show()
+    QTest.qWaitForWindowExposed(window)
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    window_rates, all_intervals = [], []
+    for _ in range(args.rounds):
+        final, intervals, adopted = train_in_window(window, source, args.limit, args.seed)
+        window_rates.append(final.samples_per_s)
+        all_intervals.append(intervals)
+        print(f"in the window: {final.kind} after {final.step} steps, "
+              f"{final.samples_per_s:,.0f} images/s, {adopted} snapshots adopted; event loop: "
+              + describe(intervals))
+        headless, headless_model = headless_run(data, args.seed)
+        headless_rates.append(headless)
+        print(f"headless Trainer (as cnnviz train): {headless:,.0f} images/s")
+    if args.profile:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    shown = [name for name, dock in window.docks.items() if dock.isVisible()]
+    print(f"window: {app.platformName()} platform, docks shown: {', '.join(shown)}")
+    print("GUI event loop over all rounds: " + describe(np.concatenate(all_intervals)))
+    ratio = np.median(window_rates) / np.median(headless_rates)
+    print(f"throughput: window median {np.median(window_rates):,.0f} images/s, headless median "
+          f"{np.median(headless_rates):,.0f} images/s: {ratio:.1%}")
+
+    test = load_mnist(folder)
+    result = evaluate(window.document.model, to_float_batch(test.test_x), test.test_y)
+    same = all(np.array_equal(value, headless_model.named_params()[name])
+               for name, value in window.document.model.named_params().items())
+    print(f"test accuracy after one epoch in the window: {result.accuracy:.2%} (validation "
+          f"{final.val_accuracy:.2%}); the same weights as the headless run: {same}")
+    window.ask_save_changes = lambda: QMessageBox.StandardButton.Discard
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Regenerate the screenshots of "Watch it learn" in the user guide (``docs/images/training*.png``).
+
+Starts the real main window (offscreen unless a platform is chosen), draws a "4" on the canvas
+with real mouse events, and trains from the Training panel:
+
+- ``training.png``: the window a third of the way into an epoch of a new lenet5 on MNIST (Adam,
+  learning rate 0.001), with the curves and the network's health below;
+- ``training-curves.png``: the curves of that run once the epoch is over;
+- ``training-health.png``: the Network Health panel of a run with ten times too high a learning
+  rate (Adam, 0.03): most ReLUs of the convolutions die within the first steps;
+- ``training-layers.png``: the layer-list editor explaining why a list cannot be trained.
+
+Usage::
+
+    CNNVIZ_MNIST_DIR=/path/to/mnist python docs/screenshots_training.py [--out docs/images]
+
+The window's settings are kept in a temporary folder, so the screenshots never depend on (or
+change) your own layout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "docs"))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QEventLoop, QSettings, QStandardPaths, Qt, QTimer  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+from screenshots_layers import FOUR, WINDOW_SIZE, draw  # noqa: E402
+
+
+def wait(ms: int) -> None:
+    """Run the event loop for ``ms`` (``QTest.qWait`` would keep the training thread waiting:
+    it holds the interpreter)."""
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def wait_for(signal, timeout_ms: int = 600000):
+    """Run the event loop until ``signal`` is emitted; its arguments."""
+    loop, received = QEventLoop(), []
+    signal.connect(lambda *args: (received.append(args), loop.quit()))
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
+    if not received:
+        raise TimeoutError("the run did not end in time")
+    return received[0]
+
+
+def save(widget, path: Path) -> None:
+    wait(300)  # let every panel repaint
+    if not widget.grab().save(str(path)):
+        raise OSError(f"could not write {path}")
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def configure(panel, folder, count, optimizer="adam", lr=1e-3, epochs=1) -> None:
+    from cnnviz.training.sources import DataSource
+
+    panel.select_data(DataSource("folder", folder))
+    panel.count_spin.setValue(count)
+    panel.validation_spin.setValue(5000)
+    panel.network_combo.setCurrentIndex(panel.network_combo.findData("new"))
+    panel.editor.fill_preset("lenet5")
+    settings = panel.settings
+    settings.optimizer_combo.setCurrentIndex(settings.optimizer_combo.findData(optimizer))
+    settings.lr_spin.setValue(lr)
+    settings.epochs_spin.setValue(epochs)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Regenerate the Watch-it-learn screenshots.")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    from cnnviz.data import find_mnist
+    from cnnviz.nn.threads import limit_blas_threads
+
+    folder = find_mnist()
+    if folder is None:
+        print("MNIST not found: set CNNVIZ_MNIST_DIR", file=sys.stderr)
+        return 2
+    limit_blas_threads(1)
+    with tempfile.TemporaryDirectory() as scratch:
+        QStandardPaths.setTestModeEnabled(True)
+        for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+            QSettings.setPath(settings_format, QSettings.Scope.UserScope, scratch)
+        app = QApplication.instance() or QApplication(["cnnviz"])
+        app.setApplicationName("cnnviz")
+        app.setOrganizationName("cnnviz")
+        from cnnviz.ui.main_window import MainWindow
+
+        window = MainWindow()
+        window.ask_save_changes = lambda: None
+        window.resize(*WINDOW_SIZE)
+        window.show()
+        QTest.qWaitForWindowExposed(window)
+        for stroke in FOUR:
+            draw(window.canvas_panel.canvas, stroke)
+        panel, docks = window.training_panel, window.docks
+        docks["training"].raise_()
+
+        configure(panel, folder, count=0)
+        steps = []
+        panel.runner.progress.connect(lambda report: steps.append(report.fraction))
+        panel.start()
+        wait_for(panel.run_started)
+        window.resizeDocks([docks["training_curves"]], [270], Qt.Orientation.Vertical)
+        while not steps or steps[-1] < 0.33:
+            wait(100)
+        save(window, args.out / "training.png")
+        final = wait_for(panel.run_ended)[0]
+        trace = window.document.trace
+        print(f"{final.kind}: validation {final.val_accuracy:.2%}; the 4 reads as "
+              f"{trace.top_class} ({trace.confidence:.1%})")
+        window.training_curves.resize(1000, 420)
+        save(window.training_curves, args.out / "training-curves.png")
+
+        configure(panel, folder, count=0, lr=0.03)
+        panel.start()
+        final = wait_for(panel.run_ended)[0]
+        print(f"learning rate 0.03: validation {final.val_accuracy:.2%}")
+        window.network_health.resize(1000, 460)
+        save(window.network_health, args.out / "training-health.png")
+
+        layers = panel.editor.layers()
+        layers[3]["kernel_size"] = [15, 15]
+        panel.editor.set_layers(layers)
+        panel.editor.table.selectRow(3)
+        save(panel.editor.parentWidget(), args.out / "training-layers.png")
+
+        window.document.undo_stack.clear()
+        window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
