@@ -22,7 +22,7 @@ BRUSH_SIZE_KEY = "canvas/brush_size"
 SCHEME_KEY = "view/color_scheme"
 #: Version of the saved tool bar and dock layout; bump it when the docks change so that layouts
 #: saved by older versions are ignored.
-STATE_VERSION = 2
+STATE_VERSION = 3
 MAX_RECENT_FILES = 8
 
 
