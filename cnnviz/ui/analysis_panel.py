@@ -19,7 +19,7 @@ from html import escape
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QLabel,
                                QSizePolicy, QSlider, QSpinBox, QWidget)
 
@@ -28,7 +28,7 @@ from cnnviz.session import Trace
 from cnnviz.ui.analysis_methods import (FILLS, METHODS, AnalysisSettings, Explanation, describe,
                                         default_cam_layer, explain, feature_layers)
 from cnnviz.ui.document import Document
-from cnnviz.ui.theme import plot_colors
+from cnnviz.ui.theme import plot_colors, ThemedPanel
 from cnnviz.ui.workers import TaskRunner
 
 #: Quiet time (ms) after the last input change before a worker method starts.
@@ -48,7 +48,7 @@ def overlay_lut(signed: bool) -> np.ndarray:
     return colours.astype(np.ubyte)
 
 
-class AnalysisPanel(QWidget):
+class AnalysisPanel(ThemedPanel, QWidget):
     """A heat map over the network input explaining the score of one class.
 
     Attributes
@@ -366,15 +366,6 @@ class AnalysisPanel(QWidget):
         super().showEvent(event)
         if self._dirty:
             self.refresh()
-
-    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
-        self.cursor_info.emit("")
-        super().leaveEvent(event)
-
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
-        if event.type() == QEvent.Type.PaletteChange:
-            self._apply_palette()
-        super().changeEvent(event)
 
     def _apply_palette(self) -> None:
         self.graphics.setBackground(plot_colors(self.palette())[0])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontInfo, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
-from cnnviz.ui.theme import accent, plot_colors
+from cnnviz.ui.theme import accent, plot_colors, ThemedPanel
 
 #: Right answers: light grey (none of the class) to blue (all of it).
 RIGHT_COLOURS = "CET-L12"
@@ -40,7 +40,7 @@ def confusion_colours(fractions: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb.reshape(fractions.shape + (3,)), dtype=np.ubyte)
 
 
-class ConfusionMatrixView(QWidget):
+class ConfusionMatrixView(ThemedPanel, QWidget):
     """Rows: true class; columns: predicted class; click a cell to choose it.
 
     Signals
@@ -160,15 +160,6 @@ class ConfusionMatrixView(QWidget):
         t, p = cell
         self.cursor_info.emit(f"True {t}, predicted {p}: {self.confusion[t, p]:,} images "
                               f"({self.fractions[t, p]:.1%} of the {t}s)")
-
-    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
-        self.cursor_info.emit("")
-        super().leaveEvent(event)
-
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
-        if event.type() == QEvent.Type.PaletteChange:
-            self._apply_palette()
-        super().changeEvent(event)
 
     def _apply_palette(self) -> None:
         background, foreground = plot_colors(self.palette())

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QRectF, Qt, Signal, Slot
+from PySide6.QtCore import QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QPainterPath, QPen
 from PySide6.QtWidgets import (QComboBox, QGraphicsPathItem, QHBoxLayout, QLabel, QSizePolicy,
                                QVBoxLayout, QWidget)
@@ -23,7 +23,7 @@ from cnnviz.session import Trace
 from cnnviz.ui.colormaps import colour_map, lookup_table
 from cnnviz.ui.document import Document
 from cnnviz.ui.receptive_field import gap_path
-from cnnviz.ui.theme import plot_colors
+from cnnviz.ui.theme import plot_colors, ThemedPanel
 
 
 def conv_layers(model) -> list[int]:
@@ -43,7 +43,7 @@ def filter_tiles(weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     return tiles.reshape((c + 1) * f, kh, kw)
 
 
-class FiltersView(QWidget):
+class FiltersView(ThemedPanel, QWidget):
     """The kernels of one convolution layer.
 
     Signals
@@ -260,15 +260,6 @@ class FiltersView(QWidget):
         spot = self.weight_at(event.scenePos())
         if event.button() == Qt.MouseButton.LeftButton and spot is not None:
             self.filter_selected.emit(self.layer, spot[0])
-
-    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
-        self.cursor_info.emit("")
-        super().leaveEvent(event)
-
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
-        if event.type() == QEvent.Type.PaletteChange:
-            self._apply_palette()
-        super().changeEvent(event)
 
     def _apply_palette(self) -> None:
         background, foreground = plot_colors(self.palette())

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal, Slot
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from cnnviz.session import Trace
 from cnnviz.ui.document import Document
-from cnnviz.ui.theme import accent, plot_colors
+from cnnviz.ui.theme import accent, plot_colors, ThemedPanel
 
 
-class InputView(QWidget):
+class InputView(ThemedPanel, QWidget):
     """The network input as an image, with the scaled digit's box and its centre of mass.
 
     Signals
@@ -113,15 +113,6 @@ class InputView(QWidget):
             self.cursor_info.emit(f"Network input  row {row}, col {col}: {shown}")
         else:
             self.cursor_info.emit("")
-
-    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
-        self.cursor_info.emit("")
-        super().leaveEvent(event)
-
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
-        if event.type() == QEvent.Type.PaletteChange:
-            self._apply_palette()
-        super().changeEvent(event)
 
     def _apply_palette(self) -> None:
         background, _ = plot_colors(self.palette())

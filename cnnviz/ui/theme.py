@@ -7,7 +7,7 @@ they receive a ``QEvent.PaletteChange`` (which Qt sends when the system scheme c
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 
 #: The choices of the View > Appearance menu, as stored in the settings.
@@ -86,3 +86,20 @@ def apply_scheme(scheme: str) -> None:
         app.setPalette(dark_palette() if scheme == "dark" else light_palette())
     else:
         app.setPalette(QPalette())
+
+
+class ThemedPanel:
+    """Mixin for a panel with a ``cursor_info`` signal and an ``_apply_palette`` method: it
+    re-themes when the palette changes and clears the status line when the pointer leaves.
+
+    List it before the Qt widget class, e.g. ``class InputView(ThemedPanel, QWidget)``.
+    """
+
+    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        self.cursor_info.emit("")
+        super().leaveEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_palette()
+        super().changeEvent(event)
