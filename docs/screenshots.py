@@ -83,6 +83,24 @@ def draw(canvas, points, step=0.01) -> None:
     QTest.mouseMove(canvas, at(0.82, 0.62))  # the brush outline, somewhere harmless
 
 
+def open_main_window(scratch: str, size: tuple[int, int]):
+    """Show the real main window, its settings kept in the folder ``scratch`` (never the user's)."""
+    QStandardPaths.setTestModeEnabled(True)
+    for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(settings_format, QSettings.Scope.UserScope, scratch)
+    app = QApplication.instance() or QApplication(["cnnviz"])
+    app.setApplicationName("cnnviz")
+    app.setOrganizationName("cnnviz")
+    from cnnviz.ui.main_window import MainWindow
+
+    window = MainWindow()
+    window.ask_save_changes = lambda: None
+    window.resize(*size)
+    window.show()
+    QTest.qWaitForWindowExposed(window)
+    return window
+
+
 def save(window, path: Path) -> None:
     QTest.qWait(150)  # let every panel repaint
     if not window.grab().save(str(path)):
@@ -97,20 +115,9 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
 
     with tempfile.TemporaryDirectory() as scratch:
-        QStandardPaths.setTestModeEnabled(True)
-        for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-            QSettings.setPath(settings_format, QSettings.Scope.UserScope, scratch)
-        app = QApplication.instance() or QApplication(["cnnviz"])
-        app.setApplicationName("cnnviz")
-        app.setOrganizationName("cnnviz")
-        from cnnviz.ui.main_window import MainWindow
         from cnnviz.ui.theme import apply_scheme
 
-        window = MainWindow()
-        window.ask_save_changes = lambda: None
-        window.resize(*WINDOW_SIZE)
-        window.show()
-        QTest.qWaitForWindowExposed(window)
+        window = open_main_window(scratch, WINDOW_SIZE)
         draw(window.canvas_panel.canvas, THREE)
         trace = window.document.trace
         print(f"drawn 3 read as {trace.top_class} ({trace.confidence:.1%})")

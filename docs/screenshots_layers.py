@@ -33,9 +33,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
-from PySide6.QtCore import QPoint, QPointF, QSettings, QStandardPaths, Qt  # noqa: E402
+from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
+from screenshots import open_main_window  # noqa: E402  (docs/ is the script's folder)
 
 WINDOW_SIZE = (1600, 1000)
 #: A "4" in canvas fractions: the open angle, then the stem.
@@ -83,19 +84,7 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
 
     with tempfile.TemporaryDirectory() as scratch:
-        QStandardPaths.setTestModeEnabled(True)
-        for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-            QSettings.setPath(settings_format, QSettings.Scope.UserScope, scratch)
-        app = QApplication.instance() or QApplication(["cnnviz"])
-        app.setApplicationName("cnnviz")
-        app.setOrganizationName("cnnviz")
-        from cnnviz.ui.main_window import MainWindow
-
-        window = MainWindow()
-        window.ask_save_changes = lambda: None
-        window.resize(*WINDOW_SIZE)
-        window.show()
-        QTest.qWaitForWindowExposed(window)
+        window = open_main_window(scratch, WINDOW_SIZE)
         docks = window.docks
         QApplication.processEvents()
         window.resizeDocks([docks["input"], docks["prediction"], docks["layers"]], [260, 180, 520],

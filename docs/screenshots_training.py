@@ -31,9 +31,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "docs"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, QSettings, QStandardPaths, Qt, QTimer  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
+from screenshots import open_main_window  # noqa: E402
 from screenshots_layers import FOUR, WINDOW_SIZE, draw  # noqa: E402
 
 
@@ -92,19 +91,7 @@ def main(argv=None) -> int:
         return 2
     limit_blas_threads(1)
     with tempfile.TemporaryDirectory() as scratch:
-        QStandardPaths.setTestModeEnabled(True)
-        for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-            QSettings.setPath(settings_format, QSettings.Scope.UserScope, scratch)
-        app = QApplication.instance() or QApplication(["cnnviz"])
-        app.setApplicationName("cnnviz")
-        app.setOrganizationName("cnnviz")
-        from cnnviz.ui.main_window import MainWindow
-
-        window = MainWindow()
-        window.ask_save_changes = lambda: None
-        window.resize(*WINDOW_SIZE)
-        window.show()
-        QTest.qWaitForWindowExposed(window)
+        window = open_main_window(scratch, WINDOW_SIZE)
         for stroke in FOUR:
             draw(window.canvas_panel.canvas, stroke)
         panel, docks = window.training_panel, window.docks
