@@ -9,7 +9,7 @@ vectors, and follows one contract:
   ``need_input_grad = False`` (the first one, while training) may return None;
 - ``config()`` gives the JSON-able settings that rebuild the layer with ``layer_from_config``.
 
-Sliding-window layers keep their data channel-major in memory (see :mod:`cnnviz.nn.ops`); the arrays
+Sliding-window layers keep their data channel-major and batch-last in memory (see :mod:`cnnviz.nn.ops`); the arrays
 they return are ``(N, C, H, W)`` views of it, which every numpy operation accepts.
 """
 
@@ -24,8 +24,13 @@ from .initializers import initialize
 
 
 def _channel_major(x: np.ndarray) -> np.ndarray:
-    """The (C, N, H, W) view of an (N, C, H, W) array."""
-    return x.transpose(1, 0, 2, 3)
+    """The (C, H, W, N) view of an (N, C, H, W) array."""
+    return x.transpose(1, 2, 3, 0)
+
+
+def _batch_first(x: np.ndarray) -> np.ndarray:
+    """The (N, C, H, W) view of a (C, H, W, N) array."""
+    return x.transpose(3, 0, 1, 2)
 
 
 def _require_image(shape, kind):
@@ -156,7 +161,7 @@ class Conv2D(Layer):
         y, self._cols = ops.conv_forward(xc, self.params["weight"], self.params.get("bias"),
                                          self.stride, self.dilation, self.pad,
                                          self.output_shape[1:])
-        return _channel_major(y)
+        return _batch_first(y)
 
     def backward(self, dy):
         dyc = np.ascontiguousarray(_channel_major(dy))
@@ -167,7 +172,7 @@ class Conv2D(Layer):
             self.grads["weight"] = dw
             if self.use_bias:
                 self.grads["bias"] = db
-        return None if dx is None else _channel_major(dx)
+        return None if dx is None else _batch_first(dx)
 
     def config(self):
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
@@ -217,12 +222,12 @@ class MaxPool2D(_Pool2D):
         self._x_shape = xc.shape
         self._y, self._xp = ops.maxpool_forward(xc, self.size, self.stride, self.pad,
                                                 self.output_shape[1:])
-        return _channel_major(self._y)
+        return _batch_first(self._y)
 
     def backward(self, dy):
         dx = ops.maxpool_backward(_channel_major(dy), self._y, self._xp, self.size, self.stride,
                                   self.pad)
-        return _channel_major(dx)
+        return _batch_first(dx)
 
 
 class AvgPool2D(_Pool2D):
@@ -235,12 +240,12 @@ class AvgPool2D(_Pool2D):
         self._x_shape = xc.shape
         y, self._count = ops.avgpool_forward(xc, self.size, self.stride, self.pad,
                                              self.output_shape[1:])
-        return _channel_major(y)
+        return _batch_first(y)
 
     def backward(self, dy):
         dx = ops.avgpool_backward(_channel_major(dy), self._count, self._x_shape, self.size,
                                   self.stride, self.pad)
-        return _channel_major(dx)
+        return _batch_first(dx)
 
 
 class Flatten(Layer):
@@ -253,9 +258,17 @@ class Flatten(Layer):
 
     def forward(self, x, training=False):
         self._x_shape = x.shape
+        if x.ndim == 4 and _channel_major(x).flags.c_contiguous:
+            # Batch-last memory from a sliding-window layer: the (C*H*W, N) matrix is already
+            # there, and its transpose is the flat (N, C*H*W) view, without a copy.
+            return _channel_major(x).reshape(-1, x.shape[0]).T
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dy):
+        n = self._x_shape[0]
+        if len(self._x_shape) == 4:
+            # Hand back batch-last memory, which the sliding-window layer before reads directly.
+            return _batch_first(np.ascontiguousarray(dy.T).reshape(*self._x_shape[1:], n))
         return dy.reshape(self._x_shape)
 
 

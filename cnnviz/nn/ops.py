@@ -1,8 +1,11 @@
 """Vectorised sliding-window kernels.
 
-All arrays here are channel-major, ``(C, N, H, W)``: with that layout one matrix product per
-convolution gives the output directly in the layout the next layer reads, with no transpose.  The
-layers expose the usual ``(N, C, H, W)`` view of the same memory (a transposed view costs nothing).
+All arrays here are channel-major and batch-last, ``(C, H, W, N)``.  With that layout one matrix
+product per convolution gives the output directly in the layout the next layer reads, with no
+transpose; and every window of an image is a run of ``W * N`` (or at least ``N``) contiguous numbers
+across the batch, so the slice copies and adds below move long runs instead of one short image row
+at a time.  The layers expose the usual ``(N, C, H, W)`` view of the same memory (a transposed view
+costs nothing).
 
 Padding is ``(top, bottom, left, right)``; kernel, stride and dilation are ``(h, w)`` pairs.
 """
@@ -13,13 +16,17 @@ import numpy as np
 
 
 def pad_channel_major(x: np.ndarray, pad: tuple[int, int, int, int], value=0.0) -> np.ndarray:
-    """Return ``x`` (C, N, H, W) padded by ``pad`` with ``value`` (a new contiguous array)."""
+    """Return ``x`` (C, H, W, N) padded by ``pad`` with ``value`` (a new contiguous array)."""
     top, bottom, left, right = pad
     if not any(pad):
         return x
-    c, n, h, w = x.shape
-    out = np.full((c, n, h + top + bottom, w + left + right), value, dtype=x.dtype)
-    out[:, :, top:top + h, left:left + w] = x
+    c, h, w, n = x.shape
+    out = np.empty((c, h + top + bottom, w + left + right, n), dtype=x.dtype)
+    out[:, :top] = value
+    out[:, top + h:] = value
+    out[:, top:top + h, :left] = value
+    out[:, top:top + h, left + w:] = value
+    out[:, top:top + h, left:left + w] = x
     return out
 
 
@@ -36,26 +43,26 @@ def im2col(xp: np.ndarray, kernel, stride, dilation, out_hw, ones_row: bool = Fa
 
     Parameters
     ----------
-    xp : ndarray, shape (C, N, Hp, Wp)
+    xp : ndarray, shape (C, Hp, Wp, N)
         Padded input.
     ones_row : bool
         Append a row of ones, so that a bias folded into the weight matrix is added by the product.
 
     Returns
     -------
-    ndarray, shape (C * kh * kw [+ 1], N * Ho * Wo)
+    ndarray, shape (C * kh * kw [+ 1], Ho * Wo * N)
         Row ``(c, i, j)`` holds input channel ``c`` under kernel tap ``(i, j)``.
     """
-    c, n = xp.shape[:2]
+    c, n = xp.shape[0], xp.shape[3]
     kh, kw = kernel
     ho, wo = out_hw
     rows = c * kh * kw
-    cols = np.empty((rows + ones_row, n * ho * wo), dtype=xp.dtype)
-    taps = cols[:rows].reshape(c, kh, kw, n, ho, wo)
+    cols = np.empty((rows + ones_row, ho * wo * n), dtype=xp.dtype)
+    taps = cols[:rows].reshape(c, kh, kw, ho, wo, n)
     for i in range(kh):
         for j in range(kw):
             rs, cs = _window_slices(i, j, out_hw, stride, dilation)
-            taps[:, i, j] = xp[:, :, rs, cs]
+            taps[:, i, j] = xp[:, rs, cs]
     if ones_row:
         cols[rows] = 1.0
     return cols
@@ -66,30 +73,30 @@ def col2im(cols: np.ndarray, padded_shape, kernel, stride, dilation, out_hw) -> 
 
     Parameters
     ----------
-    cols : ndarray, shape (C * kh * kw, N * Ho * Wo)
+    cols : ndarray, shape (C * kh * kw, Ho * Wo * N)
     padded_shape : tuple
-        ``(C, N, Hp, Wp)`` of the padded input.
+        ``(C, Hp, Wp, N)`` of the padded input.
 
     Returns
     -------
-    ndarray, shape (C, N, Hp, Wp)
+    ndarray, shape (C, Hp, Wp, N)
     """
-    c, n = padded_shape[:2]
+    c, n = padded_shape[0], padded_shape[3]
     kh, kw = kernel
     ho, wo = out_hw
-    taps = cols.reshape(c, kh, kw, n, ho, wo)
+    taps = cols.reshape(c, kh, kw, ho, wo, n)
     out = np.zeros(padded_shape, dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
             rs, cs = _window_slices(i, j, out_hw, stride, dilation)
-            out[:, :, rs, cs] += taps[:, i, j]
+            out[:, rs, cs] += taps[:, i, j]
     return out
 
 
 def crop(xp: np.ndarray, pad: tuple[int, int, int, int]) -> np.ndarray:
-    """Remove ``pad`` from a channel-major array (a view)."""
+    """Remove ``pad`` from a (C, H, W, N) array (a view)."""
     top, bottom, left, right = pad
-    return xp[:, :, top:xp.shape[2] - bottom, left:xp.shape[3] - right]
+    return xp[:, top:xp.shape[1] - bottom, left:xp.shape[2] - right]
 
 
 def conv_forward(x, weight, bias, stride, dilation, pad, out_hw):
@@ -97,13 +104,13 @@ def conv_forward(x, weight, bias, stride, dilation, pad, out_hw):
 
     Parameters
     ----------
-    x : ndarray, shape (C, N, H, W)
+    x : ndarray, shape (C, H, W, N)
     weight : ndarray, shape (F, C, kh, kw)
     bias : ndarray, shape (F,), or None
 
     Returns
     -------
-    y : ndarray, shape (F, N, Ho, Wo), contiguous
+    y : ndarray, shape (F, Ho, Wo, N), contiguous
     cols : ndarray
         The unfolded input, kept for the backward pass.
     """
@@ -115,7 +122,7 @@ def conv_forward(x, weight, bias, stride, dilation, pad, out_hw):
     if bias is not None:
         w2 = np.concatenate([w2, bias[:, None]], axis=1)
     y = w2 @ cols
-    return y.reshape(f, x.shape[1], *out_hw), cols
+    return y.reshape(f, *out_hw, x.shape[3]), cols
 
 
 def conv_backward(dy, cols, weight, has_bias, x_shape, stride, dilation, pad, need_dx=True,
@@ -124,21 +131,21 @@ def conv_backward(dy, cols, weight, has_bias, x_shape, stride, dilation, pad, ne
 
     Parameters
     ----------
-    dy : ndarray, shape (F, N, Ho, Wo)
+    dy : ndarray, shape (F, Ho, Wo, N), contiguous
     cols : ndarray
         From :func:`conv_forward`.
     x_shape : tuple
-        ``(C, N, H, W)`` of the input.
+        ``(C, H, W, N)`` of the input.
 
     Returns
     -------
-    dx : ndarray, shape (C, N, H, W), or None when ``need_dx`` is False
+    dx : ndarray, shape (C, H, W, N), or None when ``need_dx`` is False
     dweight : ndarray, shape (F, C, kh, kw), or None when ``need_dw`` is False
     dbias : ndarray, shape (F,), or None
     """
     f = weight.shape[0]
     kernel = weight.shape[2:]
-    out_hw = dy.shape[2:]
+    out_hw = dy.shape[1:3]
     dy2 = dy.reshape(f, -1)
     dweight = dbias = None
     if need_dw:
@@ -148,9 +155,9 @@ def conv_backward(dy, cols, weight, has_bias, x_shape, stride, dilation, pad, ne
     dx = None
     if need_dx:
         dcols = weight.reshape(f, -1).T @ dy2
-        c, n, h, w = x_shape
+        c, h, w, n = x_shape
         top, bottom, left, right = pad
-        padded = (c, n, h + top + bottom, w + left + right)
+        padded = (c, h + top + bottom, w + left + right, n)
         dx = crop(col2im(dcols, padded, kernel, stride, dilation, out_hw), pad)
     return dx, dweight, dbias
 
@@ -160,11 +167,11 @@ def pool_taps(xp, kernel, stride, out_hw):
     for i in range(kernel[0]):
         for j in range(kernel[1]):
             rs, cs = _window_slices(i, j, out_hw, stride, (1, 1))
-            yield i, j, xp[:, :, rs, cs]
+            yield i, j, xp[:, rs, cs]
 
 
 def maxpool_forward(x, kernel, stride, pad, out_hw):
-    """Max pooling of ``x`` (C, N, H, W); padding counts as -inf.
+    """Max pooling of ``x`` (C, H, W, N); padding counts as -inf.
 
     Returns ``y`` (C, N, Ho, Wo) and the padded input, which the backward pass compares with ``y``
     to find each window's arg-max (cheaper than tracking indices: data-dependent branches are slow).
@@ -180,12 +187,12 @@ def maxpool_forward(x, kernel, stride, pad, out_hw):
 
 
 def maxpool_backward(dy, y, xp, kernel, stride, pad):
-    """Route ``dy`` (C, N, Ho, Wo) to the arg-max of each window; returns (C, N, H, W).
+    """Route ``dy`` (C, Ho, Wo, N) to the arg-max of each window; returns (C, H, W, N).
 
     On ties the first tap in row-major order wins, as in PyTorch.
     """
     dxp = np.zeros(xp.shape, dtype=dy.dtype)
-    out_hw = dy.shape[2:]
+    out_hw = dy.shape[1:3]
     non_overlapping = stride[0] >= kernel[0] and stride[1] >= kernel[1]
     taken = np.zeros(dy.shape, dtype=bool)
     for (_, _, view), (_, _, grad) in zip(pool_taps(xp, kernel, stride, out_hw),
@@ -201,26 +208,26 @@ def maxpool_backward(dy, y, xp, kernel, stride, pad):
 
 
 def avgpool_forward(x, kernel, stride, pad, out_hw):
-    """Average pooling of ``x`` (C, N, H, W); padded positions are not counted in the mean.
+    """Average pooling of ``x`` (C, H, W, N); padded positions are not counted in the mean.
 
-    Returns ``y`` (C, N, Ho, Wo) and the per-position divisor (Ho, Wo).
+    Returns ``y`` (C, Ho, Wo, N) and the per-position divisor (Ho, Wo, 1).
     """
     xp = pad_channel_major(x, pad)
-    y = np.zeros(x.shape[:2] + tuple(out_hw), dtype=x.dtype)
+    y = np.zeros((x.shape[0], *out_hw, x.shape[3]), dtype=x.dtype)
     for _, _, view in pool_taps(xp, kernel, stride, out_hw):
         y += view
-    count = _window_counts(x.shape[2:], kernel, stride, pad, out_hw).astype(x.dtype)
+    count = _window_counts(x.shape[1:3], kernel, stride, pad, out_hw)[:, :, None].astype(x.dtype)
     y /= count
     return y, count
 
 
 def avgpool_backward(dy, count, x_shape, kernel, stride, pad):
-    """Spread ``dy`` (C, N, Ho, Wo) evenly over each window; returns (C, N, H, W)."""
-    c, n, h, w = x_shape
+    """Spread ``dy`` (C, Ho, Wo, N) evenly over each window; returns (C, H, W, N)."""
+    c, h, w, n = x_shape
     top, bottom, left, right = pad
-    dxp = np.zeros((c, n, h + top + bottom, w + left + right), dtype=dy.dtype)
+    dxp = np.zeros((c, h + top + bottom, w + left + right, n), dtype=dy.dtype)
     share = dy / count
-    for _, _, view in pool_taps(dxp, kernel, stride, dy.shape[2:]):
+    for _, _, view in pool_taps(dxp, kernel, stride, dy.shape[1:3]):
         view += share
     return crop(dxp, pad)
 
