@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from cnnviz.nn import SGD, SoftmaxCrossEntropy, build_preset
+from cnnviz.nn.parallel import ParallelGradients, default_workers
 
 
 def _torch():
@@ -37,16 +38,26 @@ def torch_lenet5(torch, model):
 
 
 class NumpyStepper:
-    """One SGD-with-momentum training step of the engine on a batch."""
+    """One SGD-with-momentum training step of the engine on a batch, its gradients computed in
+    ``workers`` shards (processes; see :mod:`cnnviz.nn.parallel`).  Close it when done."""
 
-    def __init__(self, model):
+    def __init__(self, model, workers: int = 1, max_batch: int = 64):
         self.model, self.opt, self.loss = model, SGD(lr=0.01, momentum=0.9), SoftmaxCrossEntropy()
         model.layers[0].need_input_grad = False
+        self.parallel = ParallelGradients(model, workers, max_batch=max_batch) if workers > 1 else None
 
     def __call__(self, x, y):
-        _, grad = self.loss(self.model.forward(x, training=True), y)
-        self.model.backward(grad)
-        self.opt.step(self.model.named_params(), self.model.named_grads())
+        if self.parallel is not None:
+            grads = self.parallel(x, y)[2]
+        else:
+            _, grad = self.loss(self.model.forward(x, training=True), y)
+            self.model.backward(grad)
+            grads = self.model.named_grads()
+        self.opt.step(self.model.named_params(), grads)
+
+    def close(self):
+        if self.parallel is not None:
+            self.parallel.close()
 
 
 class TorchStepper:
@@ -73,27 +84,41 @@ def _throughput(step, batches, seconds):
             return done / elapsed
 
 
-def training_throughput(batch_size: int, rounds: int = 5, seconds: float = 1.0, seed: int = 0):
-    """Median samples/s of lenet5 training steps, engine and (if installed) PyTorch."""
+def training_throughput(batch_size: int, rounds: int = 5, seconds: float = 1.0, seed: int = 0,
+                        workers: int | None = None):
+    """Median samples/s of lenet5 training steps: the engine with ``workers`` processes (default:
+    :func:`~cnnviz.nn.parallel.default_workers`), the engine in one process, and PyTorch with its
+    default threads if it is installed.  Keys ``"numpy"``, ``"numpy_1"``, ``"torch"`` and
+    ``"workers"``.
+    """
+    workers = default_workers(batch_size) if workers is None else workers
     rng = np.random.default_rng(seed)
     data = [(rng.random((batch_size, 1, 28, 28), dtype=np.float32),
              rng.integers(0, 10, batch_size)) for _ in range(8)]
     model = build_preset("lenet5", seed=seed)
-    ours = NumpyStepper(model)
+    steppers = {"numpy": NumpyStepper(model.copy(), workers, batch_size)}
+    if workers > 1:
+        steppers["numpy_1"] = NumpyStepper(model.copy())
     torch = _torch()
-    theirs, tdata = None, None
+    inputs = {name: data for name in steppers}
     if torch is not None:
-        theirs = TorchStepper(torch, torch_lenet5(torch, model))
-        tdata = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data]
-    _throughput(ours, data, 0.3)
-    if theirs:
-        _throughput(theirs, tdata, 0.3)
-    results = {"numpy": [], "torch": []}
-    for _ in range(rounds):
-        results["numpy"].append(_throughput(ours, data, seconds))
-        if theirs:
-            results["torch"].append(_throughput(theirs, tdata, seconds))
-    return {k: statistics.median(v) for k, v in results.items() if v}
+        steppers["torch"] = TorchStepper(torch, torch_lenet5(torch, model))
+        inputs["torch"] = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data]
+    results = {name: [] for name in steppers}
+    try:
+        for name, step in steppers.items():
+            _throughput(step, inputs[name], 0.3)
+        for _ in range(rounds):
+            for name, step in steppers.items():
+                time.sleep(0.1)  # let the previous contestant's threads and processes go idle
+                results[name].append(_throughput(step, inputs[name], seconds))
+    finally:
+        for step in steppers.values():
+            getattr(step, "close", lambda: None)()
+    out = {name: statistics.median(v) for name, v in results.items()}
+    out.setdefault("numpy_1", out["numpy"])
+    out["workers"] = workers
+    return out
 
 
 def _latencies(fn, repeats):
@@ -126,16 +151,19 @@ def trace_latency(repeats: int = 3000, seed: int = 0):
     return result
 
 
-def mnist_epoch(train_x, train_y, batch_size=64, seed=0):
-    """Wall time of one shuffled epoch (Adam, as ``cnnviz train``) for the engine and PyTorch."""
+def mnist_epoch(train_x, train_y, batch_size=64, seed=0, workers=None):
+    """Wall time of one shuffled epoch (Adam, as ``cnnviz train``, with its default number of
+    worker processes unless ``workers`` says otherwise) for the engine and PyTorch."""
     from cnnviz.training import TrainConfig, Trainer
 
+    workers = default_workers(batch_size) if workers is None else workers
     model = build_preset("lenet5", seed=seed)
     x = train_x.astype(np.float32)[:, None] / 255.0
+    config = TrainConfig(batch_size=batch_size, seed=seed, workers=workers)
     start = time.perf_counter()
-    for _ in Trainer(model.copy(), x, train_y, config=TrainConfig(batch_size=batch_size, seed=seed)).run():
+    for _ in Trainer(model.copy(), x, train_y, config=config).run():
         pass
-    result = {"numpy": time.perf_counter() - start}
+    result = {"numpy": time.perf_counter() - start, "workers": workers}
     torch = _torch()
     if torch is not None:
         net = torch_lenet5(torch, model)

@@ -24,16 +24,18 @@ def run_bench(args: argparse.Namespace) -> int:
     import numpy as np
 
     from cnnviz import benchmark
-    from cnnviz.nn.threads import limit_blas_threads
+    from cnnviz.nn.threads import prepare_process
 
-    limit_blas_threads(1)
+    prepare_process()
     torch = benchmark._torch()
     who = f"PyTorch {torch.__version__} with {torch.get_num_threads()} threads" if torch else \
         "PyTorch not installed: engine figures only"
     print(f"cnnviz bench — lenet5 on the CPU; reference: {who}")
     for batch in (64, 128):
         r = benchmark.training_throughput(batch, rounds=args.rounds, seconds=args.seconds)
-        line = f"training, batch {batch:>3}: numpy {r['numpy']:8,.0f} samples/s"
+        line = (f"training, batch {batch:>3}: numpy {r['numpy']:8,.0f} samples/s "
+                f"({r['workers']} process{'es' * (r['workers'] > 1)}; one process "
+                f"{r['numpy_1']:,.0f})")
         if "torch" in r:
             line += f"   torch {r['torch']:8,.0f} samples/s   ratio numpy/torch {r['numpy'] / r['torch']:.2f}"
         print(line, flush=True)
@@ -50,7 +52,8 @@ def run_bench(args: argparse.Namespace) -> int:
         data = open_dataset(args.data)
     if args.epoch:
         e = benchmark.mnist_epoch(data.train_x, data.train_y)
-        line = f"one {data.name} epoch, batch 64 (adam): numpy {e['numpy']:.1f} s"
+        line = (f"one {data.name} epoch, batch 64 (adam): numpy {e['numpy']:.1f} s "
+                f"({e['workers']} process{'es' * (e['workers'] > 1)})")
         if "torch" in e:
             line += f"   torch {e['torch']:.1f} s   time ratio numpy/torch {e['numpy'] / e['torch']:.2f}"
         print(line, flush=True)

@@ -18,10 +18,10 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
 def run_evaluate(args: argparse.Namespace) -> int:
     from cnnviz.commands._common import open_dataset, open_model
     from cnnviz.data import to_float_batch
-    from cnnviz.nn.threads import limit_blas_threads
+    from cnnviz.nn.threads import prepare_process
     from cnnviz.training import evaluate
 
-    limit_blas_threads(1)
+    prepare_process()
     model = open_model(args.model)
     data = open_dataset(args.data, limit=args.limit)
     result = evaluate(model, to_float_batch(data.test_x), data.test_y)

@@ -41,9 +41,9 @@ def predict_files(model, paths):
 
 def run_predict(args: argparse.Namespace) -> int:
     from cnnviz.commands._common import open_model
-    from cnnviz.nn.threads import limit_blas_threads
+    from cnnviz.nn.threads import prepare_process
 
-    limit_blas_threads(1)
+    prepare_process()
     model = open_model(args.model)
     failed = 0
     for path, probs, error in predict_files(model, args.images):

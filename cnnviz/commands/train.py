@@ -27,6 +27,9 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--lr-step", type=int, default=0, metavar="EPOCHS",
                         help="multiply the learning rate by --lr-gamma every EPOCHS epochs")
     parser.add_argument("--lr-gamma", type=float, default=0.1)
+    parser.add_argument("--cosine", action="store_true",
+                        help="anneal the learning rate to zero over the run (half a cosine, "
+                             "updated every batch)")
     parser.add_argument("--augment", action="store_true",
                         help="random affine and elastic distortions of the training images")
     parser.add_argument("--val-split", type=int, default=5000, metavar="N",
@@ -34,6 +37,10 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, metavar="N",
                         help="use at most N training and N test images (quick experiments)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="split each batch across N processes (default: one per core, up to "
+                             "4, shards of at least 16); a run is reproducible for a given seed "
+                             "and N")
     parser.add_argument("--out", default="model.npz", help="where to save the network")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
@@ -44,15 +51,19 @@ def run_train(args: argparse.Namespace) -> int:
     from cnnviz.commands._common import ProgressBar, format_seconds, open_dataset, open_model
     from cnnviz.data import to_float_batch
     from cnnviz.nn import save_model
-    from cnnviz.nn.threads import limit_blas_threads
+    from cnnviz.nn.parallel import WorkerError, default_workers
+    from cnnviz.nn.threads import prepare_process
     from cnnviz.training import TrainConfig, Trainer, evaluate
 
-    limit_blas_threads(1)
+    prepare_process()
     lr = args.lr if args.lr is not None else (1e-3 if args.optimizer == "adam" else 1e-2)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
                          lr=lr, momentum=args.momentum, nesterov=args.nesterov,
                          weight_decay=args.weight_decay, lr_step=args.lr_step,
-                         lr_gamma=args.lr_gamma, seed=args.seed, augment=args.augment)
+                         lr_gamma=args.lr_gamma, cosine=args.cosine, seed=args.seed,
+                         augment=args.augment,
+                         workers=args.workers if args.workers is not None
+                         else default_workers(args.batch_size))
     try:
         config.validate()
     except ValueError as exc:
@@ -72,8 +83,8 @@ def run_train(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop())
     bar = ProgressBar()
     print(f"training {model.name} on {data.name}: {len(train_x)} images, "
-          f"{config.epochs} epochs of batch {config.batch_size}, {config.optimizer} lr {lr}",
-          file=sys.stderr)
+          f"{config.epochs} epochs of batch {config.batch_size}, {config.optimizer} lr {lr}, "
+          f"{config.workers} worker{'s' * (config.workers > 1)}", file=sys.stderr)
     last = None
     try:
         for p in trainer.run():
@@ -92,6 +103,8 @@ def run_train(args: argparse.Namespace) -> int:
             elif p.kind in ("stopped", "diverged"):
                 bar.close() if not args.quiet else None
                 print(f"cnnviz: {p.message}", file=sys.stderr)
+    except WorkerError as exc:
+        raise UserError(f"{exc}; nothing was saved") from None
     finally:
         signal.signal(signal.SIGINT, previous)
 

@@ -7,6 +7,8 @@ can be swapped (``Sequential.named_params``) without confusing the state.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -112,6 +114,30 @@ class StepLR:
         """Advance one epoch and return the new learning rate."""
         self.epoch += 1
         self.optimizer.lr = self.lr_at(self.epoch)
+        return self.optimizer.lr
+
+
+class CosineLR:
+    """Anneal the learning rate from its start value to zero over ``total_steps`` steps along half
+    a cosine (as ``torch.optim.lr_scheduler.CosineAnnealingLR`` with ``eta_min=0``), one call of
+    :meth:`step` per batch."""
+
+    def __init__(self, optimizer: Optimizer, total_steps: int):
+        if total_steps < 1:
+            raise ValueError("total_steps must be at least 1")
+        self.optimizer = optimizer
+        self.total_steps = int(total_steps)
+        self.base_lr = optimizer.lr
+        self.steps = 0
+
+    def lr_at(self, step: int) -> float:
+        return self.base_lr * 0.5 * (1.0 + math.cos(math.pi * min(step, self.total_steps)
+                                                    / self.total_steps))
+
+    def step(self) -> float:
+        """Advance one batch and return the new learning rate."""
+        self.steps += 1
+        self.optimizer.lr = self.lr_at(self.steps)
         return self.optimizer.lr
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from cnnviz.nn import Sequential, SoftmaxCrossEntropy, StepLR, make_optimizer
+from cnnviz.nn.optim import CosineLR
 
 from .augment import Augmentation, distort
 from .health import NetworkHealth, measure_health
@@ -33,17 +34,30 @@ class TrainConfig:
     weight_decay: float = 0.0
     lr_step: int = 0            # epochs between learning-rate drops; 0 keeps it constant
     lr_gamma: float = 0.1
+    cosine: bool = False        # anneal the learning rate to zero over the run, step by step
     seed: int = 0
     augment: bool = False
     snapshot_interval: float | None = None  # seconds between weight copies in progress; None: never
     health_probe: int = 0       # training images run to measure health at snapshots; 0: never
     health_interval: float = 1.0  # seconds between health measurements (at the next snapshot)
+    workers: int = 1            # shards each batch is split into, one process each (see below)
+    local_shard: bool = True    # compute the first shard in the calling thread
+    worker_nice: int = 0        # lower the worker processes' priority by this much (the window)
+
+    # With ``workers > 1`` every batch is split across processes (cnnviz.nn.parallel): that is how
+    # the engine uses a second core.  The run stays reproducible for a given seed and number of
+    # workers; it differs from a one-worker run only in the order of floating-point additions (and
+    # in the dropout masks, which each worker draws for its own shard).
 
     def validate(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch size must be at least 1")
         if not self.lr > 0:
             raise ValueError("the learning rate must be positive")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.cosine and self.lr_step:
+            raise ValueError("choose either a step schedule or cosine annealing, not both")
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,8 @@ class Trainer:
         self.optimizer = make_optimizer(config.optimizer, lr=config.lr, momentum=config.momentum,
                                         nesterov=config.nesterov, weight_decay=config.weight_decay)
         self.schedule = StepLR(self.optimizer, config.lr_step, config.lr_gamma) if config.lr_step else None
+        batches = -(-len(train_x) // config.batch_size)
+        self.step_schedule = CosineLR(self.optimizer, config.epochs * batches) if config.cosine else None
         self.loss = SoftmaxCrossEntropy()
         self._stop = threading.Event()
         self._running = threading.Event()
@@ -144,7 +160,14 @@ class Trainer:
         step, good = 0, model.get_weights()
         probe = self.train_x[:cfg.health_probe] if cfg.health_probe else None
         report = None
+        parallel = None
         try:
+            if cfg.workers > 1 and cfg.batch_size > 1:
+                from cnnviz.nn.parallel import ParallelGradients
+
+                parallel = ParallelGradients(model, min(cfg.workers, cfg.batch_size),
+                                             max_batch=cfg.batch_size, seed=cfg.seed,
+                                             local=cfg.local_shard, nice=cfg.worker_nice)
             for epoch in range(cfg.epochs):
                 order = rng.permutation(n)
                 correct = seen = 0
@@ -162,12 +185,16 @@ class Trainer:
                     x, y = self.train_x[idx], self.train_y[idx]
                     if cfg.augment:
                         x = distort(x, rng)
-                    with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked
-                        logits = model.forward(x, training=True)
-                        loss, grad = self.loss(logits, y)
-                        if np.isfinite(loss):
-                            model.backward(grad)
-                            grads = model.named_grads()
+                    if parallel is not None:
+                        loss, batch_correct, grads = parallel(x, y)
+                    else:
+                        with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked
+                            logits = model.forward(x, training=True)
+                            loss, grad = self.loss(logits, y)
+                            if np.isfinite(loss):
+                                model.backward(grad)
+                                grads = model.named_grads()
+                        batch_correct = int((logits.argmax(axis=1) == y).sum())
                     if not np.isfinite(loss) or not all(np.isfinite(g).all() for g in grads.values()):
                         model.set_weights(good)
                         elapsed = time.perf_counter() - start
@@ -180,15 +207,19 @@ class Trainer:
                         return
                     good = model.get_weights()
                     self.optimizer.step(model.named_params(), grads)
+                    if self.step_schedule is not None:
+                        self.step_schedule.step()
                     step += 1
-                    correct += int((logits.argmax(axis=1) == y).sum())
+                    correct += batch_correct
                     seen += len(y)
                     now = time.perf_counter()
                     weights = health = None
                     if cfg.snapshot_interval is not None and now - last_snapshot >= cfg.snapshot_interval:
                         weights, last_snapshot = model.get_weights(), now
                         if probe is not None and now - last_health >= cfg.health_interval:
-                            health, last_health = measure_health(model, grads, probe), now
+                            with np.errstate(over="ignore", invalid="ignore"):  # near divergence
+                                health = measure_health(model, grads, probe)
+                            last_health = now
                     elapsed = now - start
                     report = Progress("step", step, epoch, cfg.epochs, b + 1, batches, loss,
                                       correct / seen, self.optimizer.lr,
@@ -207,3 +238,5 @@ class Trainer:
             yield replace(report, kind="finished", weights=None, message="training finished")
         finally:
             model.layers[0].need_input_grad = True
+            if parallel is not None:
+                parallel.close()

@@ -128,3 +128,22 @@ def test_distortions_are_seeded_bounded_and_keep_the_digit():
     assert not np.array_equal(a, x)
     # the ink stays about the same amount and near the centre
     np.testing.assert_allclose(a.sum(axis=(1, 2, 3)), x.sum(axis=(1, 2, 3)), rtol=0.35)
+
+
+def test_cosine_annealing_follows_torch_and_reaches_zero(torch):
+    x, y = toy_data(64)
+    config = TrainConfig(epochs=2, batch_size=16, lr=0.02, optimizer="sgd", cosine=True)
+    reports = [p for p in run_all(Trainer(toy_net(), x, y, config=config)) if p.kind == "step"]
+    # Each report gives the rate after its step, as torch does after scheduler.step().
+    net = torch.nn.Linear(1, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.02)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=8)
+    expected = []
+    for _ in range(8):
+        opt.step()
+        sched.step()
+        expected.append(opt.param_groups[0]["lr"])
+    np.testing.assert_allclose([p.lr for p in reports], expected, rtol=1e-9, atol=1e-12)
+    assert reports[-1].lr == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="either"):
+        TrainConfig(lr_step=1, cosine=True).validate()

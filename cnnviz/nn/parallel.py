@@ -1,0 +1,398 @@
+"""Data-parallel gradients: one batch split across worker processes.
+
+numpy runs one Python thread at a time through the interpreter, and the engine's matrix products
+are too small for a multi-threaded BLAS to pay, so the way to use a second core is a second
+process.  :class:`ParallelGradients` splits every batch into ``workers`` shards.  The first shard
+is computed in the calling thread (unless ``local=False``); each other shard goes to a worker process
+that holds its own copy of the network's architecture.  The parent writes the current weights and
+the shards into one shared, memory-mapped file; each worker runs forward and backward on its shard
+and writes its gradient, already weighted by its share of the batch, back there.  The parent adds
+the shards' gradients and applies the optimiser itself, so the optimiser state lives in one place and
+a step equals a single-process step up to the order of floating-point additions.
+
+Only numbers cross the process boundary: the architecture as JSON, and fixed-size binary messages
+over the workers' standard input and output.  Workers are started as ``python -m cnnviz.nn.parallel``
+(not forked, and without re-running the caller's main module), so this is safe in a program that runs
+threads, such as the window, and from any script.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from .errors import ModelError
+from .losses import SoftmaxCrossEntropy
+
+#: Request to a worker: shard size (0 means quit), training flag, share of the whole batch.
+_REQUEST = struct.Struct("<qbd")
+#: Reply of a worker: status (0 ok, 1 error), loss, correct predictions, length of an error text.
+_REPLY = struct.Struct("<bdqI")
+_ALIGN = 64
+
+
+class WorkerError(RuntimeError):
+    """A worker process failed or died."""
+
+
+def default_workers(batch_size: int = 64) -> int:
+    """How many shards to split a batch into here: one per core, up to 4, and no shard below 16."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4, batch_size // 16))
+
+
+def _param_layout(model):
+    """Names, shapes and offsets (in items) of the parameters in one flat vector, and its length."""
+    entries, offset = [], 0
+    for name, value in model.named_params().items():
+        entries.append((name, tuple(value.shape), offset))
+        offset += value.size
+    return entries, offset
+
+
+def _views(vector, entries):
+    return {name: vector[offset:offset + int(np.prod(shape))].reshape(shape)
+            for name, shape, offset in entries}
+
+
+def _shared_layout(params, workers, shard, in_shape, dtype):
+    """Byte offsets in the shared file: the weights, then per worker its gradient, x and y."""
+    item = np.dtype(dtype).itemsize
+    in_size = int(np.prod(in_shape))
+    sizes = [params * item]
+    for _ in range(workers):
+        sizes += [params * item, shard * in_size * item, shard * 8]
+    offsets, end = [], 0
+    for size in sizes:
+        offsets.append(end)
+        end += -(-size // _ALIGN) * _ALIGN
+    return offsets, max(end, _ALIGN)
+
+
+class _Region:
+    """Typed numpy views into the shared file."""
+
+    def __init__(self, buf, params, workers, shard, in_shape, dtype):
+        offsets, _ = _shared_layout(params, workers, shard, in_shape, dtype)
+        dtype = np.dtype(dtype)
+        self.params = np.ndarray((params,), dtype, buffer=buf, offset=offsets[0])
+        self.grads, self.x, self.y = [], [], []
+        for k in range(workers):
+            g, x, y = offsets[1 + 3 * k:4 + 3 * k]
+            self.grads.append(np.ndarray((params,), dtype, buffer=buf, offset=g))
+            self.x.append(np.ndarray((shard, *in_shape), dtype, buffer=buf, offset=x))
+            self.y.append(np.ndarray((shard,), np.int64, buffer=buf, offset=y))
+
+
+def _read_exactly(stream, size):
+    data = stream.read(size)
+    if data is None or len(data) < size:
+        raise EOFError
+    return data
+
+
+# ----------------------------------------------------------------------------- worker side
+def _serve() -> None:
+    """Body of a worker process (``python -m cnnviz.nn.parallel``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    from .model import Sequential
+    from .threads import prepare_process
+
+    prepare_process()
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    spec = json.loads(stdin.readline())
+    if spec.get("nice"):
+        try:
+            os.nice(int(spec["nice"]))
+        except (AttributeError, OSError):  # not on this system: run at normal priority
+            pass
+    model = Sequential.from_config(spec["config"]).astype(spec["dtype"])
+    for index, layer in enumerate(model.layers):
+        if hasattr(layer, "rng"):  # dropout masks: reproducible per seed, worker and layer
+            layer.rng = np.random.default_rng([*spec["seed"], index])
+    entries, total = _param_layout(model)
+    k = spec["index"]
+    with open(spec["path"], "r+b") as f:
+        buf = mmap.mmap(f.fileno(), 0)
+    region = _Region(buf, total, spec["workers"], spec["shard"], model.input_shape, spec["dtype"])
+    for name, view in _views(region.params, entries).items():
+        index, key = name.split(".", 1)
+        model.layers[int(index)].params[key] = view  # read only here: the parent writes them
+    grads_out = _views(region.grads[k], entries)
+    x_buf, y_buf = region.x[k], region.y[k]
+    model.layers[0].need_input_grad = False
+    loss_fn = SoftmaxCrossEntropy()
+    stdout.write(_REPLY.pack(0, 0.0, 0, 0))  # ready
+    stdout.flush()
+    while True:
+        try:
+            count, training, share = _REQUEST.unpack(_read_exactly(stdin, _REQUEST.size))
+        except EOFError:
+            return
+        if count == 0:
+            return
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # the parent checks for NaN
+                logits = model.forward(x_buf[:count], training=bool(training))
+                loss, grad = loss_fn(logits, y_buf[:count])
+                model.backward(grad)
+            for name, g in model.named_grads().items():
+                np.multiply(g, share, out=grads_out[name])
+            correct = int((logits.argmax(axis=1) == y_buf[:count]).sum())
+            stdout.write(_REPLY.pack(0, float(loss), correct, 0))
+        except Exception as exc:  # reported to the parent, which raises it
+            message = f"{type(exc).__name__}: {exc}".encode()[:4000]
+            stdout.write(_REPLY.pack(1, float("nan"), 0, len(message)) + message)
+        stdout.flush()
+
+
+# ----------------------------------------------------------------------------- parent side
+class ParallelGradients:
+    """Loss and gradients of a batch, computed in ``workers`` shards.
+
+    Parameters
+    ----------
+    model : Sequential
+        The network to train.  Its weights are read at every :meth:`submit`; with ``local`` its
+        first shard runs on it (which fills its layers' ``grads``).
+    workers : int
+        Number of shards the batch is split into (at least 1).
+    max_batch : int
+        Largest batch that will be passed to :meth:`submit`.
+    seed : int
+        Seeds the workers' own random numbers (dropout): same seed, same run.
+    local : bool
+        Compute the first shard in the calling thread, so that ``workers - 1`` processes are
+        started and the caller does its share instead of waiting.  Turn it off when the caller must
+        stay light (a training thread beside a GUI thread): then every shard has a process.
+    nice : int
+        Lower the workers' scheduling priority by this much (Unix ``nice``).  The window does, so
+        that its GUI thread gets a core at once whenever it has something to draw.
+
+    Use as a context manager, or call :meth:`close`.  :meth:`submit` sends a batch off and returns
+    at once; :meth:`collect` finishes it and returns ``(loss, correct, grads)``: the mean loss over
+    the batch, the number of correct predictions and a dict of gradients by parameter name (views
+    into one buffer, valid until the next :meth:`collect`).
+    """
+
+    def __init__(self, model, workers: int = 2, max_batch: int = 64, seed: int = 0,
+                 local: bool = True, nice: int = 0):
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.model = model
+        self.workers = workers
+        self.local = bool(local)
+        self.max_batch = max_batch
+        self.dtype = np.dtype(model.dtype)
+        self._entries, total = _param_layout(model)
+        shard = -(-max_batch // workers)
+        self._procs: list = [None] * workers
+        self._pending = self._local_batch = None
+        self._loss_fn = SoftmaxCrossEntropy()
+        self._path = self._buf = self._region = None
+        try:
+            self._open_shared(total, shard)
+            self._sum = np.zeros(total, self.dtype)
+            self._sum_views = _views(self._sum, self._entries)
+            self._params_views = _views(self._region.params, self._entries)
+            spec = {"config": model.config(), "dtype": self.dtype.str, "path": self._path,
+                    "workers": workers, "shard": shard, "nice": int(nice)}
+            for k in range(self.local, workers):
+                self._procs[k] = self._start(dict(spec, index=k, seed=[seed, k]))
+            for k in range(self.local, workers):
+                self._receive(k)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_shared(self, total, shard):
+        _, size = _shared_layout(total, self.workers, shard, self.model.input_shape, self.dtype)
+        folder = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+        fd, self._path = tempfile.mkstemp(prefix="cnnviz-gradients-", dir=folder)
+        try:
+            os.ftruncate(fd, size)
+            self._buf = mmap.mmap(fd, size)
+        finally:
+            os.close(fd)
+        self._region = _Region(self._buf, total, self.workers, shard, self.model.input_shape,
+                               self.dtype)
+
+    @staticmethod
+    def _start(spec):
+        import cnnviz
+
+        env = dict(os.environ)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(cnnviz.__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        proc = subprocess.Popen([sys.executable, "-m", "cnnviz.nn.parallel"], env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        proc.stdin.write(json.dumps(spec).encode() + b"\n")
+        proc.stdin.flush()
+        return proc
+
+    def _receive(self, k):
+        proc = self._procs[k]
+        try:
+            status, loss, correct, length = _REPLY.unpack(_read_exactly(proc.stdout, _REPLY.size))
+            message = _read_exactly(proc.stdout, length).decode(errors="replace") if length else ""
+        except (EOFError, OSError, ValueError) as exc:
+            raise WorkerError(f"training worker {k} stopped unexpectedly "
+                              f"(exit code {proc.poll()})") from exc
+        if status:
+            raise WorkerError(f"training worker {k} failed: {message}")
+        return loss, correct
+
+    def submit(self, x, y, training: bool = True) -> None:
+        """Start computing the gradients of batch ``(x, y)`` with the model's current weights."""
+        if self._pending is not None:
+            raise RuntimeError("collect() the previous batch first")
+        if self._buf is None:
+            raise RuntimeError("closed")
+        n = len(y)
+        if not 0 < n <= self.max_batch or len(x) != n:
+            raise ValueError(f"a batch of {len(x)} images and {n} labels does not fit "
+                             f"max_batch {self.max_batch}")
+        if tuple(x.shape[1:]) != tuple(self.model.input_shape):
+            raise ModelError(f"input shape {x.shape[1:]} does not match {self.model.input_shape}")
+        for name, value in self.model.named_params().items():
+            self._params_views[name][...] = value
+        bounds = np.linspace(0, n, self.workers + 1).round().astype(int)
+        used = []
+        for k in range(self.workers):
+            a, b = bounds[k], bounds[k + 1]
+            if b == a:
+                continue
+            used.append((k, b - a))
+            if k == 0 and self.local:
+                self._local_batch = (x[a:b], y[a:b], training)
+                continue
+            self._region.x[k][:b - a] = x[a:b]
+            self._region.y[k][:b - a] = y[a:b]
+            try:
+                self._procs[k].stdin.write(_REQUEST.pack(b - a, int(training), (b - a) / n))
+                self._procs[k].stdin.flush()
+            except (OSError, ValueError) as exc:
+                self._pending = (used[:-1], n)
+                self._drain()
+                raise WorkerError(f"training worker {k} stopped unexpectedly "
+                                  f"(exit code {self._procs[k].poll()})") from exc
+        self._pending = (used, n)
+
+    def _drain(self):
+        """Wait for the shards already sent, ignoring their errors (after a failed send)."""
+        try:
+            self.collect()
+        except Exception:
+            pass
+
+    def collect(self):
+        """Finish the batch given to :meth:`submit`; returns ``(loss, correct, grads)``."""
+        if self._pending is None:
+            raise RuntimeError("nothing was submitted")
+        used, n = self._pending
+        self._pending = None
+        loss, correct, error = 0.0, 0, None
+        local = bool(used) and used[0][0] == 0 and self.local
+        if local:
+            try:
+                loss, correct = self._local_shard(used[0][1] / n)
+            except Exception as exc:  # still drain the workers, so the next batch starts clean
+                error = exc
+        for k, count in used[local:]:
+            try:
+                part_loss, part_correct = self._receive(k)
+            except WorkerError as exc:
+                error = error or exc
+                continue
+            loss += part_loss * count / n
+            correct += part_correct
+        if error is not None:
+            raise error
+        if not local:
+            np.copyto(self._sum, self._region.grads[used[0][0]])
+        for k, _ in used[1:]:
+            self._sum += self._region.grads[k]
+        return loss, correct, self._sum_views
+
+    def _local_shard(self, share):
+        """Forward and backward of shard 0 on the caller's model; its weighted gradient goes to
+        the sum buffer.  Returns the shard's weighted loss and its correct predictions."""
+        x, y, training = self._local_batch
+        self._local_batch = None
+        model = self.model
+        first = model.layers[0].need_input_grad
+        model.layers[0].need_input_grad = False
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # the caller checks for NaN
+                logits = model.forward(x, training=training)
+                loss, grad = self._loss_fn(logits, y)
+                model.backward(grad)
+        finally:
+            model.layers[0].need_input_grad = first
+        for name, g in model.named_grads().items():
+            np.multiply(g, share, out=self._sum_views[name])
+        return float(loss) * share, int((logits.argmax(axis=1) == y).sum())
+
+    def __call__(self, x, y, training: bool = True):
+        self.submit(x, y, training)
+        return self.collect()
+
+    def close(self) -> None:
+        """Stop the workers and remove the shared file (safe to call twice)."""
+        procs = [p for p in self._procs if p is not None]
+        self._procs = [None] * self.workers
+        for proc in procs:
+            try:
+                proc.stdin.write(_REQUEST.pack(0, 0, 0.0))
+                proc.stdin.close()
+            except (OSError, ValueError):
+                pass
+        for proc in procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        self._region = self._params_views = None
+        if self._buf is not None:
+            try:
+                self._buf.close()
+            except BufferError:  # a caller still holds a view; the mapping goes with it
+                pass
+            self._buf = None
+        if self._path is not None:
+            try:
+                os.unlink(self._path)
+            except FileNotFoundError:
+                pass
+            self._path = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+if __name__ == "__main__":
+    _serve()

@@ -1,0 +1,163 @@
+"""Data-parallel gradients: the same numbers as one process, clean failures, nothing left behind."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from cnnviz.nn import (Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential,
+                       SoftmaxCrossEntropy, build_preset)
+from cnnviz.nn.parallel import ParallelGradients, WorkerError, default_workers
+from cnnviz.training import TrainConfig, Trainer
+
+
+def serial_gradients(model, x, y):
+    model.layers[0].need_input_grad = False
+    logits = model.forward(x, training=True)
+    loss, grad = SoftmaxCrossEntropy()(logits, y)
+    model.backward(grad)
+    model.layers[0].need_input_grad = True
+    correct = int((logits.argmax(axis=1) == y).sum())
+    return loss, correct, {k: v.copy() for k, v in model.named_grads().items()}
+
+
+def batch(n, seed=0, shape=(1, 28, 28)):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, *shape), dtype=np.float32), rng.integers(0, 10, n)
+
+
+@pytest.mark.parametrize("workers,local,n", [(2, True, 64), (2, False, 64), (3, True, 7),
+                                             (3, False, 2)])
+def test_shards_add_up_to_the_single_process_gradient(workers, local, n):
+    model = build_preset("lenet5", seed=1)
+    reference = model.copy()
+    x, y = batch(n)
+    with ParallelGradients(model, workers, max_batch=64, local=local) as parallel:
+        for seed in range(2):  # twice: the second batch must not see the first one's leftovers
+            x, y = batch(n, seed)
+            loss, correct, grads = parallel(x, y)
+            ref_loss, ref_correct, ref_grads = serial_gradients(reference, x, y)
+            assert loss == pytest.approx(ref_loss, rel=1e-5)
+            assert correct == ref_correct
+            assert grads.keys() == ref_grads.keys()
+            for name, g in grads.items():
+                np.testing.assert_allclose(g, ref_grads[name], rtol=1e-4, atol=1e-6, err_msg=name)
+        procs = [p for p in parallel._procs if p is not None]
+        assert len(procs) == workers - local
+        shared = parallel._path
+        assert os.path.exists(shared)
+    assert all(p.poll() is not None for p in procs)       # every worker has exited
+    assert not os.path.exists(shared)                       # and the shared file is gone
+
+
+def test_weights_changed_between_batches_reach_the_workers():
+    model = build_preset("tiny", seed=0)
+    reference = model.copy()
+    x, y = batch(16)
+    with ParallelGradients(model, 2, max_batch=16, local=False) as parallel:
+        parallel(x, y)
+        for m in (model, reference):
+            m.layers[0].params["weight"] *= -2.0
+        _, _, grads = parallel(x, y)
+        np.testing.assert_allclose(grads["0.weight"], serial_gradients(reference, x, y)[2]["0.weight"],
+                                   rtol=1e-4, atol=1e-6)
+
+
+def test_float64_networks_stay_float64():
+    model = build_preset("tiny", seed=0).astype(np.float64)
+    x, y = batch(8)
+    x = x.astype(np.float64)
+    with ParallelGradients(model, 2, max_batch=8) as parallel:
+        _, _, grads = parallel(x, y)
+    ref = serial_gradients(model.copy(), x, y)[2]
+    for name, g in grads.items():
+        assert g.dtype == np.float64
+        np.testing.assert_allclose(g, ref[name], rtol=1e-10, atol=1e-12)
+
+
+def test_bad_batches_are_refused_and_a_dead_worker_is_reported():
+    model = build_preset("tiny", seed=0)
+    with ParallelGradients(model, 2, max_batch=8) as parallel:
+        with pytest.raises(ValueError, match="max_batch"):
+            parallel(*batch(9))
+        with pytest.raises(Exception, match="shape"):
+            parallel(*batch(4, shape=(1, 20, 20)))
+        parallel(*batch(8))                                 # still works after the refusals
+        proc = parallel._procs[1]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        with pytest.raises(WorkerError, match="stopped unexpectedly"):
+            parallel(*batch(8))
+    assert proc.poll() is not None
+
+
+def dropout_net():
+    return Sequential([Conv2D(out_channels=4, kernel_size=3), ReLU(), MaxPool2D(2), Flatten(),
+                       Dropout(0.5), Dense(out_features=10)], input_shape=(1, 12, 12), seed=0)
+
+
+def test_dropout_masks_are_reproducible_per_seed():
+    x, y = batch(32, shape=(1, 12, 12))
+    runs = []
+    for seed in (5, 5, 6):
+        with ParallelGradients(dropout_net(), 2, max_batch=32, seed=seed, local=False) as parallel:
+            runs.append(parallel(x, y)[2]["5.weight"].copy())
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])
+
+
+def test_a_two_worker_training_run_is_reproducible_and_matches_one_worker():
+    rng = np.random.default_rng(0)
+    x = rng.random((96, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 96)
+    finals = {}
+    for key, workers in (("a", 2), ("b", 2), ("one", 1)):
+        model = build_preset("tiny", seed=3)
+        reports = list(Trainer(model, x, y, config=TrainConfig(epochs=2, batch_size=32, seed=1,
+                                                               workers=workers)).run())
+        assert reports[-1].kind == "finished"
+        finals[key] = (model.get_weights(), [p.loss for p in reports if p.kind == "step"],
+                       [p.accuracy for p in reports if p.kind == "step"])
+    wa, la, aa = finals["a"]
+    wb, lb, ab = finals["b"]
+    w1, l1, a1 = finals["one"]
+    assert la == lb and aa == ab
+    for name in wa:
+        np.testing.assert_array_equal(wa[name], wb[name])
+        np.testing.assert_allclose(wa[name], w1[name], rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(la, l1, rtol=1e-4)
+    assert aa == a1
+
+
+def test_a_diverging_parallel_run_keeps_the_last_good_weights():
+    x, y = batch(64)
+    model = build_preset("tiny", seed=0)
+    reports = list(Trainer(model, x, y, config=TrainConfig(epochs=3, batch_size=16, optimizer="sgd",
+                                                           lr=1e30, momentum=0.0, workers=2)).run())
+    assert reports[-1].kind == "diverged"
+    assert all(np.isfinite(v).all() for v in model.named_params().values())
+
+
+def test_workers_start_from_a_script_without_a_main_guard(run_python, tmp_path):
+    """Workers never re-run the caller's main module (unlike multiprocessing's spawn)."""
+    script = tmp_path / "train_here.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from cnnviz.nn import build_preset\n"
+        "from cnnviz.nn.parallel import ParallelGradients\n"
+        "print('main module ran')\n"
+        "m = build_preset('tiny', seed=0)\n"
+        "x = np.zeros((8, 1, 28, 28), np.float32); y = np.arange(8) % 10\n"
+        "with ParallelGradients(m, 2, max_batch=8, local=False) as p:\n"
+        "    loss, correct, grads = p(x, y)\n"
+        "print('loss', round(loss, 4))\n")
+    result = run_python([str(script)], env={"PYTHONPATH": os.getcwd()})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("main module ran") == 1 and "loss 2.30" in result.stdout
+
+
+def test_default_workers_keeps_shards_of_at_least_16():
+    assert default_workers(8) == 1
+    assert 1 <= default_workers(64) <= 4
+    assert default_workers(32) <= 2
