@@ -234,7 +234,10 @@ def compute_trace(model: Sequential, source: InputSource, version: int, token: i
     """Convert ``source`` for ``model`` and run the network once; raises :class:`SessionError`."""
     try:
         x, info = network_input_for(source, model.input_shape)
-        activations = model.trace(np.ascontiguousarray(x, dtype=np.float32)[None])
+        # Weights near divergence (a snapshot of a run about to fail) overflow: the views show
+        # the infinities and NaNs as they are, without a warning on the console.
+        with np.errstate(over="ignore", invalid="ignore"):
+            activations = model.trace(np.ascontiguousarray(x, dtype=np.float32)[None])
     except (ModelError, ValueError, FloatingPointError) as exc:
         raise SessionError(f"cannot run the network on this input: {exc}") from exc
     logits = activations[-1][0]

@@ -11,7 +11,7 @@ the shards' gradients and applies the optimiser itself, so the optimiser state l
 a step equals a single-process step up to the order of floating-point additions.
 
 Only numbers cross the process boundary: the architecture as JSON, and fixed-size binary messages
-over the workers' standard input and output.  Workers are started as ``python -m cnnviz.nn.parallel``
+over the workers' standard input and output.  Workers are fresh interpreters that import this module
 (not forked, and without re-running the caller's main module), so this is safe in a program that runs
 threads, such as the window, and from any script.
 """
@@ -104,7 +104,7 @@ def _read_exactly(stream, size):
 
 # ----------------------------------------------------------------------------- worker side
 def _serve() -> None:
-    """Body of a worker process (``python -m cnnviz.nn.parallel``)."""
+    """Body of a worker process (started by :meth:`ParallelGradients._start`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     from .model import Sequential
     from .threads import prepare_process
@@ -112,11 +112,6 @@ def _serve() -> None:
     prepare_process()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     spec = json.loads(stdin.readline())
-    if spec.get("nice"):
-        try:
-            os.nice(int(spec["nice"]))
-        except (AttributeError, OSError):  # not on this system: run at normal priority
-            pass
     model = Sequential.from_config(spec["config"]).astype(spec["dtype"])
     for index, layer in enumerate(model.layers):
         if hasattr(layer, "rng"):  # dropout masks: reproducible per seed, worker and layer
@@ -237,7 +232,10 @@ class ParallelGradients:
         env = dict(os.environ)
         root = os.path.dirname(os.path.dirname(os.path.abspath(cnnviz.__file__)))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        proc = subprocess.Popen([sys.executable, "-m", "cnnviz.nn.parallel"], env=env,
+        # Lower the priority first thing, before the imports, which take a core for a while.
+        boot = (f"import os\nif {spec['nice']}:\n try: os.nice({spec['nice']})\n except "
+                "(AttributeError, OSError): pass\nfrom cnnviz.nn.parallel import _serve\n_serve()")
+        proc = subprocess.Popen([sys.executable, "-c", boot], env=env,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         proc.stdin.write(json.dumps(spec).encode() + b"\n")
         proc.stdin.flush()
@@ -393,6 +391,3 @@ class ParallelGradients:
         except Exception:
             pass
 
-
-if __name__ == "__main__":
-    _serve()

@@ -1,17 +1,31 @@
 """Start the desktop application."""
 
 import signal
+import sys
 from collections.abc import Sequence
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from cnnviz import __version__
-from cnnviz.nn.threads import limit_blas_threads
+from cnnviz.nn.threads import prepare_process
 from cnnviz.ui.main_window import MainWindow
 
 #: How often Python gets control back from Qt's event loop to run its signal handlers.
 SIGNAL_POLL_MS = 250
+
+
+#: How long a Python thread may hold the interpreter while another waits for it, seconds.
+SWITCH_INTERVAL = 0.001
+
+
+def prepare_gui_process() -> None:
+    """Set the window's process up: the engine's settings (one BLAS thread: the matrix products
+    are tiny, and BLAS threads would only spin against the GUI thread), and quick turns between
+    Python threads, so that a worker thread woken by its data does not wait the default 5 ms for
+    a GUI thread busy in Python, nor the GUI thread for it."""
+    prepare_process()
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 def run_app(argv: Sequence[str], model: str | None = None, image: str | None = None) -> int:
@@ -33,8 +47,7 @@ def run_app(argv: Sequence[str], model: str | None = None, image: str | None = N
     int
         The exit code of the event loop: 0 after the window was closed.
     """
-    # The engine's matrix products are tiny: BLAS threads would only spin against the GUI thread.
-    limit_blas_threads(1)
+    prepare_gui_process()
     QApplication.setApplicationName("cnnviz")
     QApplication.setOrganizationName("cnnviz")
     QApplication.setApplicationVersion(__version__)

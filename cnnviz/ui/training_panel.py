@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal, Slot
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, Q
                                QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from cnnviz.nn import Sequential
+from cnnviz.nn.parallel import default_workers
 from cnnviz.session import NetworkEntry, SessionError
 from cnnviz.training import Progress, TrainConfig, Trainer
 from cnnviz.training.architecture import build_network, format_shape
@@ -45,9 +46,11 @@ ADOPTION_SHARE = 0.06
 MAX_ADOPTION_INTERVAL = 1.5
 #: At most this many step reports a second reach the GUI thread.
 REPORT_RATE = 4.0
+#: How much lower than the window's the training processes' scheduling priority is.
+WORKER_NICE = 10
 #: Training images run (in the training thread) to count dead ReLUs, and how often (seconds).
 HEALTH_PROBE = 64
-HEALTH_INTERVAL = 1.0
+HEALTH_INTERVAL = 0.25
 #: The digits' shape and classes.
 IMAGE_SHAPE = (1, 28, 28)
 CLASSES = 10
@@ -211,8 +214,14 @@ class TrainingPanel(QWidget):
 
     def config(self) -> TrainConfig:
         """The settings of a run as the controls show them."""
-        return self.settings.config(snapshot_interval=SNAPSHOT_INTERVAL,
-                                    health_probe=HEALTH_PROBE, health_interval=HEALTH_INTERVAL)
+        config = self.settings.config(snapshot_interval=SNAPSHOT_INTERVAL,
+                                      health_probe=HEALTH_PROBE, health_interval=HEALTH_INTERVAL)
+        # Every shard of a batch in a process of its own, at a lower priority: the training
+        # thread then only waits and adds, and the GUI thread has the interpreter to itself and a
+        # core whenever it has something to draw (cnnviz.nn.parallel).
+        workers = default_workers(config.batch_size)
+        return replace(config, workers=workers, local_shard=workers == 1,
+                       worker_nice=WORKER_NICE)
 
     def problem(self) -> str | None:
         """Why Start cannot train now, or None."""
@@ -402,7 +411,8 @@ class TrainingPanel(QWidget):
         adopt = report.weights is not None and time.perf_counter() >= self._next_adoption
         if adopt:
             self._adopted_at = time.perf_counter()
-            self.runner.hold()
+            if run.config.local_shard:  # the training thread computes: let it wait meanwhile
+                self.runner.hold()
             self._adopt(run, report.weights)
             # A timer, unlike a posted call, fires after the views have been repainted.
             QTimer.singleShot(1, self._on_adoption_drawn)

@@ -1,5 +1,5 @@
-"""The hyperparameters of a training run, as a form: optimiser, learning rate, momentum, batch
-size, epochs, weight decay, seed and augmentation."""
+"""The hyperparameters of a training run, as a form: optimiser, learning rate and its schedule,
+momentum, batch size, epochs, weight decay, seed and augmentation."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 
 from cnnviz.training import TrainConfig
 
-#: Each optimiser's usual learning rate (as ``cnnviz train`` defaults).
-DEFAULT_LR = {"adam": 1e-3, "sgd": 1e-2}
+#: Each optimiser's starting learning rate in the window.  With the rate annealed to zero over the
+#: run (on by default) these are higher than ``cnnviz train``'s constant-rate defaults: lenet5 then
+#: reaches about 98.5% on MNIST's test set in one epoch.
+DEFAULT_LR = {"adam": 5e-3, "sgd": 5e-2}
 
 
 class HyperparameterBox(QGroupBox):
@@ -43,12 +45,17 @@ class HyperparameterBox(QGroupBox):
                                           "the validation split")
         self.augment_check = QCheckBox("Distort the training images (augmentation)",
                                        objectName="augment_check")
+        self.cosine_check = QCheckBox(
+            "Anneal the learning rate to zero (cosine)", objectName="cosine_check", checked=True,
+            toolTip="Lower the learning rate along half a cosine, step by step, to zero at the "
+                    "end of the run: large steps early, fine ones late")
         form = QFormLayout(self)
         for label, widget in (("Optimiser", self.optimizer_combo), ("Learning rate", self.lr_spin),
                               ("Momentum", momentum), ("Batch size", self.batch_spin),
                               ("Epochs", self.epochs_spin), ("Weight decay", self.decay_spin),
                               ("Seed", self.seed_spin)):
             form.addRow(label, widget)
+        form.addRow(self.cosine_check)
         form.addRow(self.augment_check)
         self.optimizer_combo.currentIndexChanged.connect(self._on_optimizer_changed)
         self._on_optimizer_changed()
@@ -64,12 +71,13 @@ class HyperparameterBox(QGroupBox):
             optimizer=self.optimizer_combo.currentData(), lr=self.lr_spin.value(),
             momentum=self.momentum_spin.value(), nesterov=self.nesterov_check.isChecked(),
             weight_decay=self.decay_spin.value(), seed=self.seed_spin.value(),
-            augment=self.augment_check.isChecked(), **extra)
+            augment=self.augment_check.isChecked(), cosine=self.cosine_check.isChecked(),
+            **extra)
 
     def set_editable(self, editable: bool) -> None:
         """Allow changes (or not, while a run uses the settings)."""
         for widget in (self.optimizer_combo, self.lr_spin, self.batch_spin, self.epochs_spin,
-                       self.decay_spin, self.seed_spin, self.augment_check):
+                       self.decay_spin, self.seed_spin, self.augment_check, self.cosine_check):
             widget.setEnabled(editable)
         sgd = self.optimizer_combo.currentData() == "sgd"
         self.momentum_spin.setEnabled(editable and sgd)
