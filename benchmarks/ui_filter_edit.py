@@ -93,9 +93,9 @@ def main(argv=None) -> int:
     parser.add_argument("--edits", type=int, default=300, help="edits measured (at least 200)")
     args = parser.parse_args(argv)
 
-    from cnnviz.nn.threads import limit_blas_threads
+    from cnnviz.ui.app import prepare_gui_process
 
-    limit_blas_threads(1)  # as cnnviz.ui.app.run_app does
+    prepare_gui_process()  # as cnnviz.ui.app.run_app does
     app = QApplication.instance() or QApplication(["cnnviz"])
     settings_dir = tempfile.TemporaryDirectory()
     QStandardPaths.setTestModeEnabled(True)

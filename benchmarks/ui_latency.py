@@ -156,9 +156,9 @@ def main(argv=None) -> int:
                         help="also print where the time of a mouse move goes (cProfile)")
     args = parser.parse_args(argv)
 
-    from cnnviz.nn.threads import limit_blas_threads
+    from cnnviz.ui.app import prepare_gui_process
 
-    limit_blas_threads(1)  # as cnnviz.ui.app.run_app does
+    prepare_gui_process()  # as cnnviz.ui.app.run_app does
     app = QApplication.instance() or QApplication(["cnnviz"])
     t0 = time.perf_counter()
     from cnnviz.ui.main_window import MainWindow

@@ -173,9 +173,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=300, help="measurements per figure")
     args = parser.parse_args(argv)
 
-    from cnnviz.nn.threads import limit_blas_threads
+    from cnnviz.ui.app import prepare_gui_process
 
-    limit_blas_threads(1)  # as cnnviz.ui.app.run_app does
+    prepare_gui_process()  # as cnnviz.ui.app.run_app does
     app = QApplication.instance() or QApplication(["cnnviz"])
     settings_dir = tempfile.TemporaryDirectory()
     QStandardPaths.setTestModeEnabled(True)
