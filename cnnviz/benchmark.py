@@ -151,21 +151,26 @@ def trace_latency(repeats: int = 3000, seed: int = 0):
     return result
 
 
-def mnist_epoch(train_x, train_y, batch_size=64, seed=0, workers=None):
-    """Wall time of one shuffled epoch (Adam, as ``cnnviz train``, with its default number of
-    worker processes unless ``workers`` says otherwise) for the engine and PyTorch."""
+def mnist_epoch(train_x, train_y, batch_size=64, seed=0, workers=None, rounds=3):
+    """Median wall time of one shuffled epoch (Adam, as ``cnnviz train``, with its default number
+    of worker processes unless ``workers`` says otherwise) for the engine and PyTorch, in
+    ``rounds`` alternating rounds; each round starts from the same weights."""
     from cnnviz.training import TrainConfig, Trainer
 
     workers = default_workers(batch_size) if workers is None else workers
     model = build_preset("lenet5", seed=seed)
     x = train_x.astype(np.float32)[:, None] / 255.0
     config = TrainConfig(batch_size=batch_size, seed=seed, workers=workers)
-    start = time.perf_counter()
-    for _ in Trainer(model.copy(), x, train_y, config=config).run():
-        pass
-    result = {"numpy": time.perf_counter() - start, "workers": workers}
     torch = _torch()
-    if torch is not None:
+    times = {"numpy": [], "torch": []}
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in Trainer(model.copy(), x, train_y, config=config).run():
+            pass
+        times["numpy"].append(time.perf_counter() - start)
+        if torch is None:
+            continue
+        time.sleep(0.1)
         net = torch_lenet5(torch, model)
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
         loss = torch.nn.CrossEntropyLoss()
@@ -178,7 +183,10 @@ def mnist_epoch(train_x, train_y, batch_size=64, seed=0, workers=None):
             opt.zero_grad(set_to_none=True)
             loss(net(tx[idx]), ty[idx]).backward()
             opt.step()
-        result["torch"] = time.perf_counter() - start
+        times["torch"].append(time.perf_counter() - start)
+        time.sleep(0.1)
+    result = {name: statistics.median(v) for name, v in times.items() if v}
+    result["workers"] = workers
     return result
 
 

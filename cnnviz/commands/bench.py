@@ -52,7 +52,7 @@ def run_bench(args: argparse.Namespace) -> int:
         data = open_dataset(args.data)
     if args.epoch:
         e = benchmark.mnist_epoch(data.train_x, data.train_y)
-        line = (f"one {data.name} epoch, batch 64 (adam): numpy {e['numpy']:.1f} s "
+        line = (f"one {data.name} epoch, batch 64 (adam), median of 3: numpy {e['numpy']:.1f} s "
                 f"({e['workers']} process{'es' * (e['workers'] > 1)})")
         if "torch" in e:
             line += f"   torch {e['torch']:.1f} s   time ratio numpy/torch {e['numpy'] / e['torch']:.2f}"

@@ -325,6 +325,11 @@ class ParallelGradients:
             self._sum += self._region.grads[k]
         return loss, correct, self._sum_views
 
+    @property
+    def gradient_vector(self) -> np.ndarray:
+        """Every gradient of the last :meth:`collect` in one flat array (the dict's storage)."""
+        return self._sum
+
     def _local_shard(self, share):
         """Forward and backward of shard 0 on the caller's model; its weighted gradient goes to
         the sum buffer.  Returns the shard's weighted loss and its correct predictions."""

@@ -195,7 +195,10 @@ class Trainer:
                                 model.backward(grad)
                                 grads = model.named_grads()
                         batch_correct = int((logits.argmax(axis=1) == y).sum())
-                    if not np.isfinite(loss) or not all(np.isfinite(g).all() for g in grads.values()):
+                    finite = np.isfinite(loss) and (
+                        bool(np.isfinite(parallel.gradient_vector).all()) if parallel is not None
+                        else all(np.isfinite(g).all() for g in grads.values()))
+                    if not finite:
                         model.set_weights(good)
                         elapsed = time.perf_counter() - start
                         yield Progress("diverged", step, epoch, cfg.epochs, b, batches, loss,
@@ -205,7 +208,8 @@ class Trainer:
                                                "the last good weights were kept — try a smaller "
                                                "learning rate")
                         return
-                    good = model.get_weights()
+                    for name, value in model.named_params().items():  # the weights to go back to
+                        np.copyto(good[name], value)
                     self.optimizer.step(model.named_params(), grads)
                     if self.step_schedule is not None:
                         self.step_schedule.step()
