@@ -191,7 +191,8 @@ def mnist_epoch(train_x, train_y, batch_size=64, seed=0, workers=None, rounds=3)
 
 
 def time_to_accuracy(data, targets=(0.98, 0.99), eval_every=100, max_epochs=20, seed=1):
-    """Training seconds of the shipped recipe until the test accuracy first reaches each target.
+    """Training seconds of the shipped recipe (with ``cnnviz train``'s default number of worker
+    processes) until the test accuracy first reaches each target.
 
     The test set is evaluated every ``eval_every`` steps; that time is not counted.
     Returns ``{target: (seconds, epochs) or None}``.
@@ -202,7 +203,7 @@ def time_to_accuracy(data, targets=(0.98, 0.99), eval_every=100, max_epochs=20, 
     x = data.train_x.astype(np.float32)[:, None] / 255.0
     tx = data.test_x.astype(np.float32)[:, None] / 255.0
     config = TrainConfig(epochs=max_epochs, batch_size=64, lr=1e-3, lr_step=8, lr_gamma=0.3,
-                         augment=True, seed=seed)
+                         augment=True, seed=seed, workers=default_workers(64))
     trainer = Trainer(model, x, data.train_y, config=config)
     reached, pending, evaluating = {}, sorted(targets), 0.0
     for p in trainer.run():
