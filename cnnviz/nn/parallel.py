@@ -102,6 +102,18 @@ def _read_exactly(stream, size):
     return data
 
 
+def _shard_gradients(model, loss_fn, x, y, training, share, out):
+    """Forward and backward of one shard; its gradients times ``share`` go to the views ``out``.
+    Returns the shard's mean loss and its number of correct predictions."""
+    with np.errstate(over="ignore", invalid="ignore"):  # the caller checks for NaN
+        logits = model.forward(x, training=bool(training))
+        loss, grad = loss_fn(logits, y)
+        model.backward(grad)
+    for name, g in model.named_grads().items():
+        np.multiply(g, share, out=out[name])
+    return float(loss), int((logits.argmax(axis=1) == y).sum())
+
+
 # ----------------------------------------------------------------------------- worker side
 def _serve() -> None:
     """Body of a worker process (started by :meth:`ParallelGradients._start`)."""
@@ -138,14 +150,9 @@ def _serve() -> None:
         if count == 0:
             return
         try:
-            with np.errstate(over="ignore", invalid="ignore"):  # the parent checks for NaN
-                logits = model.forward(x_buf[:count], training=bool(training))
-                loss, grad = loss_fn(logits, y_buf[:count])
-                model.backward(grad)
-            for name, g in model.named_grads().items():
-                np.multiply(g, share, out=grads_out[name])
-            correct = int((logits.argmax(axis=1) == y_buf[:count]).sum())
-            stdout.write(_REPLY.pack(0, float(loss), correct, 0))
+            loss, correct = _shard_gradients(model, loss_fn, x_buf[:count], y_buf[:count],
+                                             training, share, grads_out)
+            stdout.write(_REPLY.pack(0, loss, correct, 0))
         except Exception as exc:  # reported to the parent, which raises it
             message = f"{type(exc).__name__}: {exc}".encode()[:4000]
             stdout.write(_REPLY.pack(1, float("nan"), 0, len(message)) + message)
@@ -331,23 +338,18 @@ class ParallelGradients:
         return self._sum
 
     def _local_shard(self, share):
-        """Forward and backward of shard 0 on the caller's model; its weighted gradient goes to
-        the sum buffer.  Returns the shard's weighted loss and its correct predictions."""
+        """Shard 0 on the caller's model, its weighted gradient into the sum buffer.  Returns the
+        shard's weighted loss and its correct predictions."""
         x, y, training = self._local_batch
         self._local_batch = None
-        model = self.model
-        first = model.layers[0].need_input_grad
-        model.layers[0].need_input_grad = False
+        first = self.model.layers[0].need_input_grad
+        self.model.layers[0].need_input_grad = False
         try:
-            with np.errstate(over="ignore", invalid="ignore"):  # the caller checks for NaN
-                logits = model.forward(x, training=training)
-                loss, grad = self._loss_fn(logits, y)
-                model.backward(grad)
+            loss, correct = _shard_gradients(self.model, self._loss_fn, x, y, training, share,
+                                             self._sum_views)
         finally:
-            model.layers[0].need_input_grad = first
-        for name, g in model.named_grads().items():
-            np.multiply(g, share, out=self._sum_views[name])
-        return float(loss) * share, int((logits.argmax(axis=1) == y).sum())
+            self.model.layers[0].need_input_grad = first
+        return loss * share, correct
 
     def __call__(self, x, y, training: bool = True):
         self.submit(x, y, training)
