@@ -96,17 +96,34 @@ def prepare_panel(window, data_source, limit: int, seed: int) -> None:
     window.docks["training"].raise_()   # as a user does to press Start
 
 
+def preload(panel) -> None:
+    """Load the panel's data now (as Start would, in its worker thread), so that the probe of
+    the event loop measures training and not loading."""
+    loader = panel.loader
+    choice = (panel.data_source(), panel.count_spin.value(), panel.validation_spin.value(),
+              panel.settings.seed)
+    if loader.cached(*choice) is None:
+        loader.blockSignals(True)  # keep the data, do not start a run yet
+        loader.load(*choice)
+        while loader.cached(*choice) is None or loader.running:
+            QTest.qWait(20)
+        loader.blockSignals(False)
+
+
 def train_in_window(window, data_source, limit: int, seed: int):
-    """Train from the window's Training panel; returns (last report, tick intervals, snapshots
-    adopted)."""
+    """Train from the window's Training panel, probing the event loop from the click on Start
+    to the end of the run; returns (last report, tick intervals, snapshots adopted)."""
     panel = window.training_panel
     prepare_panel(window, data_source, limit, seed)
+    preload(panel)
     probe, loop, result, adopted = Probe(), QEventLoop(), {}, []
-    panel.run_started.connect(probe.start)
     panel.run_ended.connect(lambda final: (result.update(final=final,
                                                         intervals=probe.stop()), loop.quit()))
     window.document.weights_changed.connect(lambda: adopted.append(1))
-    panel.start()
+    probe.start()
+    QTest.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    if panel.run is None:
+        raise RuntimeError("Start did not start a run: " + panel.status_label.text())
     loop.exec()
     intervals = result["intervals"]
     if len(intervals):

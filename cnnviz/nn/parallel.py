@@ -216,6 +216,9 @@ class ParallelGradients:
                 self._procs[k] = self._start(dict(spec, index=k, seed=[seed, k]))
             for k in range(self.local, workers):
                 self._receive(k)
+            # Every worker has mapped the file: remove its name now, so that nothing stays behind
+            # even if this process is killed.
+            self._unlink()
         except BaseException:
             self.close()
             raise
@@ -379,6 +382,9 @@ class ParallelGradients:
             except BufferError:  # a caller still holds a view; the mapping goes with it
                 pass
             self._buf = None
+        self._unlink()
+
+    def _unlink(self) -> None:
         if self._path is not None:
             try:
                 os.unlink(self._path)

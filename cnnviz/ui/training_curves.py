@@ -10,6 +10,7 @@ export of the picture (PNG) and of the numbers (CSV, from the
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,30 @@ SERIES_COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc94
 
 def _percent(values: np.ndarray) -> np.ndarray:
     return np.asarray(values) * 100.0
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 5 times a power of ten that is >= ``value`` (> 0)."""
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= value * (1 - 1e-9))
+
+
+def round_range(values: np.ndarray, log: bool) -> tuple[float, float] | None:
+    """A range holding ``values`` in round steps, in view coordinates (log10 for a log axis):
+    whole half decades on a log axis; from 0 (or the negative of a 1-2-5 step) to a 1-2-5 step
+    on a linear one. None when there is nothing finite to show."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values) & (values > 0)] if log else values[np.isfinite(values)]
+    if not len(values):
+        return None
+    if log:
+        low, high = np.log10(values.min()), np.log10(values.max())
+        low, high = math.floor(low * 2) / 2, math.ceil(high * 2) / 2
+        return low, max(high, low + 0.5)
+    low, high = float(values.min()), float(values.max())
+    top = _nice_ceiling(high) if high > 0 else 0.0
+    bottom = -_nice_ceiling(-low) if low < 0 else 0.0
+    return (bottom, top) if top > bottom else (bottom, bottom + 1.0)
 
 
 class PlotStack(QWidget):
@@ -62,21 +87,29 @@ class PlotStack(QWidget):
         self.graphics.setMinimumSize(180 * len(plots), 150)
         self.plots: dict[str, pg.PlotItem] = {}
         self._y_ranges = {key: y_range for key, _, _, y_range in plots}
+        self._log = {key: log_y for key, _, log_y, _ in plots}
+        self.following = True
+        self._ranges: dict[str, tuple] = {}
         first = None
         for column, (key, label, log_y, _) in enumerate(plots):
             plot = self.graphics.addPlot(row=0, col=column)
             plot.setLabel("left", label)
             plot.setLabel("bottom", "step")
             plot.setLogMode(y=log_y)
+            for side in ("left", "bottom"):
+                # Room for the widest tick label so far, not shrinking: no re-layout each time
+                # the labels change.
+                plot.getAxis(side).setStyle(autoReduceTextSpace=False)
             plot.getAxis("left").enableAutoSIPrefix(False)
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
+            plot.getViewBox().sigRangeChangedManually.connect(self._on_range_changed_manually)
             if first is None:
                 first = plot
             else:
                 plot.setXLink(first)
             self.plots[key] = plot
-        self._follow_data()
+        self.fit_ranges()
         self.summary_label = QLabel(objectName=f"{name}_summary", wordWrap=True)
         self.key_label = QLabel(objectName=f"{name}_key", textFormat=Qt.TextFormat.RichText,
                                 wordWrap=True)
@@ -103,22 +136,40 @@ class PlotStack(QWidget):
     def set_history(self, history: TrainingHistory) -> None:
         """Show ``history`` (a new run) and follow the data again."""
         self.history = history
-        self._follow_data()
+        self.following = True
         self.refresh()
 
-    def _follow_data(self) -> None:
-        """Lay the step axis out for the whole run when its length is known (an axis that does
-        not move need not be redrawn), else follow the data; the same for fixed y ranges."""
+    @Slot()
+    def _on_range_changed_manually(self) -> None:
+        self.following = False  # the user pans or zooms: leave the ranges alone
+
+    def fit_ranges(self) -> None:
+        """While following the data (or once the user asked pyqtgraph to show all of it, with
+        the "A" button or the menu), set every plot's range: the whole run along the step axis
+        when its length is known (else round steps past the last step), fixed or round ranges
+        up the other."""
+        if not self.following:
+            if not any(any(plot.getViewBox().autoRangeEnabled()) for plot in self.plots.values()):
+                return
+            self.following = True
         steps = self.history.planned_steps
         for key, plot in self.plots.items():
+            items = plot.listDataItems()
             if steps:
-                plot.setXRange(0, steps, padding=0.02)
+                x_range = (0.0, float(steps))
             else:
-                plot.enableAutoRange(axis="x")
-            if self._y_ranges[key] is None:
-                plot.enableAutoRange(axis="y")
-            else:
-                plot.setYRange(*self._y_ranges[key], padding=0.02)
+                last = max((np.nanmax(item.xData) for item in items
+                            if item.xData is not None and len(item.xData)), default=0.0)
+                x_range = (0.0, _nice_ceiling(last) if last > 0 else 1.0)
+            y_range = self._y_ranges[key]
+            if y_range is None:
+                values = [item.yData for item in items if item.yData is not None]
+                y_range = round_range(np.concatenate(values) if values else [], self._log[key])
+                y_range = y_range or self._ranges.get(key, (None, (0.0, 1.0)))[1]
+            if self._ranges.get(key) != (x_range, y_range) or any(
+                    plot.getViewBox().autoRangeEnabled()):
+                self._ranges[key] = (x_range, y_range)
+                plot.getViewBox().setRange(xRange=x_range, yRange=y_range, padding=0.02)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
@@ -136,6 +187,7 @@ class PlotStack(QWidget):
         if version != self._drawn:
             self._drawn = version
             self.draw()
+            self.fit_ranges()
 
     def data_version(self) -> tuple:
         """What changes when the plots need redrawing (subclasses)."""

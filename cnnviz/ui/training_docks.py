@@ -52,10 +52,12 @@ class TrainingDocks:
         panel = self.training_panel
         for view in (self.training_curves, self.network_health):
             panel.history_changed.connect(view.set_history)
-            panel.history_updated.connect(view.refresh)
             view.failed.connect(self._on_training_error)
+        panel.history_updated.connect(self._on_history_updated)
         panel.error.connect(self._on_training_error)
         panel.run_started.connect(self._on_training_started)
+        self._curves_offered = False
+        self.docks["training"].visibilityChanged.connect(self._on_training_panel_shown)
         panel.save_requested.connect(self.save_network)
 
     def close_training(self) -> bool:
@@ -89,8 +91,23 @@ class TrainingDocks:
         self.show_error(title, message)
 
     @Slot()
+    def _on_history_updated(self) -> None:
+        """Redraw the curves, then the health plots, each in a turn of its own."""
+        self.training_panel.stages.run_next(self.training_curves.refresh,
+                                            self.network_health.refresh)
+
+    @Slot(bool)
+    def _on_training_panel_shown(self, visible: bool) -> None:
+        """The first time the Training panel comes into view, show where the curves will grow:
+        the window takes its new layout then, not at the click on Start."""
+        if visible and not self._curves_offered:
+            self._curves_offered = True
+            self._on_training_started()
+
+    @Slot()
     def _on_training_started(self) -> None:
         """Show the curves and the health figures, unless either is in view already."""
+        self._curves_offered = True
         curves, health = self.docks["training_curves"], self.docks["network_health"]
         if not curves.isVisible() and not health.isVisible():
             curves.show()

@@ -3,8 +3,10 @@
 Choose the data (MNIST found on this computer, from a folder, downloaded, or digits cnnviz draws
 itself), the network (the current one, or a new one from the layer-list editor, which presets
 fill) and the hyperparameters, then Start. The data load in a worker thread behind a progress
-dialog with Cancel; the :class:`~cnnviz.training.Trainer` runs in another
-(:class:`~cnnviz.ui.training_worker.TrainingRunner`) on its own copy of the network. A few times
+dialog with Cancel; another (:class:`~cnnviz.ui.training_worker.TrainingRunner`) drives the
+:class:`~cnnviz.training.Trainer`, which trains its own copy of the network in a process of its
+own (:class:`~cnnviz.training.remote.TrainerProcess`), so that its computing never waits for the
+GUI thread's, nor the GUI thread for it. A few times
 a second the panel receives a copy of the weights and makes the document adopt it, so that the
 feature maps, filters and prediction change as the network learns; all the snapshots of one run
 merge into one undo step ("Train Network"), and a new network becomes current (undoably) when
@@ -16,39 +18,43 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from cnnviz.nn import Sequential
 from cnnviz.nn.parallel import default_workers
 from cnnviz.session import NetworkEntry, SessionError
-from cnnviz.training import Progress, TrainConfig, Trainer
+from cnnviz.training import Progress, TrainConfig
 from cnnviz.training.architecture import build_network, format_shape
 from cnnviz.training.history import TrainingHistory
+from cnnviz.training.remote import TrainerProcess
 from cnnviz.training.sources import OFFLINE_DEFAULT_SIZE, DataSource, TrainingData
 from cnnviz.ui.document import Document
 from cnnviz.ui.layer_editor import LayerListEditor
+from cnnviz.ui.pacing import Stages
 from cnnviz.ui.training_data import TrainingDataLoader
 from cnnviz.ui.training_settings import HyperparameterBox
 from cnnviz.ui.training_worker import TrainingRunner
 
-#: Seconds between two copies of the weights sent by the training thread.
+#: Seconds between two copies of the weights sent by the training process.
 SNAPSHOT_INTERVAL = 0.25
-#: Adopting a snapshot redraws every view of the network and the curves, while the training
-#: thread waits (Python threads share the interpreter: computing beside a repaint would slow it
-#: down many times over). Adoptions are spaced so that they take at most this share of the time
-#: (measured each time), one every SNAPSHOT_INTERVAL at the most and MAX_ADOPTION_INTERVAL at
-#: the least.
+#: Adopting a snapshot redraws every view of the network, then the curves, then the health
+#: plots, each in a turn of its own (cnnviz.ui.pacing). Adoptions are spaced so that they take
+#: at most this share of the time (measured each time), one every SNAPSHOT_INTERVAL at the most
+#: and MAX_ADOPTION_INTERVAL at the least: the GUI thread's work takes a core from the training
+#: processes.
 ADOPTION_SHARE = 0.06
 MAX_ADOPTION_INTERVAL = 1.5
 #: At most this many step reports a second reach the GUI thread.
 REPORT_RATE = 4.0
-#: How much lower than the window's the training processes' scheduling priority is.
+#: How much lower than the window's the training process's scheduling priority is (its workers
+#: inherit it): the GUI thread gets a core at once whenever it has something to draw.
 WORKER_NICE = 10
-#: Training images run (in the training thread) to count dead ReLUs, and how often (seconds).
+#: Training images run (in the training process) to count dead ReLUs, and how often (seconds).
 HEALTH_PROBE = 64
 HEALTH_INTERVAL = 0.25
 #: The digits' shape and classes.
@@ -91,11 +97,19 @@ class TrainingPanel(QWidget):
     history_changed(TrainingHistory)
         A run started: the curves to show from now on.
     history_updated()
-        Time to redraw the curves: with each adopted snapshot (so that the window repaints once
-        for both), at the end of each epoch and of the run.
+        Time to redraw the curves: after each adopted snapshot has been drawn, at the end of
+        each epoch and of the run. It comes in a step of :attr:`stages`: slots that draw
+        several views can queue them there with ``stages.run_next``.
     run_started(), run_ended(object)
-        A run started; it ended (with its last :class:`~cnnviz.training.Progress`, or None when
-        it failed).
+        A run started (once its network is current and drawn); it ended (with its last
+        :class:`~cnnviz.training.Progress`, or None when it failed), once its last weights and
+        curves are drawn.
+
+    Attributes
+    ----------
+    stages : Stages
+        Redraws spread over turns of the event loop: the views of the network, then the curves
+        (see :mod:`cnnviz.ui.pacing`).
     save_requested()
         The user asked to save the network.
     """
@@ -113,6 +127,7 @@ class TrainingPanel(QWidget):
         self.run: TrainingRun | None = None
         self._runs = 0
         self._adopted_at = self._next_adoption = 0.0
+        self.stages = Stages(self)
         self.runner = TrainingRunner(self)
         self.runner.steps.connect(self._on_steps)
         self.runner.progress.connect(self._on_progress)
@@ -216,12 +231,9 @@ class TrainingPanel(QWidget):
         """The settings of a run as the controls show them."""
         config = self.settings.config(snapshot_interval=SNAPSHOT_INTERVAL,
                                       health_probe=HEALTH_PROBE, health_interval=HEALTH_INTERVAL)
-        # Every shard of a batch in a process of its own, at a lower priority: the training
-        # thread then only waits and adds, and the GUI thread has the interpreter to itself and a
-        # core whenever it has something to draw (cnnviz.nn.parallel).
-        workers = default_workers(config.batch_size)
-        return replace(config, workers=workers, local_shard=workers == 1,
-                       worker_nice=WORKER_NICE)
+        # As cnnviz train splits its batches, in the training process (TrainerProcess).
+        return replace(config, workers=default_workers(config.batch_size), local_shard=True,
+                       worker_nice=0)
 
     def problem(self) -> str | None:
         """Why Start cannot train now, or None."""
@@ -239,7 +251,9 @@ class TrainingPanel(QWidget):
 
     @Slot()
     def _update_controls(self) -> None:
-        running, paused = self.running, self.run is not None and self.runner.trainer.paused
+        running = self.running
+        paused = self.run is not None and self.runner.trainer is not None \
+            and self.runner.trainer.paused
         new = self.network_combo.currentData() == "new"
         problem = self.problem()
         self.editor.setVisible(new)
@@ -294,6 +308,7 @@ class TrainingPanel(QWidget):
         """Load the data unless they are loaded already, then train."""
         if self.running or self.problem() is not None:
             return
+        self.stages.flush()  # the last run's last weights, before a run that continues them
         choice = (self.data_source(), self.count_spin.value(), self.validation_spin.value(),
                   self.settings.seed)
         data = self.loader.cached(*choice)
@@ -321,19 +336,26 @@ class TrainingPanel(QWidget):
                             f"The network takes {format_shape(network.model.input_shape)} "
                             f"inputs; the images are {format_shape(data.train_x.shape[1:])}.")
             return
-        trainer = Trainer(network.model.copy(), data.train_x, data.train_y, data.val_x,
-                          data.val_y, config)
+        trainer = TrainerProcess(network.model.copy(), data.train_x, data.train_y, data.val_x,
+                                 data.val_y, config, nice=WORKER_NICE)
         self._runs += 1
         planned = config.epochs * -(-len(data.train_x) // config.batch_size)
         self.run = TrainingRun(self._runs, network, self.document.undo_stack.index(), config,
                                data, TrainingHistory(planned_steps=planned))
         self._next_adoption = 0.0
-        self.history_changed.emit(self.run.history)
         self.runner.start(trainer, rate=REPORT_RATE)
         self.progress_bar.setValue(0)
         self.status_label.setText(f"Training {network.name} on {data.name}.")
         self._update_controls()
-        self.run_started.emit()
+        # The new network's views are drawn in this turn; the curves (and the docks that show
+        # them, the first time) in the next.
+        run = self.run
+        self.stages.run(lambda: self._announce(run))
+
+    def _announce(self, run: TrainingRun) -> None:
+        if run is self.run:
+            self.history_changed.emit(run.history)
+            self.run_started.emit()
 
     @Slot()
     def _on_pause_clicked(self) -> None:
@@ -375,6 +397,7 @@ class TrainingPanel(QWidget):
         """Stop everything now, for closing the window: join the worker threads, then keep the
         weights the run reached (``keep``) or bring back those from before it."""
         self.loader.shutdown()
+        self.stages.flush()
         run, self.run = self.run, None
         self.runner.shutdown()
         if run is not None and run.network is self.document.network:
@@ -411,17 +434,13 @@ class TrainingPanel(QWidget):
         adopt = report.weights is not None and time.perf_counter() >= self._next_adoption
         if adopt:
             self._adopted_at = time.perf_counter()
-            if run.config.local_shard:  # the training thread computes: let it wait meanwhile
-                self.runner.hold()
-            self._adopt(run, report.weights)
-            # A timer, unlike a posted call, fires after the views have been repainted.
-            QTimer.singleShot(1, self._on_adoption_drawn)
-        if adopt or report.kind == "epoch":
-            self.history_updated.emit()
+            self._next_adoption = math.inf  # until this one is drawn
+            self.stages.run(partial(self._adopt, run, report.weights), self.history_updated.emit,
+                            self._on_adoption_drawn)
+        elif report.kind == "epoch":
+            self.stages.run(self.history_updated.emit)
 
-    @Slot()
     def _on_adoption_drawn(self) -> None:
-        self.runner.release()
         cost = time.perf_counter() - self._adopted_at
         interval = min(max(SNAPSHOT_INTERVAL, cost / ADOPTION_SHARE), MAX_ADOPTION_INTERVAL)
         self._next_adoption = self._adopted_at + interval
@@ -449,8 +468,12 @@ class TrainingPanel(QWidget):
         run, self.run = self.run, None
         if run is None:
             return
-        self._adopt(run, self.runner.trainer.model.get_weights())  # the thread has ended
-        self.history_updated.emit()
+        self.stages.flush()  # whatever is still waiting, then the last weights in turns again
+        self.stages.run(partial(self._adopt, run, self.runner.trainer.model.get_weights()),
+                        self.history_updated.emit, partial(self._end_run, run, final))
+        self._update_controls()
+
+    def _end_run(self, run: TrainingRun, final: Progress) -> None:
         run.network.metadata = {**run.network.metadata,
                                 "last_training": self._summary(run, final)}
         done = {"finished": "Finished", "stopped": "Stopped", "diverged": "Diverged"}[final.kind]
@@ -468,6 +491,7 @@ class TrainingPanel(QWidget):
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
+        self.stages.flush()
         self.run = None
         self.runner.shutdown()  # the worker has returned: this only joins its thread
         self.status_label.setText("Training failed; the weights of the last snapshot stay.")

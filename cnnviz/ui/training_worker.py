@@ -1,6 +1,7 @@
-"""Run a :class:`~cnnviz.training.Trainer` in a worker thread and hand its progress to the GUI.
+"""Run a :class:`~cnnviz.training.Trainer` from a worker thread and hand its progress to the GUI.
 
-The worker trains its own copy of the network; the GUI only ever receives immutable
+The trainer trains its own copy of the network (the window's runs in a process of its own: a
+:class:`~cnnviz.training.remote.TrainerProcess`, driven the same way); the GUI only ever receives immutable
 :class:`~cnnviz.training.Progress` snapshots (weights are copies), throttled so that a fast
 trainer cannot flood the event loop, and, with each, the figures of every step since the last
 one (so that the curves miss no step).  Signals reach bound slots of objects living in the GUI
@@ -9,7 +10,6 @@ thread, so the GUI's handlers run there.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
@@ -17,10 +17,6 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from cnnviz.training import Progress, Trainer
 from cnnviz.training.history import STEP_FIELDS, step_record
-
-
-#: Longest time a hold (:meth:`TrainingRunner.hold`) keeps the worker waiting, seconds.
-HOLD_LIMIT = 0.5
 
 
 class TrainingWorker(QObject):
@@ -37,15 +33,12 @@ class TrainingWorker(QObject):
         super().__init__()
         self.trainer = trainer
         self.interval = 1.0 / rate
-        self.released = threading.Event()
-        self.released.set()
 
     @Slot()
     def run(self) -> None:
         last_sent, final, records = 0.0, None, []
         try:
             for report in self.trainer.run():
-                self.released.wait(HOLD_LIMIT)
                 if report.kind == "step":
                     records.append(step_record(report))
                     now = time.monotonic()
@@ -134,19 +127,6 @@ class TrainingRunner(QObject):
         """Ask the trainer to stop after the current step (returns at once)."""
         if self.trainer is not None:
             self.trainer.stop()
-        self.release()
-
-    def hold(self) -> None:
-        """Keep the worker waiting after its current step (at most ``HOLD_LIMIT`` seconds), so
-        that the GUI thread has the interpreter to itself while it redraws: Python threads take
-        turns, and a worker computing beside a repaint slows it down many times over."""
-        if self._worker is not None:
-            self._worker.released.clear()
-
-    def release(self) -> None:
-        """End a :meth:`hold`."""
-        if self._worker is not None:
-            self._worker.released.set()
 
     def shutdown(self, timeout_ms: int = 10000) -> bool:
         """Stop and wait for the thread to end (for closing the window); True if it ended."""

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
 
 from cnnviz.nn import load_model_with_metadata
 from cnnviz.nn.threads import limit_blas_threads
-from cnnviz.training import trainer as trainer_module
 from cnnviz.training.sources import DataSource, offline_digits
 from cnnviz.ui import training_data, training_panel
 
@@ -204,18 +203,20 @@ def test_a_diverging_run_stops_with_a_message_and_keeps_finite_weights(window, q
     assert "Diverged" in panel.status_label.text()
 
 
-def test_an_error_in_the_worker_reaches_the_user(window, quick_data, qtbot, monkeypatch):
-    def broken(*args):
-        raise RuntimeError("the probe broke")
-
-    monkeypatch.setattr(trainer_module, "measure_health", broken)
+def test_an_error_in_the_training_process_reaches_the_user(window, quick_data, qtbot):
     panel = window.training_panel
-    configure(panel, epochs=100)
-    with qtbot.waitSignal(panel.run_ended, timeout=20000) as ended:
+    configure(panel, epochs=1000)
+    with qtbot.waitSignal(panel.runner.progress, timeout=20000):
         panel.start_button.click()
+    with qtbot.waitSignal(panel.run_ended, timeout=20000) as ended:
+        panel.runner.trainer.process.kill()     # as if it had crashed
     assert ended.args[0] is None
     assert_idle(panel)
-    assert window.errors == [("Training failed", "RuntimeError: the probe broke")]
+    [(title, message)] = window.errors
+    assert title == "Training failed"
+    assert "training process stopped unexpectedly" in message
+    assert all(np.isfinite(v).all() for v in window.document.model.get_weights().values())
+    assert panel.start_button.isEnabled() and "failed" in panel.status_label.text()
 
 
 @pytest.mark.parametrize("answer", [Button.Yes, Button.No])

@@ -119,21 +119,3 @@ def test_reports_of_a_run_joined_by_shutdown_do_not_reach_the_next_one(qtbot):
         runner.start(toy_trainer(epochs=1))
     assert blocker.args[0].kind == "finished" and blocker.args[0].epochs == 1
     assert not runner.running
-
-
-def test_a_hold_keeps_the_worker_waiting_until_released(qtbot, runner):
-    steps = []
-    runner.progress.connect(lambda report: steps.append(report.step))
-    with qtbot.waitSignal(runner.progress, timeout=10000):
-        runner.start(toy_trainer(epochs=1000), rate=1000)
-    runner.hold()
-    qtbot.wait(50)          # the step under way ends, its report arrives
-    held = list(steps)
-    qtbot.wait(200)         # less than HOLD_LIMIT
-    assert steps == held
-    runner.release()
-    qtbot.waitUntil(lambda: len(steps) > len(held), timeout=5000)
-    runner.hold()
-    with qtbot.waitSignal(runner.finished, timeout=5000) as blocker:
-        runner.stop()       # stopping ends the hold too
-    assert blocker.args[0].kind == "stopped"
