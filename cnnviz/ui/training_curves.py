@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal, Slot
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from cnnviz.training.history import TrainingHistory
@@ -96,10 +96,10 @@ class PlotStack(QWidget):
             plot.setLabel("left", label)
             plot.setLabel("bottom", "step")
             plot.setLogMode(y=log_y)
-            for side in ("left", "bottom"):
-                # Room for the widest tick label so far, not shrinking: no re-layout each time
-                # the labels change.
-                plot.getAxis(side).setStyle(autoReduceTextSpace=False)
+            # A fixed room for the tick labels (as wide as "0.00005"): no re-layout, and no
+            # second repaint, each time the labels change.
+            text_width = QFontMetrics(self.font()).horizontalAdvance("0.00005")
+            plot.getAxis("left").setStyle(tickTextWidth=text_width, autoExpandTextSpace=False)
             plot.getAxis("left").enableAutoSIPrefix(False)
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
@@ -119,6 +119,11 @@ class PlotStack(QWidget):
         self.csv_button = QPushButton("Export CSV\u2026", objectName=f"{name}_csv_button",
                                       toolTip="Save every step's figures as a table",
                                       clicked=lambda: self.export_csv())
+        # Two lines held for each text from the start: a text that changes (every snapshot) or
+        # wraps to another line would otherwise resize the plots, and make them repaint twice.
+        for label in (self.summary_label, self.key_label):
+            label.setMinimumHeight(2 * label.fontMetrics().lineSpacing())
+            label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         buttons = QHBoxLayout()
         buttons.addWidget(self.summary_label, 1)
         buttons.addWidget(self.png_button)
