@@ -5,7 +5,6 @@ import json
 import shlex
 import signal
 import sys
-import time
 
 
 def add_train_parser(subparsers) -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ import numpy as np
 from cnnviz.nn import Sequential, SoftmaxCrossEntropy, StepLR, make_optimizer
 from cnnviz.nn.optim import CosineLR
 
-from .augment import Augmentation, distort
+from .augment import distort
 from .health import NetworkHealth, measure_health
 from .metrics import evaluate
 
