@@ -95,11 +95,31 @@ class _Region:
             self.y.append(np.ndarray((shard,), np.int64, buffer=buf, offset=y))
 
 
-def _read_exactly(stream, size):
+def read_exactly(stream, size: int) -> bytes:
+    """``size`` bytes from a child's pipe; EOFError if it ends first."""
     data = stream.read(size)
     if data is None or len(data) < size:
         raise EOFError
     return data
+
+
+def start_child(module: str, spec: dict, nice: int = 0) -> subprocess.Popen:
+    """Start a fresh interpreter that runs ``module._serve()`` (not forked, so safe beside
+    threads, and without re-running the caller's main module), at ``nice`` lower priority, with
+    pipes on its standard input and output; ``spec`` goes to it as the first line, in JSON."""
+    import cnnviz
+
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(cnnviz.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    # Lower the priority first thing, before the imports, which take a core for a while.
+    boot = (f"import os\nif {int(nice)}:\n try: os.nice({int(nice)})\n except "
+            f"(AttributeError, OSError): pass\nfrom {module} import _serve\n_serve()")
+    process = subprocess.Popen([sys.executable, "-c", boot], env=env,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    process.stdin.write(json.dumps(spec).encode() + b"\n")
+    process.stdin.flush()
+    return process
 
 
 def _shard_gradients(model, loss_fn, x, y, training, share, out):
@@ -116,7 +136,7 @@ def _shard_gradients(model, loss_fn, x, y, training, share, out):
 
 # ----------------------------------------------------------------------------- worker side
 def _serve() -> None:
-    """Body of a worker process (started by :meth:`ParallelGradients._start`)."""
+    """Body of a worker process (started by :func:`start_child`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     from .model import Sequential
     from .threads import prepare_process
@@ -144,7 +164,7 @@ def _serve() -> None:
     stdout.flush()
     while True:
         try:
-            count, training, share = _REQUEST.unpack(_read_exactly(stdin, _REQUEST.size))
+            count, training, share = _REQUEST.unpack(read_exactly(stdin, _REQUEST.size))
         except EOFError:
             return
         if count == 0:
@@ -237,25 +257,13 @@ class ParallelGradients:
 
     @staticmethod
     def _start(spec):
-        import cnnviz
-
-        env = dict(os.environ)
-        root = os.path.dirname(os.path.dirname(os.path.abspath(cnnviz.__file__)))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        # Lower the priority first thing, before the imports, which take a core for a while.
-        boot = (f"import os\nif {spec['nice']}:\n try: os.nice({spec['nice']})\n except "
-                "(AttributeError, OSError): pass\nfrom cnnviz.nn.parallel import _serve\n_serve()")
-        proc = subprocess.Popen([sys.executable, "-c", boot], env=env,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        proc.stdin.write(json.dumps(spec).encode() + b"\n")
-        proc.stdin.flush()
-        return proc
+        return start_child(__name__, spec, spec["nice"])
 
     def _receive(self, k):
         proc = self._procs[k]
         try:
-            status, loss, correct, length = _REPLY.unpack(_read_exactly(proc.stdout, _REPLY.size))
-            message = _read_exactly(proc.stdout, length).decode(errors="replace") if length else ""
+            status, loss, correct, length = _REPLY.unpack(read_exactly(proc.stdout, _REPLY.size))
+            message = read_exactly(proc.stdout, length).decode(errors="replace") if length else ""
         except (EOFError, OSError, ValueError) as exc:
             raise WorkerError(f"training worker {k} stopped unexpectedly "
                               f"(exit code {proc.poll()})") from exc

@@ -32,6 +32,7 @@ from dataclasses import asdict, fields
 import numpy as np
 
 from cnnviz.nn import Sequential
+from cnnviz.nn.parallel import read_exactly, start_child
 
 from .health import NetworkHealth
 from .trainer import Progress, TrainConfig
@@ -45,13 +46,6 @@ _TERMINAL = ("finished", "stopped", "diverged")
 
 class TrainingProcessError(RuntimeError):
     """The training process failed or died."""
-
-
-def _read_exactly(stream, size: int) -> bytes:
-    data = stream.read(size) if size else b""
-    if len(data) != size:
-        raise EOFError("the stream ended early")
-    return data
 
 
 def _layout(arrays: dict[str, np.ndarray]) -> tuple[dict, int]:
@@ -228,7 +222,7 @@ class TrainerProcess:
             with self._lock:
                 if self._stopped:
                     return
-                self._process = self._start(spec, self.nice)
+                self._process = start_child(__name__, spec, self.nice)
                 if self._paused:
                     self._process.stdin.write(b"p")
                     self._process.stdin.flush()
@@ -240,23 +234,6 @@ class TrainerProcess:
             except FileNotFoundError:
                 pass
 
-    @staticmethod
-    def _start(spec: dict, nice: int) -> subprocess.Popen:
-        import cnnviz
-
-        env = dict(os.environ)
-        root = os.path.dirname(os.path.dirname(os.path.abspath(cnnviz.__file__)))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        # Lower the priority first thing, before the imports, which take a core for a while.
-        boot = (f"import os\nif {nice}:\n try: os.nice({nice})\n except "
-                "(AttributeError, OSError): pass\nfrom cnnviz.training.remote import _serve\n"
-                "_serve()")
-        process = subprocess.Popen([sys.executable, "-c", boot], env=env,
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        process.stdin.write(json.dumps(spec).encode() + b"\n")
-        process.stdin.flush()
-        return process
-
     def _reports(self, path: str):
         model, process = self.model, self._process
         names = list(model.named_params())
@@ -264,9 +241,9 @@ class TrainerProcess:
         while True:
             try:
                 kind, text_length, weights_length = _HEADER.unpack(
-                    _read_exactly(process.stdout, _HEADER.size))
-                text = _read_exactly(process.stdout, text_length).decode()
-                raw = _read_exactly(process.stdout, weights_length)
+                    read_exactly(process.stdout, _HEADER.size))
+                text = read_exactly(process.stdout, text_length).decode()
+                raw = read_exactly(process.stdout, weights_length)
             except (EOFError, OSError, ValueError) as exc:
                 raise TrainingProcessError(f"the training process stopped unexpectedly (exit "
                                            f"code {process.poll()})") from exc
