@@ -31,6 +31,9 @@ from cnnviz.ui.kernel_grid import KernelGrid
 
 TRAINING_NOTE = ("Training is running: the trainer replaces the weights several times a second, "
                  "so editing is off until the run stops.")
+EDITING_HELP = "Drag a cell up or down, paint, or double-click to type; Ctrl+Z undoes."
+#: Lines of text the caption under the grid holds.
+CAPTION_LINES = 4
 
 
 def editable_layers(model) -> list[int]:
@@ -125,16 +128,17 @@ class FilterEditor(QWidget):
         content.addWidget(self.grid, 1)
         content.addLayout(self._build_bias_row())
 
-        self.note = QLabel(objectName="editor_note", wordWrap=True)
-        self.note.setStyleSheet("color: palette(highlight);")
+        # What the filter is and how to edit it, or, during a run, why editing is off. Its
+        # height is reserved: a caption growing by a line when training starts would re-lay the
+        # whole window out (this dock is a tab beside the Network Input).
         self.caption = QLabel(objectName="editor_caption", wordWrap=True)
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.caption.setMinimumHeight(CAPTION_LINES * self.caption.fontMetrics().lineSpacing())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(chooser)
-        layout.addWidget(self.note)
         layout.addWidget(self.content, 1)
         layout.addWidget(self.caption)
-        self.note.hide()
 
         self._on_model_changed(document.network)
         document.model_changed.connect(self._on_model_changed)
@@ -280,7 +284,7 @@ class FilterEditor(QWidget):
             self.caption.setText(
                 f"Layer {self.layer} {kind}, {what}: {c} input channel{'s' if c > 1 else ''} of "
                 f"{kernels_now.shape[1]}\u00d7{kernels_now.shape[2]}; colours \u00b1{top:.2g}. "
-                "Drag a cell up or down, paint, or double-click to type; Ctrl+Z undoes.")
+                + (TRAINING_NOTE if self.training_active else EDITING_HELP))
         self.applied_version, self.applied_at = trace.version, time.perf_counter()
 
     def unit_weights(self) -> np.ndarray:
@@ -441,8 +445,6 @@ class FilterEditor(QWidget):
     def set_training_active(self, active: bool) -> None:
         """Turn editing off (with the explanation shown) while a run owns the weights."""
         self.training_active = active
-        self.note.setText(TRAINING_NOTE if active else "")
-        self.note.setVisible(active)
         self._update_enabled()
         self._apply(self.document.trace)
 

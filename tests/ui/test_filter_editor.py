@@ -13,7 +13,7 @@ from cnnviz.nn.threads import limit_blas_threads
 from cnnviz.session import canvas_input
 from cnnviz.training.sources import DataSource, offline_digits
 from cnnviz.ui import training_data
-from cnnviz.ui.filter_editor import TRAINING_NOTE, filter_for_activation
+from cnnviz.ui.filter_editor import EDITING_HELP, TRAINING_NOTE, filter_for_activation
 
 pytestmark = pytest.mark.gui
 LEFT, NONE = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
@@ -230,10 +230,15 @@ def test_editing_is_off_and_explained_while_training(window, editor, quick_data,
     panel.validation_spin.setValue(60)
     panel.settings.epochs_spin.setValue(1000)
     panel.network_combo.setCurrentIndex(panel.network_combo.findData("current"))
+    window.docks["filter_editor"].raise_()
+    qtbot.waitExposed(editor)
+    minimum = editor.minimumSizeHint()
     with qtbot.waitSignal(panel.run_started, timeout=20000):
         panel.start_button.click()
     assert editor.training_active and not editor.content.isEnabled()
-    assert editor.note.isVisible() and editor.note.text() == TRAINING_NOTE
+    assert editor.caption.text().endswith(TRAINING_NOTE)
+    # The explanation takes no more room than the help it replaces: the window keeps its layout.
+    assert editor.minimumSizeHint() == minimum
     steps = window.document.undo_stack.count()
     assert not editor.set_unit_weights(np.zeros((1, 5, 5), np.float32), "refused")
     QTest.mouseDClick(editor.grid, LEFT, NONE, centre(editor.grid, (0, 0, 0)))
@@ -242,6 +247,6 @@ def test_editing_is_off_and_explained_while_training(window, editor, quick_data,
         panel.stop_button.click()
     assert window.document.undo_stack.count() <= steps + 1  # only the training's own step
     assert not editor.training_active and editor.content.isEnabled()
-    assert not editor.note.isVisible()
+    assert editor.caption.text().endswith(EDITING_HELP)
     editor.apply_preset("zero")
     assert not window.document.model.layers[0].params["weight"][0].any()
