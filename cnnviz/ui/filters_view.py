@@ -124,17 +124,25 @@ class FiltersView(ThemedPanel, QWidget):
     # ----------------------------------------------------------------- document
     @Slot(object)
     def _on_model_changed(self, network) -> None:
+        """List the network's convolutions and show the first; when they are the ones listed
+        already (a new run of the same preset, say), stay on the layer shown."""
         model = network.model
+        items = []
+        for index in conv_layers(model):
+            f, c, kh, kw = model.layers[index].params["weight"].shape
+            items.append((f"{index} Conv2D: {f} filters of {c}\u00d7{kh}\u00d7{kw}", index))
+        listed = [(self.layer_combo.itemText(row), self.layer_combo.itemData(row))
+                  for row in range(self.layer_combo.count())]
+        if items == listed and self.layer is not None:
+            self._apply()
+            return
         self.layer_combo.blockSignals(True)
         self.layer_combo.clear()
-        for index in conv_layers(model):
-            layer = model.layers[index]
-            f, c, kh, kw = layer.params["weight"].shape
-            self.layer_combo.addItem(f"{index} Conv2D: {f} filters of {c}\u00d7{kh}\u00d7{kw}",
-                                     index)
+        for text, index in items:
+            self.layer_combo.addItem(text, index)
         self.layer_combo.blockSignals(False)
         self.layer = None
-        self.show_layer(self.layer_combo.itemData(0) if self.layer_combo.count() else None)
+        self.show_layer(items[0][1] if items else None)
 
     @Slot(object)
     def _on_trace_changed(self, trace: Trace) -> None:

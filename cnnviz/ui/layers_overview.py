@@ -99,6 +99,8 @@ class LayersOverview(QWidget):
         self.applied_version, self.applied_at = 0, 0.0
         self._hovered = None
         self._dirty = False
+        self._layout_key: tuple = ()   # the labels the rows were built for
+        self._stale_rows = False       # rows of an older network: build them when shown
         self._size = (1.0, 1.0)
         self._label_left = 0.0
         self._signs: list[bool] = []
@@ -128,6 +130,21 @@ class LayersOverview(QWidget):
     # ----------------------------------------------------------------- building
     @Slot(object)
     def _on_model_changed(self, network) -> None:
+        """Build a row per activation; a hidden panel builds when shown. A network of the same
+        layers as the one shown (a new run of the same preset, say) reuses the rows."""
+        model = network.model
+        key = tuple(row_label(model, index) for index in range(len(model.layers) + 1))
+        if key == self._layout_key:
+            self._stale_rows = False
+            self._signs = nonnegative_activations(model)
+            self._on_trace_changed(self.document.trace)
+        elif self.isVisible() or not self.rows:
+            self._build(network, key)
+        else:
+            self._stale_rows = self._dirty = True
+
+    def _build(self, network, key: tuple) -> None:
+        self._stale_rows, self._layout_key = False, key
         for row in self.rows:
             self.viewbox.removeItem(row.image)
             self.viewbox.removeItem(row.label)
@@ -200,6 +217,8 @@ class LayersOverview(QWidget):
             self._dirty = True
 
     def _apply(self, trace: Trace) -> None:
+        if self._stale_rows:
+            return  # drawn when the rows are built
         self._dirty = False
         mode = self.normalisation
         whole = network_peak(trace) if mode == "network" else 1.0
@@ -229,9 +248,11 @@ class LayersOverview(QWidget):
                                                self._size[0] - left + TILE_GAP,
                                                rect.height() + 2 * ROW_GAP / 3))
 
-    def row_span(self, index: int) -> tuple[int, int]:
+    def row_span(self, index: int) -> tuple[int, int] | None:
         """Top and bottom, in this widget's pixels, of activation ``index``'s row (to scroll it
-        into view)."""
+        into view); None while the rows wait to be built."""
+        if self._stale_rows or not 0 <= index < len(self.rows):
+            return None
         rect = self.rows[index].rect
         top, bottom = (self.graphics.mapTo(self, self.graphics.mapFromScene(
             self.viewbox.mapViewToScene(point))).y()
@@ -286,7 +307,11 @@ class LayersOverview(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
-        if self._dirty:
+        if self._stale_rows:
+            model = self.document.model
+            self._build(self.document.network,
+                        tuple(row_label(model, i) for i in range(len(model.layers) + 1)))
+        elif self._dirty:
             self._apply(self.document.trace)
         self._fit()
 

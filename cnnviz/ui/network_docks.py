@@ -65,5 +65,8 @@ class NetworkDocks:
     @Slot(int)
     def _scroll_to_layer(self, index: int) -> None:
         """Keep the row of the layer shown large in view when the Layers panel scrolls."""
-        top, bottom = self.layers_overview.row_span(index)
+        span = self.layers_overview.row_span(index)
+        if span is None:
+            return
+        top, bottom = span
         self.layers_area.ensureVisible(0, (top + bottom) // 2, 0, (bottom - top) // 2 + 16)

@@ -237,6 +237,7 @@ class ReceptiveFieldController(QObject):
         self.input_view = input_view
         self.overview = overview
         self.feature_maps = feature_maps
+        self.filters = filters
         self.hovered = None
         self.windows: list[LayerWindow] = []
         self.heat = None
@@ -363,3 +364,7 @@ class ReceptiveFieldController(QObject):
     @Slot(object)
     def _on_model_changed(self, _network) -> None:
         self._on_unit_hovered(None)
+        if self.filters is not None:
+            # The feature maps may have followed the new network before the filters listed its
+            # convolutions: show the one behind the activation shown large.
+            self.filters.follow_activation(self.feature_maps.index)

@@ -10,7 +10,7 @@ from PySide6.QtTest import QTest
 from cnnviz.display import (Mosaic, best_columns, nice_ceil, nonnegative_activations,
                             scale_values)
 from cnnviz.nn import build_preset
-from cnnviz.session import canvas_input
+from cnnviz.session import NetworkEntry, canvas_input
 from cnnviz.ui.colormaps import lookup_table
 
 from network_views import digit_raster, make_document, rgb_dilated_net, settled, show_views
@@ -215,6 +215,33 @@ def test_hidden_views_catch_up_when_shown(qtbot):
     assert fm.applied_version < views.document.trace.version
     fm.show()
     assert fm.applied_version == views.document.trace.version
+
+
+@pytest.mark.gui
+def test_the_overview_builds_when_shown_and_keeps_rows_for_the_same_layers(qtbot):
+    views = show_views(qtbot, make_document())
+    document, overview, filters = views.document, views.overview, views.filters
+    views.feature_maps.set_layer(4)
+    assert filters.layer == 3
+    rows = list(overview.rows)
+    before = rows[1].image.image.copy()
+    # A new network of the same layers (a fresh run of the preset): rows and chosen layer stay,
+    # and show the new network's activations.
+    document.set_network(NetworkEntry(build_preset("lenet5", seed=7)))
+    assert overview.rows == rows
+    assert views.feature_maps.index == 4 and filters.layer == 3 and overview.selected == 4
+    assert overview.applied_version == document.trace.version
+    assert not np.array_equal(rows[1].image.image, before)
+    # Another architecture while hidden: nothing is built until the panel is shown again.
+    overview.hide()
+    document.set_network(NetworkEntry(rgb_dilated_net()))
+    assert overview.rows == rows and overview.row_span(1) is None
+    assert filters.layer == 2  # the feature maps stay on activation 4, behind the third conv
+    overview.show()
+    model = document.model
+    assert len(overview.rows) == len(model.layers) + 1 and overview.rows[0] is not rows[0]
+    assert overview.applied_version == document.trace.version
+    assert overview.row_span(len(model.layers)) is not None
 
 
 @pytest.mark.gui
