@@ -132,6 +132,31 @@ def test_pause_resume_and_stop_leave_a_whole_network(window, quick_data, qtbot):
     assert panel.start_button.isEnabled()
 
 
+def test_starting_a_run_keeps_the_window_layout(make_window, quick_data, qtbot):
+    """The first Start of a session must not re-lay the window out: every panel keeps its place
+    and size (a caption growing by a line, or a hidden panel rebuilt, once held the GUI thread
+    for 50-100 ms while the run began)."""
+    window = make_window(size=(1280, 800))
+    panel = window.training_panel
+    configure(panel, epochs=1000, preset="lenet5")
+    window.docks["training"].raise_()
+    qtbot.waitExposed(panel)
+    qtbot.wait(100)
+
+    def layout():
+        return {name: dock.geometry().getRect() for name, dock in window.docks.items()
+                if dock.isVisible()}
+
+    before = layout()
+    assert len(before) >= 10
+    with qtbot.waitSignal(panel.run_started, timeout=20000):
+        panel.start_button.click()
+    qtbot.wait(100)
+    assert layout() == before
+    with qtbot.waitSignal(panel.run_ended, timeout=20000):
+        panel.stop_button.click()
+
+
 def test_the_current_network_continues_training(window, quick_data, qtbot):
     panel = window.training_panel
     configure(panel, epochs=1, network="current")
