@@ -20,6 +20,7 @@ from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from cnnviz.training.history import TrainingHistory
+from cnnviz.ui.plot_axes import LogAxis
 from cnnviz.ui.theme import accent, plot_colors
 
 #: Colours of curves told apart by colour alone (Tableau 10), readable on light and dark.
@@ -92,7 +93,8 @@ class PlotStack(QWidget):
         self._ranges: dict[str, tuple] = {}
         first = None
         for column, (key, label, log_y, _) in enumerate(plots):
-            plot = self.graphics.addPlot(row=0, col=column)
+            axes = {"left": LogAxis("left")} if log_y else None
+            plot = self.graphics.addPlot(row=0, col=column, axisItems=axes)
             plot.setLabel("left", label)
             plot.setLabel("bottom", "step")
             plot.setLogMode(y=log_y)
