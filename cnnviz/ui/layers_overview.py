@@ -10,6 +10,7 @@ outlined in every earlier row.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ STRIP_CELL = 4.0     # widest unit of a strip
 OUTPUT_CELL = 16.0   # one class of the output row
 LABEL_MARGIN = 10    # pixels between a label and its maps
 TOP_MARGIN = 6       # pixels above the first row (its label is taller than its maps)
+VIEW_MARGIN = 4      # pixels around the view
 MIN_SCALE = 0.75     # pixels per view unit below which the panel scrolls (labels would overlap)
 
 
@@ -53,19 +55,33 @@ class Row:
     table: str = ""
 
 
-def row_label(model, index: int) -> str:
-    """HTML label of activation ``index``: index and kind, output shape, parameters."""
+def _kind_and_shape(model, index: int) -> tuple[str, tuple[int, ...]]:
     if index == 0:
-        kind, shape, params = "Input", model.input_shape, 0
-    else:
-        layer = model.layers[index - 1]
-        kind, shape, params = f"{index - 1} {layer.kind}", layer.output_shape, layer.param_count()
+        return "Input", tuple(model.input_shape)
+    layer = model.layers[index - 1]
+    return f"{index - 1} {layer.kind}", tuple(layer.output_shape)
+
+
+def row_label(model, index: int) -> str:
+    """HTML label of activation ``index``: index and kind, then output shape. Short enough that
+    the maps keep most of a narrow dock; the rest is in :func:`row_description`."""
+    kind, shape = _kind_and_shape(model, index)
     size = "\u00d7".join(map(str, shape))
-    extra = " \u2192 probabilities" if index == len(model.layers) else ""
-    weights = f" \u00b7 {params:,} params" if params else ""
-    if len(shape) == 3:
-        return f"<b>{kind}</b><br>{size}{weights}"
-    return f"<b>{kind}</b> {size}{weights}{extra}"
+    return f"<b>{kind}</b>{'<br>' if len(shape) == 3 else ' '}{size}"
+
+
+def row_description(model, index: int) -> str:
+    """What activation ``index`` is, in full (the tooltip of its row)."""
+    kind, shape = _kind_and_shape(model, index)
+    size = "\u00d7".join(map(str, shape))
+    what = "channels \u00d7 height \u00d7 width" if len(shape) == 3 else "units"
+    text = f"{kind}: {size} ({what})"
+    if index:
+        params = model.layers[index - 1].param_count()
+        text += f", {params:,} parameters" if params else ", no parameters"
+    if index == len(model.layers):
+        text += "; the class probabilities"
+    return text + ". Click to see it large; hover a unit for its receptive field."
 
 
 class LayersOverview(QWidget):
@@ -108,7 +124,7 @@ class LayersOverview(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setObjectName("layers_graphics")
         self.graphics.setMinimumSize(240, 160)
-        self.graphics.ci.setContentsMargins(4, 4, 4, 4)
+        self.graphics.ci.setContentsMargins(*(VIEW_MARGIN,) * 4)
         self.viewbox = self.graphics.addViewBox(invertY=True, enableMenu=False)
         self.viewbox.setMouseEnabled(x=False, y=False)
         self.viewbox.disableAutoRange()
@@ -177,8 +193,12 @@ class LayersOverview(QWidget):
             self.rows.append(Row(index, mosaic, rect, image, gaps, label, WindowOverlay(image)))
             top += height + ROW_GAP
         self._size = (line, top - ROW_GAP)
-        # Below this height the labels would overlap: the dock scrolls instead.
-        self.graphics.setMinimumHeight(int(self._size[1] * MIN_SCALE + 2 * ROW_GAP))
+        # Below this size the labels would overlap (or crowd out the maps): the dock scrolls
+        # instead.
+        label_px = max(row.label.textItem.boundingRect().width() for row in self.rows)
+        self.graphics.setMinimumSize(
+            math.ceil(label_px + LABEL_MARGIN + line * MIN_SCALE + 2 * VIEW_MARGIN),
+            int(self._size[1] * MIN_SCALE + 2 * ROW_GAP))
         self._hovered = None
         self._apply_palette()
         self._apply(self.document.trace)
@@ -288,6 +308,10 @@ class LayersOverview(QWidget):
         return None if unit is None else (row.index, unit)
 
     def _on_mouse_moved(self, position) -> None:
+        row = self.row_at(position)
+        tip = "" if row is None else row_description(self.document.model, row.index)
+        if tip != self.graphics.toolTip():
+            self.graphics.setToolTip(tip)
         hover = self.unit_at(position)
         if hover != self._hovered:
             self._hovered = hover

@@ -148,8 +148,14 @@ def test_the_overview_lists_every_layer_and_a_click_opens_it_large(qtbot):
     for row, layer in zip(overview.rows[1:], model.layers):
         text = row.label.textItem.toPlainText()
         assert layer.kind in text and "\u00d7".join(map(str, layer.output_shape)) in text
-        if layer.param_count():
-            assert f"{layer.param_count():,} params" in text
+    # The parameter count is in the row's tooltip, shown when the pointer is over the row.
+    row = overview.rows[4]
+    point = settled(lambda: overview.graphics.mapFromScene(
+        row.image.mapToScene(QPointF(2.5, 2.5))))
+    QTest.mouseMove(overview.graphics.viewport(), point)
+    assert overview.graphics.toolTip().startswith(
+        f"3 Conv2D: 16\u00d710\u00d710 (channels \u00d7 height \u00d7 width), "
+        f"{model.layers[3].param_count():,} parameters")
     row = overview.rows[6]
     point = settled(lambda: overview.graphics.mapFromScene(
         row.image.mapToScene(QPointF(2.5, 2.5))))
@@ -252,8 +258,8 @@ def test_export_the_maps_as_png_and_the_activations_as_npy(qtbot, tmp_path):
     asked = []
     fm.ask_save_path = lambda caption, suggested, _filter: (
         asked.append(suggested) or str(tmp_path / suggested))
-    fm.save_npy_button.click()
-    fm.save_png_button.click()
+    fm.save_npy_action.trigger()
+    fm.save_png_action.trigger()
     assert asked == ["lenet5-layer3.npy", "lenet5-layer3.png"]
     saved = np.load(tmp_path / "lenet5-layer3.npy", allow_pickle=False)
     np.testing.assert_array_equal(saved, trace.activations[4])
@@ -273,4 +279,4 @@ def test_export_the_maps_as_png_and_the_activations_as_npy(qtbot, tmp_path):
     gap_top, gap_left, _, _ = fm.mosaic.gaps()[0]
     assert image[gap_top * factor, gap_left * factor, 3] == 0
     fm.ask_save_path = lambda *args: ""
-    fm.save_png_button.click()  # cancelled: nothing happens
+    fm.save_png_action.trigger()  # cancelled: nothing happens
