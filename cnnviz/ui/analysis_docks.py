@@ -16,39 +16,12 @@ Each panel runs its long computations in a worker thread of its own;
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFrame, QScrollArea, QWidget
-
 from cnnviz.ui.activation_gallery import ActivationGallery
 from cnnviz.ui.analysis_panel import AnalysisPanel
 from cnnviz.ui.evaluation_view import EvaluationView
-
-
-class PanelScrollArea(QScrollArea):
-    """Holds a panel at the dock's size, and scrolls it only when the dock is smaller than the
-    panel's minimum size (so that a small dock never makes the window taller than the screen).
-
-    ``QScrollArea.setWidgetResizable`` would size the panel by its height for the dock's width,
-    which word-wrapped labels make taller than the dock: the panel would always scroll.
-    """
-
-    def __init__(self, panel: QWidget):
-        super().__init__(frameShape=QFrame.Shape.NoFrame)
-        self.setWidget(panel)
-
-    def resizeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
-        super().resizeEvent(event)
-        self._fit()
-
-    def eventFilter(self, watched, event: QEvent) -> bool:  # noqa: N802 (Qt override)
-        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
-            self._fit()
-        return super().eventFilter(watched, event)
-
-    def _fit(self) -> None:
-        panel = self.widget()
-        panel.resize(self.maximumViewportSize().expandedTo(panel.minimumSizeHint()))
+from cnnviz.ui.panel_scroll_area import PanelScrollArea
 
 
 class AnalysisDocks:

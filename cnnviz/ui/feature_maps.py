@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRectF, Qt, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QImage, QPen
+from PySide6.QtGui import QAction, QBrush, QColor, QImage, QPen
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGraphicsPathItem, QHBoxLayout,
-                               QLabel, QMessageBox, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+                               QLabel, QMenu, QMessageBox, QSizePolicy, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from cnnviz.display import (NORMALISATIONS, Mosaic, Scale, best_columns, nonnegative_activations,
                             scale_values)
@@ -133,20 +134,26 @@ class FeatureMapsView(QWidget):
             "On hover, show how strongly each input pixel moves the unit: the magnitude of the "
             "gradient of the unit with respect to the input")
         self.effective_check.toggled.connect(self.effective_toggled)
-        self.save_png_button = QToolButton(text="PNG\u2026", objectName="save_png_button")
-        self.save_png_button.setToolTip("Save this layer's maps as a PNG picture")
-        self.save_png_button.clicked.connect(lambda: self._export("png"))
-        self.save_npy_button = QToolButton(text=".npy\u2026", objectName="save_npy_button")
-        self.save_npy_button.setToolTip("Save this layer's activations as a numpy .npy file")
-        self.save_npy_button.clicked.connect(lambda: self._export("npy"))
+        # One Save button with a menu: the row of controls must fit a panel about 600 px wide.
+        self.save_png_action = QAction("Maps as PNG\u2026", self, objectName="save_png_action",
+                                       toolTip="Save this layer's maps as a PNG picture",
+                                       triggered=lambda: self._export("png"))
+        self.save_npy_action = QAction("Activations as .npy\u2026", self,
+                                       objectName="save_npy_action",
+                                       toolTip="Save this layer's activations as a numpy .npy file",
+                                       triggered=lambda: self._export("npy"))
+        self.save_button = QToolButton(text="Save", objectName="save_maps_button",
+                                       toolTip="Save this layer's maps (PNG) or activations (.npy)",
+                                       popupMode=QToolButton.ToolButtonPopupMode.InstantPopup)
+        save_menu = QMenu(self.save_button)
+        save_menu.addActions([self.save_png_action, self.save_npy_action])
+        self.save_button.setMenu(save_menu)
         controls = QHBoxLayout()
         controls.addWidget(self.layer_combo, 1)
         controls.addWidget(QLabel("Colours"))
         controls.addWidget(self.scale_combo)
         controls.addWidget(self.effective_check)
-        controls.addWidget(QLabel("Save"))
-        controls.addWidget(self.save_png_button)
-        controls.addWidget(self.save_npy_button)
+        controls.addWidget(self.save_button)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setObjectName("feature_maps_graphics")

@@ -28,6 +28,7 @@ from cnnviz.display import nice_ceil, peak
 from cnnviz.session import SessionError, Trace
 from cnnviz.ui.document import Document
 from cnnviz.ui.kernel_grid import KernelGrid
+from cnnviz.ui.panel_scroll_area import PanelScrollArea
 
 TRAINING_NOTE = ("Training is running: the trainer replaces the weights several times a second, "
                  "so editing is off until the run stops.")
@@ -479,7 +480,10 @@ def add_filter_editor_dock(window) -> FilterEditor:
     Call once the Filters, Feature Maps, Layers and Training panels exist.
     """
     editor = FilterEditor(window.document)
-    window.add_dock("filter_editor", "Filter Editor", editor, Qt.DockWidgetArea.RightDockWidgetArea,
+    # Scrolling below its minimum size: in the Network Input's tab group, the editor's controls
+    # would otherwise make the window taller than a laptop's screen.
+    window.add_dock("filter_editor", "Filter Editor", PanelScrollArea(editor),
+                    Qt.DockWidgetArea.RightDockWidgetArea,
                     "change a filter's weights and watch every later layer respond")
     # Beside the Network Input (which an edit does not change), so that the Layers panel stays
     # in view and shows every later layer respond.

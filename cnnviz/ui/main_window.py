@@ -68,6 +68,7 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
         self._startup_errors: list[tuple[str, str]] | None = []  # None once shown
+        self._default_layout_pending = True  # unless a saved layout is restored
         self.document = document or self._create_document()
         self.document.setParent(self)
         self.create_panels()
@@ -240,6 +241,7 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
             # Again, now that the restored docks (not every default one) set the minimum size.
             self.layout().activate()
             self.restoreGeometry(geometry)
+            self._default_layout_pending = False
         self.canvas_panel.canvas.set_brush_size(
             settings.read_int(settings.BRUSH_SIZE_KEY, self.canvas_panel.canvas.brush_size))
         scheme = settings.read_str(settings.SCHEME_KEY, "system")
@@ -249,6 +251,19 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
         if scheme != "system":
             apply_scheme(scheme)
         self.update_recent_files_menu()
+
+    def apply_default_layout(self) -> None:
+        """Share the window among the docks as on a first start: the Canvas, the Feature Maps
+        over the Filters, and the Network Input over the Prediction and the Layers."""
+        self.layout().activate()
+        width, height = self.width(), self.height()
+        across, down = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        self.resizeDocks([self.docks[name] for name in ("canvas", "feature_maps", "input")],
+                         [width * 22 // 100, width * 51 // 100, width * 27 // 100], across)
+        self.resizeDocks([self.docks["feature_maps"], self.docks["filters"]],
+                         [height * 3 // 5, height * 2 // 5], down)
+        self.resizeDocks([self.docks[name] for name in ("input", "prediction", "layers")],
+                         [height * 35 // 100, height * 25 // 100, height * 40 // 100], down)
 
     def write_settings(self) -> None:
         """Save the geometry, dock layout and brush size for the next start."""
@@ -269,6 +284,9 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         """Show the window, then what went wrong while it was being built (if anything)."""
         super().showEvent(event)
+        if self._default_layout_pending:
+            self._default_layout_pending = False
+            self.apply_default_layout()
         if self._startup_errors is not None:
             errors, self._startup_errors = self._startup_errors, None
             for title, message in errors:

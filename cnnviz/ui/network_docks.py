@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QFrame, QScrollArea, QWidget
 from cnnviz.ui.feature_maps import FeatureMapsView
 from cnnviz.ui.filters_view import FiltersView
 from cnnviz.ui.layers_overview import LayersOverview
+from cnnviz.ui.panel_scroll_area import PanelScrollArea
 from cnnviz.ui.receptive_field import ReceptiveFieldController
 
 
@@ -39,7 +40,9 @@ class NetworkDocks:
         self.layers_overview = LayersOverview(self.document)
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         across, down = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-        self.add_dock("feature_maps", "Feature Maps", self.feature_maps, left,
+        # Scrolling below its minimum size: its row of controls alone is wider than the room a
+        # laptop's screen leaves beside the Canvas and the Network Input.
+        self.add_dock("feature_maps", "Feature Maps", PanelScrollArea(self.feature_maps), left,
                       "one layer's activations, large: hover a unit for its receptive field, "
                       "click it for its calculation")
         # Beside the Canvas: splitting the Canvas itself breaks when it shares a tab group.

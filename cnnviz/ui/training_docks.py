@@ -19,7 +19,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QMessageBox
 
-from cnnviz.ui.analysis_docks import PanelScrollArea
+from cnnviz.ui.panel_scroll_area import PanelScrollArea
 from cnnviz.ui.network_health import NetworkHealthView
 from cnnviz.ui.training_curves import TrainingCurves
 from cnnviz.ui.training_panel import TrainingPanel

@@ -1,5 +1,6 @@
 """The main window: start-up, menus and actions, About boxes, quitting, run_app."""
 
+import itertools
 import textwrap
 
 import pytest
@@ -200,3 +201,25 @@ def test_run_app_exits_cleanly(run_python, tmp_path, how):
     assert result.stdout == "0 cnnviz cnnviz\n"
     assert result.stderr.replace(OFFSCREEN_NOTE, "").strip() == ""
     assert (tmp_path / "config" / "cnnviz" / "cnnviz.conf").is_file()
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("size", [(1280, 800), (1024, 700)])
+def test_the_first_layout_fits_a_laptop_screen_with_every_layer_label_readable(make_window,
+                                                                               size):
+    window = make_window(size=size)
+    QApplication.processEvents()
+    assert window.size().toTuple() == size  # no panel forces the window larger
+    docks = window.docks
+    assert docks["canvas"].width() < docks["feature_maps"].width()
+    assert docks["input"].width() < docks["feature_maps"].width()
+    assert docks["layers"].height() > 100
+    overview = window.layers_overview
+    lines = []  # each label's lines of text, without the text item's document margin
+    for row in overview.rows:
+        item = row.label.textItem
+        margin = item.document().documentMargin()
+        lines.append(item.mapRectToScene(
+            item.boundingRect().adjusted(margin, margin, -margin, -margin)))
+    for upper, lower in itertools.pairwise(lines):
+        assert upper.bottom() <= lower.top() + 1  # in order, apart (1 px of rounding)
