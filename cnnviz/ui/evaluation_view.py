@@ -309,7 +309,8 @@ class EvaluationView(QWidget):
         wrong = int(n - np.trace(evaluation.confusion))
         text = (f"<b>{evaluation.accuracy:.2%}</b> of {n:,} {run.test_set.name} images right "
                 f"({wrong:,} wrong), mean loss {evaluation.loss:.3f}. Rows: true class; blue: "
-                f"right, red: confusions. Click a cell to see its images.")
+                f"right; yellow to red: confusions, the more the redder. Click a cell to see "
+                f"its images.")
         network = self.document.network
         if run.network is not network or run.token != network.token:
             text += " <i>The network has changed since: evaluate again to update.</i>"
