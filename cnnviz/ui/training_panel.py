@@ -344,7 +344,6 @@ class TrainingPanel(QWidget):
                                data, TrainingHistory(planned_steps=planned))
         self._next_adoption = 0.0
         self.runner.start(trainer, rate=REPORT_RATE)
-        self.progress_bar.setValue(0)
         self.status_label.setText(f"Training {network.name} on {data.name}.")
         self._update_controls()
         # The new network's views are drawn in this turn; the curves (and the docks that show
@@ -354,6 +353,9 @@ class TrainingPanel(QWidget):
 
     def _announce(self, run: TrainingRun) -> None:
         if run is self.run:
+            # Here, not in the click's turn: QProgressBar.setValue repaints at once, and with it
+            # every view the new network left to repaint.
+            self.progress_bar.setValue(0)
             self.history_changed.emit(run.history)
             self.run_started.emit()
 
