@@ -43,6 +43,28 @@ def keep_freed_memory() -> bool:
                 and mallopt(m_top_pad, 16 << 20))
 
 
+def lower_thread_priority(increment: int) -> bool:
+    """Lower the calling thread's scheduling priority (raise its nice value by ``increment``),
+    leaving the process's other threads as they are.
+
+    Linux gives each thread a nice value of its own; elsewhere this does nothing (returns
+    False), since the same call would lower the whole process.
+    """
+    import os
+    import sys
+    import threading
+
+    if increment <= 0 or not sys.platform.startswith("linux"):
+        return False
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread,
+                       min(os.getpriority(os.PRIO_PROCESS, thread) + increment, 19))
+    except OSError:
+        return False
+    return True
+
+
 def prepare_process() -> None:
     """Set a process up to run the engine: one BLAS thread, freed memory kept for reuse."""
     limit_blas_threads(1)

@@ -51,7 +51,8 @@ ADOPTION_SHARE = 0.06
 MAX_ADOPTION_INTERVAL = 1.5
 #: At most this many step reports a second reach the GUI thread.
 REPORT_RATE = 4.0
-#: How much lower than the window's the training process's scheduling priority is (its workers
+#: How much lower than the GUI thread's the scheduling priority of the thread that feeds the training
+#: process, and of that process (its workers
 #: inherit it): the GUI thread gets a core at once whenever it has something to draw.
 WORKER_NICE = 10
 #: Training images run (in the training process) to count dead ReLUs, and how often (seconds).
@@ -343,7 +344,7 @@ class TrainingPanel(QWidget):
         self.run = TrainingRun(self._runs, network, self.document.undo_stack.index(), config,
                                data, TrainingHistory(planned_steps=planned))
         self._next_adoption = 0.0
-        self.runner.start(trainer, rate=REPORT_RATE)
+        self.runner.start(trainer, rate=REPORT_RATE, nice=WORKER_NICE)
         self.status_label.setText(f"Training {network.name} on {data.name}.")
         self._update_controls()
         # The new network's views are drawn in this turn; the curves (and the docks that show

@@ -15,6 +15,7 @@ import time
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from cnnviz.nn.threads import lower_thread_priority
 from cnnviz.training import Progress, Trainer
 from cnnviz.training.history import STEP_FIELDS, step_record
 
@@ -29,13 +30,18 @@ class TrainingWorker(QObject):
     done = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, trainer: Trainer, rate: float = 10.0):
+    def __init__(self, trainer: Trainer, rate: float = 10.0, nice: int = 0):
         super().__init__()
         self.trainer = trainer
         self.interval = 1.0 / rate
+        self.nice = nice
 
     @Slot()
     def run(self) -> None:
+        # Below the GUI thread: starting a run copies the whole data set for the training
+        # process (100-150 ms of a core), and the GUI thread, drawing the new network at that
+        # moment, must not wait for a core.
+        lower_thread_priority(self.nice)
         last_sent, final, records = 0.0, None, []
         try:
             for report in self.trainer.run():
@@ -98,14 +104,15 @@ class TrainingRunner(QObject):
     def running(self) -> bool:
         return self._thread is not None
 
-    def start(self, trainer: Trainer, rate: float = 10.0) -> None:
-        """Start training ``trainer`` (which must own its own copy of the network)."""
+    def start(self, trainer: Trainer, rate: float = 10.0, nice: int = 0) -> None:
+        """Start training ``trainer`` (which must own its own copy of the network), from a
+        thread whose scheduling priority is ``nice`` lower than the GUI's."""
         if self.running:
             raise RuntimeError("a training run is already in progress")
         self.trainer, self._final = trainer, None
         self._thread = QThread()
         self._thread.setObjectName("cnnviz-training")
-        self._worker = TrainingWorker(trainer, rate)
+        self._worker = TrainingWorker(trainer, rate, nice)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.progress.connect(self._on_progress)
