@@ -122,7 +122,7 @@ def train_in_window(window, data_source, limit: int, seed: int):
     window.document.weights_changed.connect(lambda: adopted.append(1))
     probe.start()
     QTest.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
-    if panel.run is None:
+    if not panel.running:
         raise RuntimeError("Start did not start a run: " + panel.status_label.text())
     loop.exec()
     intervals = result["intervals"]

@@ -126,6 +126,8 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.document = document
         self.run: TrainingRun | None = None
+        # (data, config) of a run whose Start was clicked, until its network is current.
+        self._starting: tuple[TrainingData, TrainConfig] | None = None
         self._runs = 0
         self._adopted_at = self._next_adoption = 0.0
         self.stages = Stages(self)
@@ -223,7 +225,7 @@ class TrainingPanel(QWidget):
     @property
     def running(self) -> bool:
         """A run is in progress (or its data are loading)."""
-        return self.run is not None or self.loader.running
+        return self.run is not None or self._starting is not None or self.loader.running
 
     def data_source(self) -> DataSource | None:
         return self.data_combo.currentData()
@@ -322,17 +324,29 @@ class TrainingPanel(QWidget):
 
     @Slot(object)
     def _begin(self, data: TrainingData) -> None:
-        config = self.config()
+        """Start a run on ``data``, spread over turns of the event loop: this one disables the
+        controls; the next makes the network current and starts the training process (and
+        draws the network); the one after shows the curves."""
+        self._starting = (data, self.config())
+        self._update_controls()
+        self.stages.run(self._launch)
+
+    def _launch(self) -> None:
+        if self._starting is None:
+            return  # stopped (or the window closed) before it began
+        (data, config), self._starting = self._starting, None
         if self.network_combo.currentData() == "new":
             name = self.editor.network_name
             model = build_network(self.editor.layers(), IMAGE_SHAPE, seed=config.seed, name=name)
             try:
                 self.document.set_network(NetworkEntry(model), f"New Network {name}")
             except SessionError as exc:
+                self._update_controls()
                 self.error.emit("Cannot train this network", str(exc))
                 return
         network = self.document.network
         if tuple(data.train_x.shape[1:]) != tuple(network.model.input_shape):
+            self._update_controls()
             self.error.emit("Cannot train this network",
                             f"The network takes {format_shape(network.model.input_shape)} "
                             f"inputs; the images are {format_shape(data.train_x.shape[1:])}.")
@@ -383,6 +397,10 @@ class TrainingPanel(QWidget):
     @Slot()
     def stop(self) -> None:
         """Stop the run after the current step (the network stays whole)."""
+        if self._starting is not None:
+            self._starting = None
+            self.status_label.setText("Stopped before training began.")
+            self._update_controls()
         if self.run is not None:
             self.runner.stop()
             self.status_label.setText("Stopping after this step\u2026")
@@ -400,6 +418,7 @@ class TrainingPanel(QWidget):
         """Stop everything now, for closing the window: join the worker threads, then keep the
         weights the run reached (``keep``) or bring back those from before it."""
         self.loader.shutdown()
+        self._starting = None
         self.stages.flush()
         run, self.run = self.run, None
         self.runner.shutdown()

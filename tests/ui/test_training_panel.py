@@ -157,6 +157,38 @@ def test_starting_a_run_keeps_the_window_layout(make_window, quick_data, qtbot):
         panel.stop_button.click()
 
 
+def test_start_spreads_its_work_over_turns_of_the_event_loop(window, quick_data, qtbot):
+    """The click only disables the controls; the new network becomes current (and is drawn) in
+    the next turn, the curves in the one after: no single turn holds the window for all of it."""
+    panel = window.training_panel
+    configure(panel, epochs=1000)
+    shipped = window.document.network
+    panel.start_button.click()
+    assert panel.running and not panel.start_button.isEnabled()
+    assert window.document.network is shipped and panel.run is None
+    with qtbot.waitSignal(panel.run_started, timeout=20000):
+        pass
+    assert window.document.network is not shipped and panel.run is not None
+    with qtbot.waitSignal(panel.run_ended, timeout=20000):
+        panel.stop_button.click()
+
+
+def test_stop_before_the_run_began_starts_nothing(window, quick_data, qtbot):
+    panel = window.training_panel
+    configure(panel, epochs=1000)
+    shipped, steps = window.document.network, window.document.undo_stack.count()
+    started = []
+    panel.run_started.connect(lambda: started.append(1))
+    with qtbot.waitSignal(panel.loader.loaded, timeout=20000):
+        panel.start_button.click()
+    assert panel.running and panel.run is None  # the data are there; the run begins next turn
+    panel.stop()
+    qtbot.wait(300)
+    assert started == [] and not panel.running and panel.start_button.isEnabled()
+    assert window.document.network is shipped and window.document.undo_stack.count() == steps
+    assert_idle(panel)
+
+
 def test_the_current_network_continues_training(window, quick_data, qtbot):
     panel = window.training_panel
     configure(panel, epochs=1, network="current")
