@@ -107,13 +107,18 @@ class PredictionPanel(QWidget):
         if trace.blank:
             self.top_class_label.setText("\u2013")
             self.confidence_label.setText("Nothing drawn yet")
-            self.runner_up_label.setText("Draw a digit or open an image (the bars show what "
-                                         "the network makes of an empty input).")
+            # Short enough for the panel's width (the label does not wrap: a text that changes
+            # height with every prediction would re-lay the panel out as the user draws).
+            self.runner_up_label.setText("Draw a digit.")
+            self.runner_up_label.setToolTip("Draw a digit on the canvas or open an image; until "
+                                            "then the bars show what the network makes of an "
+                                            "empty input.")
         else:
             self.top_class_label.setText(str(top))
             self.confidence_label.setText(f"{probs[top]:.1%} confident")
             second = int(np.argsort(probs)[-2])
             self.runner_up_label.setText(f"next: {second} ({probs[second]:.1%})")
+            self.runner_up_label.setToolTip("The second most probable class")
         self.probabilities = probs
         self.applied_version = trace.version
         self.applied_at = time.perf_counter()

@@ -223,3 +223,5 @@ def test_the_first_layout_fits_a_laptop_screen_with_every_layer_label_readable(m
             item.boundingRect().adjusted(margin, margin, -margin, -margin)))
     for upper, lower in itertools.pairwise(lines):
         assert upper.bottom() <= lower.top() + 1  # in order, apart (1 px of rounding)
+    hint = window.prediction_panel.runner_up_label  # what to do first, on an empty canvas
+    assert hint.text() and hint.fontMetrics().horizontalAdvance(hint.text()) <= hint.width()
