@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QAction
+
 from cnnviz.ui.activation_gallery import ActivationGallery
 from cnnviz.ui.analysis_panel import AnalysisPanel
 from cnnviz.ui.evaluation_view import EvaluationView

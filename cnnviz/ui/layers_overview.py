@@ -70,6 +70,11 @@ def row_label(model, index: int) -> str:
     return f"<b>{kind}</b>{'<br>' if len(shape) == 3 else ' '}{size}"
 
 
+def row_labels(model) -> tuple[str, ...]:
+    """The labels of every row: the input, then each layer's output."""
+    return tuple(row_label(model, index) for index in range(len(model.layers) + 1))
+
+
 def row_description(model, index: int) -> str:
     """What activation ``index`` is, in full (the tooltip of its row)."""
     kind, shape = _kind_and_shape(model, index)
@@ -149,11 +154,10 @@ class LayersOverview(QWidget):
         """Build a row per activation; a hidden panel builds when shown. A network of the same
         layers as the one shown (a new run of the same preset, say) reuses the rows."""
         model = network.model
-        key = tuple(row_label(model, index) for index in range(len(model.layers) + 1))
-        if key == self._layout_key:
+        key = row_labels(model)
+        if key == self._layout_key:  # the trace that follows redraws the rows
             self._stale_rows = False
             self._signs = nonnegative_activations(model)
-            self._on_trace_changed(self.document.trace)
         elif self.isVisible() or not self.rows:
             self._build(network, key)
         else:
@@ -188,7 +192,7 @@ class LayersOverview(QWidget):
             gaps = QGraphicsPathItem(image)
             gaps.setPen(QPen(Qt.PenStyle.NoPen))
             gaps.setPath(gap_path(mosaic))
-            label = pg.TextItem(html=row_label(model, index), anchor=(1, 0.5))
+            label = pg.TextItem(html=key[index], anchor=(1, 0.5))
             self.viewbox.addItem(label, ignoreBounds=True)
             self.rows.append(Row(index, mosaic, rect, image, gaps, label, WindowOverlay(image)))
             top += height + ROW_GAP
@@ -300,7 +304,10 @@ class LayersOverview(QWidget):
 
     def unit_at(self, scene_position) -> tuple[int, tuple[int, ...]] | None:
         """``(index, unit)`` under a scene position, or None."""
-        row = self.row_at(scene_position)
+        return self._unit_in(self.row_at(scene_position), scene_position)
+
+    @staticmethod
+    def _unit_in(row: Row | None, scene_position) -> tuple[int, tuple[int, ...]] | None:
         if row is None:
             return None
         point = row.image.mapFromScene(scene_position)
@@ -312,7 +319,7 @@ class LayersOverview(QWidget):
         tip = "" if row is None else row_description(self.document.model, row.index)
         if tip != self.graphics.toolTip():
             self.graphics.setToolTip(tip)
-        hover = self.unit_at(position)
+        hover = self._unit_in(row, position)
         if hover != self._hovered:
             self._hovered = hover
             self.unit_hovered.emit(hover)
@@ -332,9 +339,7 @@ class LayersOverview(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
         if self._stale_rows:
-            model = self.document.model
-            self._build(self.document.network,
-                        tuple(row_label(model, i) for i in range(len(model.layers) + 1)))
+            self._build(self.document.network, row_labels(self.document.model))
         elif self._dirty:
             self._apply(self.document.trace)
         self._fit()

@@ -51,9 +51,9 @@ ADOPTION_SHARE = 0.06
 MAX_ADOPTION_INTERVAL = 1.5
 #: At most this many step reports a second reach the GUI thread.
 REPORT_RATE = 4.0
-#: How much lower than the GUI thread's the scheduling priority of the thread that feeds the training
-#: process, and of that process (its workers
-#: inherit it): the GUI thread gets a core at once whenever it has something to draw.
+#: How much lower than the GUI thread's the scheduling priority is of the thread that feeds the
+#: training process, and of that process (its workers inherit it): the GUI thread gets a core at
+#: once whenever it has something to draw.
 WORKER_NICE = 10
 #: Training images run (in the training process) to count dead ReLUs, and how often (seconds).
 HEALTH_PROBE = 64
