@@ -11,6 +11,7 @@ arrays, so nothing that happens later can change what undo brings back.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,7 +26,26 @@ if TYPE_CHECKING:
 WEIGHTS_MERGE_ID = 1001
 
 
-class SetInputCommand(QUndoCommand):
+class DocumentCommand(QUndoCommand):
+    """A command on a :class:`~cnnviz.ui.document.Document`, which it refers to weakly.
+
+    The document owns the undo stack and the stack owns its commands: a strong reference back
+    would make a cycle, which only the garbage collector frees, tearing the Python side of the
+    document, its stack and its commands down in no set order (and in whatever thread it runs),
+    so that ``QUndoStack``'s destructor could delete commands already gone. Without the cycle
+    the document dies when its last reference goes, and takes its stack and commands with it.
+    """
+
+    def __init__(self, document: Document, text: str):
+        super().__init__(text)
+        self._document = weakref.ref(document)
+
+    @property
+    def document(self) -> Document:
+        return self._document()
+
+
+class SetInputCommand(DocumentCommand):
     """Replace the input source: a stroke, a cleared canvas, an opened image.
 
     Parameters
@@ -38,8 +58,7 @@ class SetInputCommand(QUndoCommand):
     """
 
     def __init__(self, document: Document, before: InputSource, after: InputSource, text: str):
-        super().__init__(text)
-        self.document = document
+        super().__init__(document, text)
         self.before = before
         self.after = after
 
@@ -50,7 +69,7 @@ class SetInputCommand(QUndoCommand):
         self.document._apply_source(self.before)
 
 
-class SetNetworkCommand(QUndoCommand):
+class SetNetworkCommand(DocumentCommand):
     """Replace the current network (open a file); undo brings back the previous one as it was.
 
     Parameters
@@ -61,8 +80,7 @@ class SetNetworkCommand(QUndoCommand):
     """
 
     def __init__(self, document: Document, before: NetworkEntry, after: NetworkEntry, text: str):
-        super().__init__(text)
-        self.document = document
+        super().__init__(document, text)
         self.before = before
         self.after = after
 
@@ -73,7 +91,7 @@ class SetNetworkCommand(QUndoCommand):
         self.document._apply_network(self.before)
 
 
-class SetWeightsCommand(QUndoCommand):
+class SetWeightsCommand(DocumentCommand):
     """Replace some or all parameters of the current network.
 
     Parameters
@@ -95,8 +113,7 @@ class SetWeightsCommand(QUndoCommand):
     def __init__(self, document: Document, network: NetworkEntry,
                  before: dict[str, np.ndarray], after: dict[str, np.ndarray],
                  before_token: int, after_token: int, text: str, merge_key=None):
-        super().__init__(text)
-        self.document = document
+        super().__init__(document, text)
         self.network = network
         self.before = {name: np.array(value, copy=True) for name, value in before.items()}
         self.after = {name: np.array(value, copy=True) for name, value in after.items()}

@@ -6,6 +6,7 @@ Mouse strokes are real ``QTest`` mouse events sent to the canvas widget inside t
 
 from __future__ import annotations
 
+import gc
 import threading
 import zipfile
 
@@ -21,9 +22,17 @@ from cnnviz.ui.settings import app_settings
 
 @pytest.fixture(autouse=True)
 def nothing_left_behind(qapp):
-    """Fail a test that leaves a window open or a thread running."""
+    """Fail a test that leaves a window open or a thread running; destroy its widgets here.
+
+    Windows and panels hold reference cycles (slots that capture ``self``), so they die in a
+    garbage collection, and Python collects in whichever thread happens to allocate: a worker
+    thread of a later test, computing with numpy, would run a QWidget's destructor beside the
+    GUI thread and crash the process. Collecting at the end of each test keeps that in the GUI
+    thread.
+    """
     threads = set(threading.enumerate())
     yield
+    gc.collect()
     QApplication.processEvents()
     left = [w for w in QApplication.topLevelWidgets() if w.isVisible()]
     assert not left, f"windows left open: {left}"
