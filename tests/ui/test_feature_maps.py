@@ -3,6 +3,7 @@ and the weights, export."""
 
 import numpy as np
 import pytest
+import pyqtgraph as pg
 from PIL import Image
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
@@ -311,3 +312,29 @@ def test_a_new_network_is_shown_at_the_same_layer_or_at_its_first_convolution(qt
     document.undo()  # back to lenet5 (a new network again): its first convolution
     assert fm.layer_combo.currentText() == "0 Conv2D 6\u00d728\u00d728"
     assert overview.selected == fm.index == 1 and views.filters.layer == 0
+
+
+@pytest.mark.gui
+def test_a_network_without_convolution_says_so_in_the_filters_panel(qtbot):
+    """An MLP leaves no kernels, labels or list entries of the previous network in Filters: a
+    sentence in their place says that it has no convolution filters; a CNN brings them back."""
+    views = show_views(qtbot, make_document())
+    document, filters = views.document, views.filters
+    assert filters.graphics.isVisible() and filters._labels
+    document.set_network(NetworkEntry(build_preset("mlp", seed=1)))
+    qtbot.waitUntil(filters.placeholder.message.isVisible)
+    assert filters.layer is None and not filters.graphics.isVisible()
+    assert filters.placeholder.message.text() == "This network has no convolution filters."
+    assert "no convolution" in filters.caption.text()
+    texts = [item for item in filters.viewbox.addedItems if isinstance(item, pg.TextItem)]
+    assert not texts and not filters._labels  # no "0 1 2 ... in 0 ... bias" of lenet5 left
+    assert filters.image_item.image is None and filters.rgb is None
+    assert filters.layer_combo.count() == 0 and not filters.layer_combo.isEnabled()
+    assert filters.weight_at(filters.graphics.mapToScene(10, 10)) is None
+    # A network with convolutions again: its filters, labelled, in place of the sentence.
+    document.set_network(NetworkEntry(build_preset("tiny", seed=1)))
+    qtbot.waitUntil(filters.graphics.isVisible)
+    assert not filters.placeholder.message.isVisible() and filters.layer == 0
+    assert filters.layer_combo.isEnabled() and filters.layer_combo.currentData() == 0
+    assert len(filters._labels) == 8 + 2  # 8 filters, then "in 0" and "bias"
+    assert filters.display.shape == filters.mosaic.shape
