@@ -28,7 +28,6 @@ class Placeholder(QStackedWidget):
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setMargin(12)
         self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
-        self.message.setEnabled(False)  # drawn in the palette's disabled (greyed) text colour
         self.addWidget(content)
         self.addWidget(self.message)
 
