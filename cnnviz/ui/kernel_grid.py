@@ -260,11 +260,6 @@ class KernelGrid(QWidget):
         if text is None:
             self._editor.selectAll()
 
-    @property
-    def typing(self) -> bool:
-        """The cell editor is open."""
-        return self._typing
-
     def _finish_typing(self, commit: bool) -> None:
         """Close the cell editor; with ``commit``, emit its value (one edit), else drop it.
 
