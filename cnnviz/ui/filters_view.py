@@ -211,8 +211,9 @@ class FiltersView(ThemedPanel, QWidget):
         self.colour_bar.setLevels(self.levels)
         self.placeholder.show_message(NO_FILTERS)
         self.caption.setText(
-            f"{NO_FILTERS[:-1]}: it is made of dense layers only. Their weights can be seen and "
-            "edited in the Filter Editor; the Layers and Feature Maps panels show their outputs.")
+            "This network has no convolution filters: its weights are those of its dense layers, "
+            "which the Filter Editor shows and edits; the Layers and Feature Maps panels show "
+            "their outputs.")
         self.cursor_info.emit("")
 
     def _remove_labels(self) -> None:

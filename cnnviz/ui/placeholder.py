@@ -38,7 +38,3 @@ class Placeholder(QStackedWidget):
 
     def show_content(self) -> None:
         self.setCurrentWidget(self.content)
-
-    @property
-    def showing_message(self) -> bool:
-        return self.currentWidget() is self.message
