@@ -8,6 +8,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontInfo, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
+from cnnviz.ui.placeholder import Placeholder
 from cnnviz.ui.theme import accent, plot_colors, ThemedPanel
 
 #: Right answers: light grey (none of the class) to blue (all of it).
@@ -43,6 +44,9 @@ def confusion_colours(fractions: np.ndarray) -> np.ndarray:
 class ConfusionMatrixView(ThemedPanel, QWidget):
     """Rows: true class; columns: predicted class; click a cell to choose it.
 
+    Until :meth:`show_confusion` gives it a matrix, a sentence (``empty_message``) stands in
+    place of the empty axes.
+
     Signals
     -------
     cell_clicked(int, int)
@@ -54,7 +58,8 @@ class ConfusionMatrixView(ThemedPanel, QWidget):
     cell_clicked = Signal(int, int)
     cursor_info = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, empty_message: str = "No confusion matrix yet.",
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("confusion_matrix")
         self.confusion = np.zeros((0, 0), dtype=np.int64)
@@ -63,7 +68,9 @@ class ConfusionMatrixView(ThemedPanel, QWidget):
         self.graphics.setMinimumSize(220, 220)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.graphics)
+        self.placeholder = Placeholder(self.graphics, "confusion_placeholder")
+        self.placeholder.show_message(empty_message)
+        layout.addWidget(self.placeholder)
         self.plot = self.graphics.addPlot()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
@@ -94,6 +101,7 @@ class ConfusionMatrixView(ThemedPanel, QWidget):
         """Show counts ``confusion`` (K, K), coloured by the row-normalised ``fractions``."""
         k = len(confusion)
         self.confusion, self.fractions = confusion, fractions
+        self.placeholder.show_content()
         self.image.setImage(confusion_colours(fractions), levels=(0, 255), autoLevels=False)
         self.image.setRect(QRectF(0, 0, k, k))
         for item in self._texts:

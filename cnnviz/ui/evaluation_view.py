@@ -31,6 +31,9 @@ from cnnviz.ui.workers import TaskRunner
 
 #: At most this many examples of one cell (or misclassified ones) in the gallery.
 MAX_SHOWN = 300
+#: What the matrix's place says before the first evaluation.
+NOT_YET = ("Run an evaluation to see the confusion matrix: choose a test set above and press "
+           "Evaluate.")
 #: Size of the offline test set.
 SYNTHETIC_TEST_SIZE = 2000
 
@@ -163,7 +166,7 @@ class EvaluationView(QWidget):
         self.summary_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.summary_label.setMinimumHeight(self.fontMetrics().lineSpacing() * 2)
 
-        self.matrix = ConfusionMatrixView()
+        self.matrix = ConfusionMatrixView(NOT_YET)
         self.matrix.cell_clicked.connect(self.show_cell)
         self.matrix.cursor_info.connect(self.cursor_info)
         self.gallery_label = QLabel(objectName="gallery_heading", wordWrap=True)

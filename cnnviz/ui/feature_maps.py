@@ -44,6 +44,17 @@ def layer_titles(model) -> list[str]:
     return titles
 
 
+def first_layer_shown(model) -> int:
+    """The activation a newly opened network is shown at: its first convolution's maps; without
+    a convolution, its first layer with weights (a dense layer's units); else its first layer."""
+    convolutions = [i for i, layer in enumerate(model.layers) if layer.kind == "Conv2D"]
+    weighted = [i for i, layer in enumerate(model.layers) if layer.params]
+    for candidates in (convolutions, weighted):
+        if candidates:
+            return candidates[0] + 1
+    return 1 if model.layers else 0
+
+
 def activation_values(trace: Trace, index: int) -> np.ndarray:
     """What activation ``index`` shows: its values, or the probabilities for the output."""
     return trace.probabilities if index == len(trace.outputs) else trace.activations[index]
@@ -194,12 +205,17 @@ class FeatureMapsView(QWidget):
     # ----------------------------------------------------------------- document
     @Slot(object)
     def _on_model_changed(self, network) -> None:
+        """List the new network's layers and choose the one to show: the same one when the new
+        network has the same layer at that place (same index, kind and shape: a new run of the
+        same architecture, an undo), else :func:`first_layer_shown`."""
         titles = layer_titles(network.model)
+        shown = self.layer_combo.itemText(self.index) if self.index >= 0 else None
         self.layer_combo.blockSignals(True)
         self.layer_combo.clear()
         self.layer_combo.addItems(titles)
         self.layer_combo.blockSignals(False)
-        index = self.index if self.index < len(titles) else 1
+        same = 0 <= self.index < len(titles) and titles[self.index] == shown
+        index = self.index if same else first_layer_shown(network.model)
         self.index = -1
         self.set_layer(index)
 

@@ -22,8 +22,13 @@ from cnnviz.display import Mosaic, nice_ceil, peak
 from cnnviz.session import Trace
 from cnnviz.ui.colormaps import colour_map, lookup_table
 from cnnviz.ui.document import Document
+from cnnviz.ui.placeholder import Placeholder
 from cnnviz.ui.receptive_field import gap_path
 from cnnviz.ui.theme import plot_colors, ThemedPanel
+
+
+#: What the panel says, in place of the grid, for a network without a convolution.
+NO_FILTERS = "This network has no convolution filters."
 
 
 def conv_layers(model) -> list[int]:
@@ -84,6 +89,7 @@ class FiltersView(ThemedPanel, QWidget):
 
         self.layer_combo = QComboBox(objectName="filters_layer_combo")
         self.layer_combo.setToolTip("The convolution layer whose filters are shown")
+        self.layer_combo.setPlaceholderText("no convolution layer")
         self.layer_combo.currentIndexChanged.connect(self._on_layer_chosen)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Filters of"))
@@ -112,8 +118,10 @@ class FiltersView(ThemedPanel, QWidget):
         self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
+        # A network without a convolution has no filters: a sentence says so, not empty axes.
+        self.placeholder = Placeholder(self.graphics, "filters_placeholder")
         layout.addLayout(controls)
-        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.placeholder, 1)
         layout.addWidget(self.caption)
 
         self._apply_palette()
@@ -167,12 +175,11 @@ class FiltersView(ThemedPanel, QWidget):
         if layer == self.layer and layer is not None:
             return
         self.layer = layer
+        self.layer_combo.setEnabled(layer is not None)
         if layer is None:
-            self.image_item.clear()
-            self.rgb_item.clear()
-            self.gap_item.setPath(QPainterPath())
-            self.caption.setText("This network has no convolution layer.")
+            self._clear()
             return
+        self.placeholder.show_content()
         self.layer_combo.blockSignals(True)
         self.layer_combo.setCurrentIndex(self.layer_combo.findData(layer))
         self.layer_combo.blockSignals(False)
@@ -189,11 +196,34 @@ class FiltersView(ThemedPanel, QWidget):
         self.viewbox.setRange(QRectF(-margin, -offset - kh / 2, w + margin,
                                      h + offset + kh / 2), padding=0.02)
 
-    def _make_labels(self, filters: int, channels: int, offset: float) -> None:
+    def _clear(self) -> None:
+        """Show nothing of the previous network (its kernels, labels, colour bar): say that this
+        one has no convolution filters."""
+        self.image_item.clear()
+        self.rgb_item.clear()
+        self.rgb_item.setVisible(False)
+        self.gap_item.setPath(QPainterPath())
+        self._remove_labels()
+        self.mosaic = Mosaic(1, 1, 1, 1)
+        self.display = np.zeros((1, 1), dtype=np.float32)
+        self.rgb = None
+        self.levels = (-1.0, 1.0)
+        self.colour_bar.setLevels(self.levels)
+        self.placeholder.show_message(NO_FILTERS)
+        self.caption.setText(
+            "This network has no convolution filters: its weights are those of its dense layers, "
+            "which the Filter Editor shows and edits; the Layers and Feature Maps panels show "
+            "their outputs.")
+        self.cursor_info.emit("")
+
+    def _remove_labels(self) -> None:
         for label in self._labels:
             self.viewbox.removeItem(label)
-        _, foreground = plot_colors(self.palette())
         self._labels = []
+
+    def _make_labels(self, filters: int, channels: int, offset: float) -> None:
+        self._remove_labels()
+        _, foreground = plot_colors(self.palette())
         m = self.mosaic
         for f in range(filters):
             label = pg.TextItem(str(f), color=foreground, anchor=(0.5, 1))

@@ -6,7 +6,8 @@ the whole grid) and, when the cells are large enough, as text. The mouse edits i
 - drag vertically on a cell (scrub mode) to change its value, up for more: the whole height of
   the grid spans the colour scale once;
 - press and move across cells (paint mode) to set each one to the paint value;
-- double-click a cell, or select it and type a number, Enter or F2, to type its value.
+- double-click a cell, or select it and type a number, Enter or F2, to type its value: Enter
+  (or a click anywhere else) commits it once, Escape cancels it.
 
 The grid does not change the weights itself: it emits :attr:`KernelGrid.values_edited` with the
 edited array and a gesture key (one per drag or stroke, None for a typed value), and shows what
@@ -20,7 +21,8 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QDoubleValidator, QFont, QKeyEvent, QMouseEvent, QPainter, QPen
+from PySide6.QtGui import (QColor, QDoubleValidator, QFocusEvent, QFont, QKeyEvent, QMouseEvent,
+                           QPainter, QPen)
 from PySide6.QtWidgets import QLineEdit, QSizePolicy, QWidget
 
 from cnnviz.ui.colormaps import lookup_table, text_colour, to_rgba
@@ -30,6 +32,35 @@ TEXT_CELL = 24
 #: Height of the title above each block, gap between blocks (pixels).
 TITLE, GAP = 16, 8
 _gestures = itertools.count(1)
+
+
+class CellEditor(QLineEdit):
+    """The line edit over a cell being typed into: it reports how the typing ends, once.
+
+    Enter and Escape are taken here (a plain ``QLineEdit`` passes them on to the grid, whose
+    Enter opens the editor again); losing the focus to another widget commits, as a click away
+    does in a spreadsheet, but not to a popup (the editor's own context menu) or another window.
+
+    Signals
+    -------
+    finished(bool)
+        True: commit the text (Enter, focus moved away); False: cancel (Escape).
+    """
+
+    finished = Signal(bool)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape):
+            event.accept()
+            self.finished.emit(event.key() != Qt.Key.Key_Escape)
+            return
+        super().keyPressEvent(event)
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802 (Qt override)
+        super().focusOutEvent(event)
+        if event.reason() not in (Qt.FocusReason.PopupFocusReason,
+                                  Qt.FocusReason.ActiveWindowFocusReason):
+            self.finished.emit(True)
 
 
 class KernelGrid(QWidget):
@@ -71,9 +102,10 @@ class KernelGrid(QWidget):
         self.selected = (0, 0, 0)
         self._table = lookup_table("diverging")
         self._drag: dict | None = None
-        self._editor = QLineEdit(self, objectName="kernel_cell_editor", visible=False)
+        self._editor = CellEditor(self, objectName="kernel_cell_editor", visible=False)
         self._editor.setValidator(QDoubleValidator(self._editor))
-        self._editor.editingFinished.connect(self._commit_typed)
+        self._editor.finished.connect(self._finish_typing)
+        self._typing = False  # the cell editor is open; finishing it clears this first
 
     # ----------------------------------------------------------------- model
     def set_values(self, values: np.ndarray, top: float, titles: list[str]) -> None:
@@ -82,7 +114,7 @@ class KernelGrid(QWidget):
         reshaped = values.shape != self.values.shape
         self.values, self.top, self.titles = values.copy(), float(top) or 1.0, list(titles)
         if reshaped:
-            self._editor.hide()
+            self._finish_typing(False)
             self.selected = (0, 0, 0) if not self._in_range(self.selected) else self.selected
         self.update()
 
@@ -165,7 +197,7 @@ class KernelGrid(QWidget):
         cell = self.cell_at(event.position())
         if event.button() != Qt.MouseButton.LeftButton or cell is None or not self.isEnabled():
             return super().mousePressEvent(event)
-        self._editor.hide()
+        self._finish_typing(True)  # a click on another cell commits what was typed
         self.select(cell)
         # The grid's height drags through the whole colour scale, -top .. top, once; the step
         # stays that of the press, or a drag past the scale's end would speed itself up.
@@ -222,21 +254,31 @@ class KernelGrid(QWidget):
         self._editor.setGeometry(rect.x(), rect.y(), width, max(rect.height(), 22))
         self._editor.setText(format_value(float(self.values[self.selected]), 6)
                              if text is None else text)
+        self._typing = True
         self._editor.show()
         self._editor.setFocus()
         if text is None:
             self._editor.selectAll()
 
-    def _commit_typed(self) -> None:
-        if not self._editor.isVisible():
+    def _finish_typing(self, commit: bool) -> None:
+        """Close the cell editor; with ``commit``, emit its value (one edit), else drop it.
+
+        Every way out (Enter, Escape, a click on a cell, the focus moving away) comes here, and
+        the editor's hiding moves the focus again: only the first call does anything.
+        """
+        if not self._typing:
             return
+        self._typing = False
+        text = self._editor.text()
+        had_focus = self._editor.hasFocus()
         self._editor.hide()
-        self.setFocus()
+        if had_focus:
+            self.setFocus()
         try:
-            value = float(self._editor.text().replace(",", "."))
+            value = float(text.replace(",", "."))
         except ValueError:
             return
-        if math.isfinite(value) and self._in_range(self.selected):
+        if commit and math.isfinite(value) and self._in_range(self.selected):
             self._emit_cell(self.selected, value, None)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)

@@ -107,9 +107,9 @@ def _conv_html(terms: WindowTerms, input_scale) -> tuple[str, str]:
     kernel = "\u00d7".join(map(str, terms.weights.shape[1:]))
     channels = f"{len(sums)} input channel{'s' if len(sums) > 1 else ''}"
     summary = (f"<p>Each input channel's window (rows {_list(terms.rows)}, cols "
-               f"{_list(terms.cols)}; the padding reads 0) times the filter's {kernel} kernel "
-               f"for that channel, element by element; the products summed over the {channels}, "
-               f"then the bias added:</p>"
+               f"{_list(terms.cols)}{_padding_note(terms, 'read 0')}) times the filter's {kernel} "
+               f"kernel for that channel, element by element; the products summed over the "
+               f"{channels}, then the bias added:</p>"
                f"<p><b>{RESULT.format(total)} {_signed(terms.bias)} = "
                f"{RESULT.format(terms.result)}</b></p>")
     return summary, "".join(rows)
@@ -125,9 +125,21 @@ def _pool_html(terms: WindowTerms, channel: int, input_scale) -> tuple[str, str]
                    f"col {terms.cols[j]} (underlined): <b>{RESULT.format(terms.result)}</b></p>")
     else:
         count = int(np.count_nonzero(~terms.padded))
-        summary = (f"<p>The mean of the window's {count} values inside the image ({where}; the "
-                   f"padding is left out): <b>{RESULT.format(terms.result)}</b></p>")
+        inside = " inside the image" if terms.padded.any() else ""
+        summary = (f"<p>The mean of the window's {count} values{inside} ({where}"
+                   f"{_padding_note(terms, 'are left out')}): "
+                   f"<b>{RESULT.format(terms.result)}</b></p>")
     return summary, grid
+
+
+def _padding_note(terms: WindowTerms, what: str) -> str:
+    """``"; 3 of its 25 taps lie in the padding and read 0"``, or "" when the unit's window
+    stays inside the image (a 'valid' layer, or a unit away from the border of a padded one)."""
+    padded = int(np.count_nonzero(terms.padded))
+    if not padded:
+        return ""
+    verb = "lies" if padded == 1 else "lie"
+    return f"; {padded} of its {terms.padded.size} taps {verb} in the padding and {what}"
 
 
 def _list(values) -> str:

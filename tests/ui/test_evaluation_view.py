@@ -157,6 +157,22 @@ def test_errors_reach_the_user(qtbot, view, document):
     assert "takes inputs of shape (1, 32, 32)" in view.summary_label.text()
 
 
+def test_before_the_first_run_the_matrix_says_what_to_do_not_empty_axes(qtbot, view):
+    matrix = view.matrix
+    assert not matrix.graphics.isVisible() and matrix.placeholder.message.isVisible()
+    assert matrix.placeholder.message.text().startswith(
+        "Run an evaluation to see the confusion matrix")
+    view.source_combo.setCurrentIndex(2)  # a failed run leaves nothing to show either
+    with qtbot.waitSignal(view.runner.failed, timeout=5000):
+        view.evaluate()
+    assert matrix.placeholder.message.isVisible() and not matrix.graphics.isVisible()
+    view.source_combo.setCurrentIndex(0)
+    with qtbot.waitSignal(view.runner.finished, timeout=10000):
+        view.evaluate()
+    assert matrix.graphics.isVisible() and not matrix.placeholder.message.isVisible()
+    assert matrix.confusion.sum() == 300
+
+
 def test_a_changed_network_marks_the_evaluation_out_of_date(evaluated, document):
     view = evaluated
     assert "changed since" not in view.summary_label.text()

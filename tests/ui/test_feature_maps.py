@@ -3,6 +3,7 @@ and the weights, export."""
 
 import numpy as np
 import pytest
+import pyqtgraph as pg
 from PIL import Image
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
@@ -242,7 +243,9 @@ def test_the_overview_builds_when_shown_and_keeps_rows_for_the_same_layers(qtbot
     overview.hide()
     document.set_network(NetworkEntry(rgb_dilated_net()))
     assert overview.rows == rows and overview.row_span(1) is None
-    assert filters.layer == 2  # the feature maps stay on activation 4, behind the third conv
+    # Its activation 4 is another layer than lenet5's: the feature maps show its first
+    # convolution, and the filters follow them.
+    assert views.feature_maps.index == 1 and filters.layer == 0
     overview.show()
     model = document.model
     assert len(overview.rows) == len(model.layers) + 1 and overview.rows[0] is not rows[0]
@@ -280,3 +283,58 @@ def test_export_the_maps_as_png_and_the_activations_as_npy(qtbot, tmp_path):
     assert image[gap_top * factor, gap_left * factor, 3] == 0
     fm.ask_save_path = lambda *args: ""
     fm.save_png_action.trigger()  # cancelled: nothing happens
+
+
+@pytest.mark.gui
+def test_a_new_network_is_shown_at_the_same_layer_or_at_its_first_convolution(qtbot):
+    """The layer shown large stays when the new network has the same layer at that place (index,
+    kind and shape); otherwise the first convolution's maps (the first dense layer of an MLP)."""
+    views = show_views(qtbot, make_document())
+    document, fm, overview = views.document, views.feature_maps, views.overview
+
+    def open_preset(name, seed=1):
+        document.set_network(NetworkEntry(build_preset(name, seed=seed)))
+        return fm.layer_combo.currentText()
+
+    fm.set_layer(7)
+    assert fm.layer_combo.currentText() == "6 Flatten 400"
+    assert open_preset("lenet5", seed=5) == "6 Flatten 400"  # the same layers: stay
+    assert fm.index == 7
+    # tiny's layer 6 is a Flatten too, of 784 values: another layer, so its first convolution.
+    assert open_preset("tiny") == "0 Conv2D 8\u00d728\u00d728"
+    fm.set_layer(7)
+    assert fm.layer_combo.currentText() == "6 Flatten 784"
+    # The issue's case: lenet5 opened after another network used to land on "6 Flatten".
+    assert open_preset("lenet5") == "0 Conv2D 6\u00d728\u00d728"
+    assert open_preset("mlp") == "1 Dense 128"  # no convolution: its first dense layer
+    assert fm.index == 2 and overview.selected == 2
+    assert views.filters.layer is None
+    document.undo()  # back to lenet5 (a new network again): its first convolution
+    assert fm.layer_combo.currentText() == "0 Conv2D 6\u00d728\u00d728"
+    assert overview.selected == fm.index == 1 and views.filters.layer == 0
+
+
+@pytest.mark.gui
+def test_a_network_without_convolution_says_so_in_the_filters_panel(qtbot):
+    """An MLP leaves no kernels, labels or list entries of the previous network in Filters: a
+    sentence in their place says that it has no convolution filters; a CNN brings them back."""
+    views = show_views(qtbot, make_document())
+    document, filters = views.document, views.filters
+    assert filters.graphics.isVisible() and filters._labels
+    document.set_network(NetworkEntry(build_preset("mlp", seed=1)))
+    qtbot.waitUntil(filters.placeholder.message.isVisible)
+    assert filters.layer is None and not filters.graphics.isVisible()
+    assert filters.placeholder.message.text() == "This network has no convolution filters."
+    assert "no convolution" in filters.caption.text()
+    texts = [item for item in filters.viewbox.addedItems if isinstance(item, pg.TextItem)]
+    assert not texts and not filters._labels  # no "0 1 2 ... in 0 ... bias" of lenet5 left
+    assert filters.image_item.image is None and filters.rgb is None
+    assert filters.layer_combo.count() == 0 and not filters.layer_combo.isEnabled()
+    assert filters.weight_at(filters.graphics.mapToScene(10, 10)) is None
+    # A network with convolutions again: its filters, labelled, in place of the sentence.
+    document.set_network(NetworkEntry(build_preset("tiny", seed=1)))
+    qtbot.waitUntil(filters.graphics.isVisible)
+    assert not filters.placeholder.message.isVisible() and filters.layer == 0
+    assert filters.layer_combo.isEnabled() and filters.layer_combo.currentData() == 0
+    assert len(filters._labels) == 8 + 2  # 8 filters, then "in 0" and "bias"
+    assert filters.display.shape == filters.mosaic.shape

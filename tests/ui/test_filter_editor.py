@@ -250,3 +250,73 @@ def test_editing_is_off_and_explained_while_training(window, editor, quick_data,
     assert editor.caption.text().endswith(EDITING_HELP)
     editor.apply_preset("zero")
     assert not window.document.model.layers[0].params["weight"][0].any()
+
+
+def open_cell_editor(editor, cell):
+    """Double-click ``cell`` of the grid: its editor opens, focused, over the cell."""
+    QTest.mouseDClick(editor.grid, LEFT, NONE, centre(editor.grid, cell))
+    line = editor.grid.findChild(type(editor.grid._editor), "kernel_cell_editor")
+    assert line.isVisible() and line.hasFocus()
+    return line
+
+
+@pytest.fixture
+def active_editor(window, editor, qtbot):
+    """The editor in an active window (focus moves on clicks, as on a desktop)."""
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.isActiveWindow())
+    editor.select(3, 5)
+    return editor
+
+
+def test_enter_commits_a_typed_value_once_and_closes_the_editor(window, active_editor):
+    editor, document = active_editor, window.document
+    steps = document.undo_stack.count()
+    line = open_cell_editor(editor, (2, 1, 3))
+    QTest.keyClicks(line, "0.75")
+    QTest.keyClick(line, Qt.Key.Key_Return)
+    assert not line.isVisible() and editor.grid.hasFocus()
+    assert document.model.layers[3].params["weight"][5, 2, 1, 3] == np.float32(0.75)
+    assert document.undo_stack.count() == steps + 1
+    # Clicking elsewhere afterwards, in the grid or on another control, commits nothing again.
+    QTest.mouseClick(editor.grid, LEFT, NONE, centre(editor.grid, (0, 0, 0)))
+    QTest.mouseClick(editor.bias_spin, LEFT, NONE, editor.bias_spin.rect().center())
+    assert not line.isVisible()
+    assert document.undo_stack.count() == steps + 1
+    document.undo()
+    assert document.model.layers[3].params["weight"][5, 2, 1, 3] != np.float32(0.75)
+
+
+def test_escape_cancels_a_typed_value(window, active_editor):
+    editor, document = active_editor, window.document
+    before, steps = weight_bytes(document), document.undo_stack.count()
+    line = open_cell_editor(editor, (2, 1, 3))
+    QTest.keyClicks(line, "0.75")
+    QTest.keyClick(line, Qt.Key.Key_Escape)
+    assert not line.isVisible() and editor.grid.hasFocus()
+    QTest.mouseClick(editor.bias_spin, LEFT, NONE, editor.bias_spin.rect().center())
+    assert weight_bytes(document) == before and document.undo_stack.count() == steps
+    # A key typed on a selected cell opens the editor with it; Escape again changes nothing.
+    editor.grid.setFocus()
+    QTest.keyClick(editor.grid, Qt.Key.Key_7)
+    assert line.isVisible() and line.text() == "7"
+    QTest.keyClick(line, Qt.Key.Key_Escape)
+    assert weight_bytes(document) == before and document.undo_stack.count() == steps
+
+
+@pytest.mark.parametrize("away", ["another control", "another cell"])
+def test_clicking_away_commits_a_typed_value_once(window, active_editor, away):
+    editor, document = active_editor, window.document
+    steps = document.undo_stack.count()
+    line = open_cell_editor(editor, (2, 1, 3))
+    QTest.keyClicks(line, "-1.5")
+    if away == "another control":
+        QTest.mouseClick(editor.bias_spin, LEFT, NONE, editor.bias_spin.rect().center())
+    else:
+        QTest.mouseClick(editor.grid, LEFT, NONE, centre(editor.grid, (0, 4, 4)))
+        assert editor.grid.selected == (0, 4, 4)
+    assert not line.isVisible()
+    assert document.model.layers[3].params["weight"][5, 2, 1, 3] == np.float32(-1.5)
+    assert document.undo_stack.count() == steps + 1
+    QTest.mouseClick(editor.grid, LEFT, NONE, centre(editor.grid, (1, 0, 0)))
+    assert document.undo_stack.count() == steps + 1

@@ -9,7 +9,7 @@ from PySide6.QtTest import QTest
 from cnnviz.display import ELEMENTWISE_KINDS, explain_unit
 from cnnviz.nn import reference
 from cnnviz.session import NetworkEntry, Session, canvas_input, shipped_network
-from cnnviz.ui.unit_math import RESULT
+from cnnviz.ui.unit_math import RESULT, explanation_html
 
 from network_views import (digit_raster, make_document, rgb_dilated_net, settled, show_views,
                            unit_point)
@@ -126,3 +126,42 @@ def test_a_dense_unit_has_no_step_by_step_view(qtbot):
     click_unit(views, 8, (5,))
     assert views.controller.dialog is None
     assert views.status[-1].startswith("Step by step: click a unit of a convolution")
+
+
+def window_reaches_padding(layer, input_shape, y, x) -> bool:
+    """Whether unit (y, x) of a convolution or pooling layer reads outside its input, from the
+    layer's own padding, stride, dilation and kernel (independently of ``explain_unit``)."""
+    kh, kw = layer.kernel_size if layer.kind == "Conv2D" else layer.size
+    dh, dw = layer.dilation if layer.kind == "Conv2D" else (1, 1)
+    top, _, left, _ = layer.pad
+    _, h, w = input_shape
+    rows = y * layer.stride[0] - top + dh * np.arange(kh)
+    cols = x * layer.stride[1] - left + dw * np.arange(kw)
+    return bool(rows.min() < 0 or rows.max() >= h or cols.min() < 0 or cols.max() >= w)
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_the_padding_is_mentioned_only_when_the_window_reaches_into_it(name):
+    """lenet5's 'same' first convolution: its border units read the padding, its centre units do
+    not; its 'valid' second convolution never does. The text says so exactly then."""
+    session = Session(NETS[name](), canvas_input(digit_raster(4)))
+    model, acts = session.model, session.trace.activations
+    seen = {True: 0, False: 0}
+    for source, layer in enumerate(model.layers):
+        if layer.kind not in ("Conv2D", "AvgPool2D"):
+            continue
+        _, ho, wo = layer.output_shape
+        for y, x in np.ndindex(ho, wo):
+            explanation = explain_unit(model, acts, source + 1, (0, y, x))
+            summary = explanation_html(explanation, model, acts).split("<hr>")[0]
+            expected = window_reaches_padding(layer, layer.input_shape, y, x)
+            assert ("padding" in summary) == expected, (source, y, x, summary)
+            seen[expected] += 1
+    assert seen[True] and seen[False]
+    if name == "lenet5":
+        valid = model.layers[3]
+        assert valid.pad == (0, 0, 0, 0)
+        assert not any(window_reaches_padding(valid, valid.input_shape, y, x)
+                       for y, x in np.ndindex(*valid.output_shape[1:]))
+        assert window_reaches_padding(model.layers[0], model.input_shape, 0, 0)
+        assert not window_reaches_padding(model.layers[0], model.input_shape, 14, 14)
