@@ -94,3 +94,28 @@ def test_predict_uses_the_digit_preprocessing(tmp_path, capsys):
     np.testing.assert_allclose(probs[1], probs[2], atol=1e-5)   # inversion detected
     np.testing.assert_allclose(probs[0], probs[1], atol=0.05)   # size normalised
     del model
+
+
+def colour_network(path):
+    """A small network that takes 3x32x32 images (what colour data will bring)."""
+    from cnnviz.nn import Dense, Flatten, Sequential
+
+    return save_model(Sequential([Flatten(), Dense(out_features=10)], input_shape=(3, 32, 32),
+                                 seed=0), path)
+
+
+def test_evaluate_refuses_a_network_that_does_not_take_the_data(tmp_path, capsys):
+    path = colour_network(tmp_path / "rgb.npz")
+    assert main(["evaluate", "--model", str(path), "--data", "offline", "--limit", "30"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err
+    assert err.startswith("cnnviz: error: this network takes 3x32x32 images") and err.count("\n") == 1
+    assert "the offline digits are 1x28x28" in err and "--model" in err and "--data" in err
+
+
+def test_an_unknown_data_name_is_reported_as_such(capsys):
+    assert main(["evaluate", "--data", "cifar10", "--limit", "30"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cnnviz: error: --data cifar10: no dataset or folder of that name")
+    assert "mnist, offline" in err and "MNIST folder" not in err

@@ -48,8 +48,9 @@ def run_bench(args: argparse.Namespace) -> int:
     print(line, flush=True)
     if args.epoch or args.convergence:
         from cnnviz.commands._common import open_dataset
+        from cnnviz.nn import build_preset
 
-        data = open_dataset(args.data)
+        data = open_dataset(args.data, model=build_preset("lenet5"))  # what it times
     if args.epoch:
         e = benchmark.mnist_epoch(data.train_x, data.train_y)
         line = (f"one {data.name} epoch, batch 64 (adam), median of 3: numpy {e['numpy']:.1f} s "
