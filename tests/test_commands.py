@@ -119,3 +119,25 @@ def test_an_unknown_data_name_is_reported_as_such(capsys):
     err = capsys.readouterr().err
     assert err.startswith("cnnviz: error: --data cifar10: no dataset or folder of that name")
     assert "mnist, offline" in err and "MNIST folder" not in err
+
+
+@pytest.mark.parametrize("network", ["lenet5", "colour"])
+def test_predict_says_a_blank_image_holds_no_digit(tmp_path, capsys, network):
+    model = (colour_network(tmp_path / "m.npz") if network == "colour"
+             else save_model(build_preset("lenet5", seed=0), tmp_path / "m.npz"))
+    paper = tmp_path / "paper.png"
+    Image.fromarray(np.full((50, 60), 255, np.uint8)).save(paper)     # white, no ink
+    digit = tmp_path / "digit.png"
+    canvas = np.full((100, 100), 255, np.uint8)
+    canvas[20:80, 45:55] = 0
+    Image.fromarray(canvas).save(digit)
+    assert main(["predict", "--model", str(model), str(paper), str(digit)]) == 1
+    blank_line, digit_line = capsys.readouterr().out.splitlines()
+    assert blank_line.startswith(f"{paper}: no digit: the image holds no ink (blank); "
+                                 "the network's output anyway: ")
+    assert "no ink" not in digit_line and digit_line.startswith(f"{digit}: ")
+    assert main(["predict", "--model", str(model), "--json", str(paper), str(digit)]) == 1
+    blank, drawn = map(json.loads, capsys.readouterr().out.splitlines())
+    assert blank["blank"] is True and blank["label"] is None and len(blank["probabilities"]) == 10
+    assert drawn["blank"] is False and drawn["label"] == int(np.argmax(drawn["probabilities"]))
+    assert main(["predict", "--model", str(model), str(digit)]) == 0    # ink only: success
