@@ -141,3 +141,80 @@ def test_predict_says_a_blank_image_holds_no_digit(tmp_path, capsys, network):
     assert blank["blank"] is True and blank["label"] is None and len(blank["probabilities"]) == 10
     assert drawn["blank"] is False and drawn["label"] == int(np.argmax(drawn["probabilities"]))
     assert main(["predict", "--model", str(model), str(digit)]) == 0    # ink only: success
+
+
+def hand_receptive_fields(config):
+    """(size, stride, start) of each layer's units along one axis, by the usual recurrence
+    (size += (kernel - 1) * jump; start -= pad * jump; jump *= stride); None once global."""
+    size, jump, start, fields = 1, 1, 0, []
+    for spec in config["layers"]:
+        if spec["kind"] in ("Conv2D", "MaxPool2D"):
+            kernel = spec.get("kernel_size", spec.get("size"))[0]
+            pad = (kernel - 1) // 2 if spec["padding"] == "same" else 0
+            size, start, jump = size + (kernel - 1) * jump, start - pad * jump, jump * spec["stride"][0]
+        elif spec["kind"] == "Dense":
+            size = None
+        fields.append(None if size is None else (size, jump, start))
+    return fields
+
+
+@pytest.mark.parametrize("preset", ["lenet5", "tiny", "mlp"])
+def test_summary_json_gives_the_networks_real_numbers(preset, tmp_path, capsys):
+    model = build_preset(preset, seed=0)
+    path = save_model(model, tmp_path / "net.npz")
+    assert main(["summary", "--json", str(path)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["name"] == preset and result["input_shape"] == list(model.input_shape)
+    params = model.named_params()
+    assert result["params"] == sum(p.size for p in params.values())
+    outputs = model.trace(np.zeros((1, *model.input_shape), np.float32))[1:]
+    fields = hand_receptive_fields(model.config())
+    assert [layer["index"] for layer in result["layers"]] == list(range(len(model.layers)))
+    for i, (layer, out, field) in enumerate(zip(result["layers"], outputs, fields, strict=True)):
+        assert layer["kind"] == type(model.layers[i]).__name__
+        assert layer["output_shape"] == list(out.shape[1:])
+        assert layer["params"] == sum(p.size for name, p in params.items()
+                                      if name.split(".")[0] == str(i))
+        rf = layer["receptive_field"]
+        if field is None:
+            assert rf == {"whole_input": True}
+        else:
+            size, jump, start = field
+            assert rf == {"whole_input": False, "size": [size] * 2, "stride": [jump] * 2,
+                          "start": [start] * 2}
+    assert result["layers"][0]["settings"] == {k: v for k, v in model.config()["layers"][0].items()
+                                               if k != "kind"}
+
+
+def test_bench_json_carries_the_measured_figures(monkeypatch, capsys):
+    """The figures the benchmark functions measure reach the JSON unrounded, and nothing else is
+    printed on standard output (the measuring itself is tested in tests/test_benchmark.py)."""
+    from cnnviz import benchmark
+
+    calls = []
+
+    def throughput(batch, rounds, seconds):
+        calls.append((batch, rounds, seconds))
+        return {"numpy": 1000.5 + batch, "numpy_1": 700.25 + batch, "workers": 2}
+
+    latencies = np.array([0.5, 0.25, 2.0, 0.75, 1.0])
+    monkeypatch.setattr(benchmark, "_torch", lambda: None)
+    monkeypatch.setattr(benchmark, "training_throughput", throughput)
+    monkeypatch.setattr(benchmark, "trace_latency", lambda: {"numpy_trace": latencies})
+    monkeypatch.setattr(benchmark, "predict_throughput", lambda model: 1234.5)
+    assert main(["bench", "--json", "--predict", "--rounds", "3", "--seconds", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    result = json.loads(out)
+    assert calls == [(64, 3, 0.5), (128, 3, 0.5)]
+    assert result["torch"] is None
+    assert result["training"] == [
+        {"batch": b, "workers": 2, "numpy_samples_per_s": 1000.5 + b,
+         "numpy_one_process_samples_per_s": 700.25 + b, "torch_samples_per_s": None}
+        for b in (64, 128)]
+    ordered = sorted(latencies)
+    p99 = ordered[3] + 0.96 * (ordered[4] - ordered[3])    # linear interpolation at 99 %
+    assert result["trace_ms"] == {"median": 0.75, "p99": pytest.approx(p99),
+                                  "torch_forward_median": None}
+    assert result["predict_images_per_s"] == 1234.5
+    assert result["epoch"] is None and result["convergence"] is None
