@@ -60,12 +60,16 @@ _IDX_TYPES: dict[int, str] = {
     0x0E: ">f8",
 }
 
+#: The last resort of every "MNIST is missing" message, in words of what the user types or clicks
+#: (the same errors reach the command line and the window).
+USE_OFFLINE = ("or use the offline digits drawn by cnnviz (--data offline on the command line, or "
+               "Offline digits in the Training panel)")
+
 _MISSING_ADVICE = (
     "Choose a folder that holds the four MNIST files "
     "(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
-    "t10k-labels-idx1-ubyte.gz; gzipped or not), download them "
-    "(cnnviz.data.download_mnist), or use the offline synthetic dataset "
-    "(cnnviz.data.synthetic_dataset)."
+    "t10k-labels-idx1-ubyte.gz; gzipped or not), let cnnviz download them (--data mnist, or "
+    "MNIST in the Training panel), " + USE_OFFLINE + "."
 )
 
 

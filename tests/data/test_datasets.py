@@ -18,3 +18,31 @@ def test_the_network_input_check_names_both_shapes():
     assert "choose a network made for 1x28x28 images" in message
     with pytest.raises(InputShapeError):                         # same pixels, other layout
         check_network_input((1, 32, 28), np.zeros((2, 28, 32), np.uint8))
+
+
+def _advice_messages(tmp_path, monkeypatch):
+    """The messages of every way MNIST can be missing, as the window and the commands show them."""
+    from cnnviz.data import DataError, download_mnist, load_default_mnist, load_mnist
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("CNNVIZ_MNIST_DIR", str(empty))
+    monkeypatch.setenv("CNNVIZ_CACHE_DIR", str(tmp_path / "cache"))
+    attempts = [lambda: load_mnist(tmp_path / "nowhere"), lambda: load_mnist(empty),
+                lambda: load_default_mnist(download=False),
+                lambda: download_mnist(cache_dir=tmp_path / "cache",
+                                       mirrors=["http://127.0.0.1:9/"], timeout=2)]
+    messages = []
+    for attempt in attempts:
+        with pytest.raises(DataError) as caught:
+            attempt()
+        messages.append(str(caught.value))
+    return messages
+
+
+def test_missing_mnist_messages_say_what_to_type_or_click(tmp_path, monkeypatch):
+    import re
+
+    for message in _advice_messages(tmp_path, monkeypatch):
+        assert not re.search(r"cnnviz\.[a-z_]+|synthetic_dataset|download_mnist|\w\(\)", message)
+        assert "--data offline" in message and "Offline digits in the Training panel" in message
