@@ -65,6 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def gui_main() -> int:
+    """The ``cnnviz-gui`` program (a gui-script: no console on Windows): ``cnnviz gui``."""
+    return main([DEFAULT_COMMAND, *sys.argv[1:]])
+
+
 def _run(argv: Sequence[str] | None) -> int:
     """Parse ``argv`` and run its command; user errors and Ctrl-C become exit codes."""
     parser = build_parser()

@@ -120,3 +120,41 @@ def test_a_name_the_terminal_cannot_encode_is_printed_escaped(run_python, tmp_pa
     result = run_python(["-m", "cnnviz", "summary", str(path)], env={"PYTHONIOENCODING": "utf-8"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("net\\ud800x: input 1 x 28 x 28\n")
+
+
+def test_the_gui_script_starts_the_window(run_app_calls, monkeypatch, tmp_path):
+    image = tmp_path / "digit.png"
+    image.touch()
+    monkeypatch.setattr("sys.argv", ["cnnviz-gui", str(image)])
+    assert cli.gui_main() == 0
+    assert run_app_calls == [(None, str(image))]
+
+
+def test_the_app_names_its_desktop_entry(qapp, monkeypatch):
+    """Desktops (and Wayland) match the window to resources/cnnviz.desktop by this name."""
+    import sys
+    from pathlib import Path
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    import cnnviz.ui.app
+
+    class NoWindow:
+        def __init__(self, model=None, image=None):
+            pass
+
+        def show(self):
+            QTimer.singleShot(0, QApplication.quit)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(cnnviz.ui.app, "MainWindow", NoWindow)
+    interval = sys.getswitchinterval()
+    try:
+        assert cnnviz.ui.app.run_app(["cnnviz"]) == 0
+    finally:
+        sys.setswitchinterval(interval)
+    desktop = Path(cli.__file__).resolve().parent.parent / "resources" / "cnnviz.desktop"
+    assert QApplication.desktopFileName() == desktop.stem == "cnnviz"

@@ -218,3 +218,25 @@ def test_bench_json_carries_the_measured_figures(monkeypatch, capsys):
                                   "torch_forward_median": None}
     assert result["predict_images_per_s"] == 1234.5
     assert result["epoch"] is None and result["convergence"] is None
+
+
+@pytest.mark.parametrize("damage", ["not a zip", "truncated", "folder"])
+@pytest.mark.parametrize("command", [["summary"], ["summary", "--json"], ["predict", "--model"],
+                                     ["evaluate", "--data", "offline", "--model"]])
+def test_a_damaged_network_file_is_one_clean_line(tmp_path, capsys, damage, command):
+    good = save_model(build_preset("tiny", seed=0), tmp_path / "good.npz")
+    bad = tmp_path / "bad.npz"
+    if damage == "not a zip":
+        bad.write_bytes(b"nope")
+    elif damage == "truncated":
+        bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    else:
+        bad.mkdir()
+    image = tmp_path / "digit.png"
+    Image.fromarray(np.full((20, 20), 255, np.uint8)).save(image)
+    args = [*command, str(bad)] + ([str(image)] if command[0] == "predict" else [])
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("cnnviz: error: ") and captured.err.count("\n") == 1
+    assert "bad.npz" in captured.err and "Traceback" not in captured.err
