@@ -75,25 +75,53 @@ def test_predict_reports_bad_files_and_carries_on(tmp_path, capsys):
     assert lines[1]["label"] == int(probs.argmax())
 
 
+def sensitive_network():
+    """A one-layer network whose answer moves with every change of the 28x28 input: smooth
+    random templates, scaled so that the logits differ by several units."""
+    from cnnviz.analysis.display import gaussian_blur
+    from cnnviz.nn import Dense, Flatten, Sequential
+
+    rng = np.random.default_rng(0)
+    weights = gaussian_blur(rng.standard_normal((10, 1, 28, 28)), 3.0).reshape(10, 784)
+    weights *= 400 / np.abs(weights).sum(axis=1, keepdims=True).mean()
+    model = Sequential([Flatten(), Dense(out_features=10)], input_shape=(1, 28, 28), seed=0)
+    model.set_weights({"1.weight": weights.astype(np.float32), "1.bias": np.zeros(10, np.float32)})
+    return model
+
+
+def drawn_seven(size, box, top, left, invert):
+    """A '7'-like stroke ``box`` pixels tall at (top, left) of a ``size`` x ``size`` picture."""
+    img = np.zeros((size, size))
+    s = box / 6
+    img[int(top):int(top + box), int(left + 2 * s):int(left + 3 * s)] = 1
+    img[int(top):int(top + s), int(left + s):int(left + 4 * s)] = 1
+    return 1 - img if invert else img
+
+
 def test_predict_uses_the_digit_preprocessing(tmp_path, capsys):
-    """The same drawing, dark-on-light and light-on-dark, small and large, gets one answer."""
-    model = load_model(save_model(build_preset("lenet5", seed=2), tmp_path / "m.npz"))
-    paths = []
-    for i, (size, invert) in enumerate([(60, False), (300, False), (300, True)]):
-        img = np.zeros((size, size), np.uint8)
-        s = size // 10
-        img[2 * s:8 * s, 4 * s:5 * s] = 255
-        img[2 * s:3 * s, 3 * s:6 * s] = 255
-        if invert:
-            img = 255 - img
-        paths.append(tmp_path / f"d{i}.png")
-        Image.fromarray(img).save(paths[-1])
-    assert main(["predict", "--model", str(tmp_path / "m.npz"), "--json", *map(str, paths)]) == 0
+    """One drawing, small and filling its picture, tiny in a corner of a large picture, and dark
+    on light: after cropping, scaling and centring the network sees one digit and gives one
+    answer, although the three pictures resized as they are give it three different answers."""
+    from cnnviz.data import to_network_input
+
+    model = sensitive_network()
+    path = save_model(model, tmp_path / "m.npz")
+    pictures = [drawn_seven(60, 48, 6, 6, False), drawn_seven(400, 60, 300, 20, False),
+                drawn_seven(300, 120, 30, 150, True)]
+    as_they_are = np.array([model.predict_proba(to_network_input(p, 1, 28, 28)[None])[0]
+                            for p in pictures])
+    assert min(np.abs(as_they_are[i] - as_they_are[j]).max()
+               for i in range(3) for j in range(i)) > 0.3     # the network tells them apart
+    files = []
+    for i, picture in enumerate(pictures):
+        files.append(tmp_path / f"d{i}.png")
+        Image.fromarray(np.round(picture * 255).astype(np.uint8)).save(files[-1])
+    assert main(["predict", "--model", str(path), "--json", *map(str, files)]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     probs = np.array([r["probabilities"] for r in rows])
-    np.testing.assert_allclose(probs[1], probs[2], atol=1e-5)   # inversion detected
-    np.testing.assert_allclose(probs[0], probs[1], atol=0.05)   # size normalised
-    del model
+    assert probs.max(axis=1).min() > 0.5                       # a clear answer, not a flat one
+    np.testing.assert_allclose(probs[1], probs[0], atol=0.02)  # size and place normalised
+    np.testing.assert_allclose(probs[2], probs[0], atol=0.02)  # dark ink on light inverted
 
 
 def colour_network(path):
