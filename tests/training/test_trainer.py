@@ -154,6 +154,19 @@ def test_distortions_are_seeded_bounded_and_keep_the_digit():
     np.testing.assert_allclose(a.sum(axis=(1, 2, 3)), x.sum(axis=(1, 2, 3)), rtol=0.35)
 
 
+def test_cosine_annealing_follows_the_closed_form():
+    """lr after step t of T is lr0 * (1 + cos(pi t / T)) / 2: half at the middle, zero at the end."""
+    x, y = toy_data(64)
+    config = TrainConfig(epochs=3, batch_size=16, lr=0.02, optimizer="sgd", cosine=True)
+    reports = [p for p in run_all(Trainer(toy_net(), x, y, config=config)) if p.kind == "step"]
+    total = 3 * 4
+    assert [p.step for p in reports] == list(range(1, total + 1))
+    expected = [0.02 * (1 + np.cos(np.pi * t / total)) / 2 for t in range(1, total + 1)]
+    np.testing.assert_allclose([p.lr for p in reports], expected, rtol=1e-12, atol=1e-15)
+    assert reports[total // 2 - 1].lr == pytest.approx(0.01, rel=1e-12)
+    assert reports[-1].lr == pytest.approx(0.0, abs=1e-15)
+
+
 def test_cosine_annealing_follows_torch_and_reaches_zero(torch):
     x, y = toy_data(64)
     config = TrainConfig(epochs=2, batch_size=16, lr=0.02, optimizer="sgd", cosine=True)
