@@ -280,3 +280,14 @@ def test_a_damaged_network_file_is_one_clean_line(tmp_path, capsys, damage, comm
     assert captured.out == ""
     assert captured.err.startswith("cnnviz: error: ") and captured.err.count("\n") == 1
     assert "bad.npz" in captured.err and "Traceback" not in captured.err
+
+
+def test_evaluate_refuses_a_network_with_too_few_classes(tmp_path, capsys):
+    from cnnviz.nn import Dense, Flatten, Sequential
+
+    path = save_model(Sequential([Flatten(), Dense(out_features=5)], input_shape=(1, 28, 28),
+                                 seed=0), tmp_path / "five.npz")
+    assert main(["evaluate", "--model", str(path), "--data", "offline", "--limit", "30"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cnnviz: error: this network gives 5 class scores but the offline "
+                          "digits have labels 0 to 9") and err.count("\n") == 1

@@ -75,10 +75,14 @@ def open_dataset(spec: str, seed: int = 0, download: bool = True, limit: int | N
 def check_fits(model, data, what: str) -> None:
     """Refuse, as a :class:`UserError`, data whose images ``model`` cannot take; ``what`` names
     the images for the message."""
-    from cnnviz.data import InputShapeError, check_network_input
+    import numpy as np
+
+    from cnnviz.data import InputShapeError, check_network_classes, check_network_input
 
     try:
         check_network_input(model.input_shape, data.test_x, what)
+        labels = np.concatenate((data.train_y, data.test_y))
+        check_network_classes(model.output_shape, labels, what)
     except InputShapeError as exc:
         raise UserError(f"{exc} (--model and --data choose them)") from None
 

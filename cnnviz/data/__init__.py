@@ -5,8 +5,8 @@ images are float32 in [0, 1], white ink on black, digits 28x28; datasets hold
 uint8 arrays.
 """
 
-from .datasets import (Dataset, ValidationSplit, check_network_input, format_input_shape,
-                       input_shape_of, to_float_batch)
+from .datasets import (Dataset, ValidationSplit, check_network_classes, check_network_input,
+                       format_input_shape, input_shape_of, to_float_batch)
 from .download import (
     DEFAULT_MIRRORS,
     default_cache_dir,
@@ -46,6 +46,7 @@ __all__ = [
     "PreprocessInfo",
     "ValidationSplit",
     "center_of_mass",
+    "check_network_classes",
     "check_network_input",
     "default_cache_dir",
     "download_mnist",

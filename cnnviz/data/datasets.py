@@ -9,7 +9,8 @@ import numpy as np
 
 from .errors import InputShapeError
 
-__all__ = ["Dataset", "ValidationSplit", "check_network_input", "format_input_shape",
+__all__ = ["Dataset", "ValidationSplit", "check_network_classes", "check_network_input",
+           "format_input_shape",
            "input_shape_of", "to_float_batch"]
 
 
@@ -76,6 +77,26 @@ def check_network_input(network_shape, images: np.ndarray, name: str = "the imag
         f"this network takes {net} images (channels x height x width) but {name} are {data}: "
         f"choose a network made for {data} images (such as the shipped lenet5) or data of "
         f"{net} images", network_shape, data_shape)
+
+
+def check_network_classes(output_shape, labels: np.ndarray, name: str = "the images") -> None:
+    """Check that a network whose output has ``output_shape`` gives a score for every class
+    in ``labels`` (classes are numbered from 0).
+
+    Raises
+    ------
+    InputShapeError
+        The output is not one score per class, or fewer scores than the labels need.
+    """
+    output_shape = tuple(int(n) for n in output_shape)
+    needed = int(np.max(labels)) + 1 if np.size(labels) else 0
+    if len(output_shape) == 1 and output_shape[0] >= needed:
+        return
+    got = (f"{output_shape[0]} class scores" if len(output_shape) == 1
+           else f"a {format_input_shape(output_shape)} output, not one score per class")
+    raise InputShapeError(
+        f"this network gives {got} but {name} have labels 0 to {needed - 1}: choose a network "
+        f"with {needed} outputs (such as the shipped lenet5)", output_shape, (needed,))
 
 
 class ValidationSplit(NamedTuple):

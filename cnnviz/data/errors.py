@@ -38,12 +38,14 @@ class ImageLoadError(DataError):
 
 
 class InputShapeError(DataError):
-    """Images of one shape were given to a network that takes another.
+    """Images of one shape were given to a network that takes another (or labels to a network
+    that has no score for some of them).
 
     Attributes
     ----------
     network_shape, data_shape : tuple of int
-        ``(channels, height, width)`` the network takes and the data gives.
+        ``(channels, height, width)`` the network takes and the data gives (for classes: the
+        network's output shape and ``(classes the labels need,)``).
     """
 
     def __init__(self, message: str, network_shape: tuple, data_shape: tuple):

@@ -46,3 +46,15 @@ def test_missing_mnist_messages_say_what_to_type_or_click(tmp_path, monkeypatch)
     for message in _advice_messages(tmp_path, monkeypatch):
         assert not re.search(r"cnnviz\.[a-z_]+|synthetic_dataset|download_mnist|\w\(\)", message)
         assert "--data offline" in message and "Offline digits in the Training panel" in message
+
+
+def test_the_class_check_needs_one_score_per_label():
+    from cnnviz.data import check_network_classes
+
+    labels = np.array([0, 3, 9, 2])
+    check_network_classes((10,), labels)
+    check_network_classes((12,), labels)                          # spare scores are fine
+    with pytest.raises(InputShapeError, match="gives 5 class scores .* labels 0 to 9"):
+        check_network_classes((5,), labels, "the digits")
+    with pytest.raises(InputShapeError, match="a 16x5x5 output, not one score per class"):
+        check_network_classes((16, 5, 5), labels)
