@@ -291,3 +291,9 @@ def test_evaluate_refuses_a_network_with_too_few_classes(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("cnnviz: error: this network gives 5 class scores but the offline "
                           "digits have labels 0 to 9") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("option", [["--rounds", "0"], ["--seconds", "0"], ["--seconds", "nan"]])
+def test_bench_refuses_settings_that_measure_nothing(option, capsys):
+    assert main(["bench", *option]) == 2
+    assert capsys.readouterr().err.startswith("cnnviz: error: --rounds must be at least 1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -48,7 +49,7 @@ def open_dataset(spec: str, seed: int = 0, download: bool = True, limit: int | N
 
     if limit is not None and limit < 2:
         raise UserError("--limit must be at least 2")
-    if spec not in DATA_NAMES and not Path(spec).exists():
+    if spec not in DATA_NAMES and not os.path.lexists(spec):  # a link loop is load_mnist's to say
         raise UserError(f"--data {spec}: no dataset or folder of that name; choose "
                         f"{', '.join(DATA_NAMES)}, or a folder holding the four MNIST files")
     try:

@@ -97,6 +97,10 @@ def run_bench(args: argparse.Namespace) -> int:
 
     from cnnviz.nn.threads import prepare_process
 
+    from cnnviz.commands import UserError
+
+    if args.rounds < 1 or not args.seconds > 0:
+        raise UserError("--rounds must be at least 1 and --seconds above 0")
     prepare_process()
     if args.json:
         print(json.dumps(measure(args, say=lambda line: None)))

@@ -58,3 +58,17 @@ def test_the_class_check_needs_one_score_per_label():
         check_network_classes((5,), labels, "the digits")
     with pytest.raises(InputShapeError, match="a 16x5x5 output, not one score per class"):
         check_network_classes((16, 5, 5), labels)
+
+
+def test_an_mnist_folder_that_is_not_one_says_why(tmp_path):
+    from cnnviz.data import MnistError, load_mnist
+
+    afile = tmp_path / "digits.png"
+    afile.write_bytes(b"x")
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    for path, why in [(tmp_path / "nowhere", "does not exist"), (afile, "is not a folder"),
+                      (loop, "cannot be opened (")]:
+        with pytest.raises(MnistError) as caught:
+            load_mnist(path)
+        assert str(caught.value).startswith(f"MNIST folder {path} {why}")
