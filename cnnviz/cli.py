@@ -58,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _tolerate_unencodable_output()
     try:
         code = _run(argv)
-        sys.stdout.flush()  # a closed pipe shows now, not in the interpreter's exit
+        if sys.stdout is not None:  # None in a gui-script on Windows (pythonw)
+            sys.stdout.flush()  # a closed pipe shows now, not in the interpreter's exit
         return code
     except BrokenPipeError:
         _silence_stdout()

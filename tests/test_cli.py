@@ -158,3 +158,14 @@ def test_the_app_names_its_desktop_entry(qapp, monkeypatch):
         sys.setswitchinterval(interval)
     desktop = Path(cli.__file__).resolve().parent.parent / "resources" / "cnnviz.desktop"
     assert QApplication.desktopFileName() == desktop.stem == "cnnviz"
+
+
+def test_the_gui_script_runs_without_standard_streams(run_app_calls, monkeypatch, tmp_path):
+    """A gui-script on Windows runs under pythonw, where sys.stdout and sys.stderr are None."""
+    monkeypatch.setattr("sys.argv", ["cnnviz-gui"])
+    monkeypatch.setattr("sys.stdout", None)
+    monkeypatch.setattr("sys.stderr", None)
+    assert cli.gui_main() == 0
+    monkeypatch.setattr("sys.argv", ["cnnviz-gui", str(tmp_path / "missing.png")])
+    assert cli.gui_main() == 2                      # the error has nowhere to go, but no crash
+    assert run_app_calls == [(None, None)]
