@@ -10,8 +10,10 @@ import numpy as np
 from .errors import InputShapeError
 
 __all__ = ["Dataset", "ValidationSplit", "check_network_classes", "check_network_input",
-           "format_input_shape",
-           "input_shape_of", "to_float_batch"]
+           "format_input_shape", "input_shape_of", "to_float_batch"]
+
+#: What the shipped lenet5 takes and gives, to name it where it would fit.
+_LENET5_INPUT, _LENET5_CLASSES = (1, 28, 28), 10
 
 
 def to_float_batch(images: np.ndarray) -> np.ndarray:
@@ -73,10 +75,11 @@ def check_network_input(network_shape, images: np.ndarray, name: str = "the imag
     if network_shape == data_shape:
         return
     net, data = format_input_shape(network_shape), format_input_shape(data_shape)
+    example = " (such as the shipped lenet5)" if data_shape == _LENET5_INPUT else ""
     raise InputShapeError(
         f"this network takes {net} images (channels x height x width) but {name} are {data}: "
-        f"choose a network made for {data} images (such as the shipped lenet5) or data of "
-        f"{net} images", network_shape, data_shape)
+        f"choose a network made for {data} images{example} or data of {net} images",
+        network_shape, data_shape)
 
 
 def check_network_classes(output_shape, labels: np.ndarray, name: str = "the images") -> None:
@@ -94,9 +97,10 @@ def check_network_classes(output_shape, labels: np.ndarray, name: str = "the ima
         return
     got = (f"{output_shape[0]} class scores" if len(output_shape) == 1
            else f"a {format_input_shape(output_shape)} output, not one score per class")
+    example = " (such as the shipped lenet5)" if needed == _LENET5_CLASSES else ""
     raise InputShapeError(
         f"this network gives {got} but {name} have labels 0 to {needed - 1}: choose a network "
-        f"with {needed} outputs (such as the shipped lenet5)", output_shape, (needed,))
+        f"with {needed} outputs{example}", output_shape, (needed,))
 
 
 class ValidationSplit(NamedTuple):

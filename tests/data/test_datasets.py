@@ -72,3 +72,12 @@ def test_an_mnist_folder_that_is_not_one_says_why(tmp_path):
         with pytest.raises(MnistError) as caught:
             load_mnist(path)
         assert str(caught.value).startswith(f"MNIST folder {path} {why}")
+
+
+def test_the_shipped_network_is_suggested_only_where_it_fits():
+    digits = np.zeros((2, 28, 28), np.uint8)
+    with pytest.raises(InputShapeError, match=r"1x28x28 images \(such as the shipped lenet5\)"):
+        check_network_input((3, 32, 32), digits)
+    with pytest.raises(InputShapeError) as caught:
+        check_network_input((1, 28, 28), np.zeros((2, 32, 32), np.uint8))
+    assert "lenet5" not in str(caught.value)
