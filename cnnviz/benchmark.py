@@ -237,5 +237,5 @@ def predict_throughput(model, count=1000, seed=0):
                 paths.append(Path(folder) / f"{start + i:04d}.png")
                 Image.fromarray((255 - img * 255).astype(np.uint8)).save(paths[-1])
         begin = time.perf_counter()
-        done = sum(1 for _, probs, _ in predict_files(model, paths) if probs is not None)
+        done = sum(1 for found in predict_files(model, paths) if found.probabilities is not None)
         return done / (time.perf_counter() - begin)

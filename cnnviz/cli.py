@@ -7,6 +7,7 @@ This module never imports Qt, so headless subcommands work without a display and
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -51,10 +52,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit code: 0 on success, 2 for a user error, 130 if interrupted.
+        The exit code: 0 on success, 2 for a user error, 130 if interrupted, 1 when standard
+        output was closed before everything was written (``cnnviz summary | head -n 1``).
     """
+    _tolerate_unencodable_output()
+    try:
+        code = _run(argv)
+        if sys.stdout is not None:  # None in a gui-script on Windows (pythonw)
+            sys.stdout.flush()  # a closed pipe shows now, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
+
+
+def gui_main() -> int:
+    """The ``cnnviz-gui`` program (a gui-script: no console on Windows): ``cnnviz gui``."""
+    return main([DEFAULT_COMMAND, *sys.argv[1:]])
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    """Parse ``argv`` and run its command; user errors and Ctrl-C become exit codes."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # argparse itself ignores a closed pipe for --help
     if args.command is None:
         args = parser.parse_args([DEFAULT_COMMAND])
     try:
@@ -65,3 +85,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device after its reader went away.
+
+    What the Python documentation recommends for SIGPIPE: the interpreter flushes standard
+    output on exit, which would raise BrokenPipeError once more, outside any handler.
+    """
+    try:
+        fileno = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fileno)
+    os.close(devnull)
+
+
+def _tolerate_unencodable_output() -> None:
+    """Print what the terminal's encoding cannot hold as escapes instead of failing.
+
+    Names and paths come from files (a network's name may hold a lone surrogate); printing
+    one must not end a command in UnicodeEncodeError.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (OSError, ValueError):
+                pass

@@ -90,3 +90,82 @@ def test_gui_passes_model_and_image_to_the_app(run_app_calls, tmp_path):
     image.touch()
     assert cli.main(["gui", "--model", str(model), str(image)]) == 0
     assert run_app_calls == [(str(model), str(image))]
+
+
+@pytest.mark.parametrize("args", [["summary"], ["summary", "tiny"], ["evaluate", "--data", "offline",
+                                                                   "--limit", "20"]])
+def test_a_closed_standard_output_ends_quietly(args, tmp_path):
+    """``cnnviz summary | head -n 1``: the reader goes away before cnnviz writes."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path))
+    child = subprocess.Popen([sys.executable, "-m", "cnnviz", *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, cwd=cli.__file__.rsplit("/cnnviz/", 1)[0],
+                             env=env)
+    child.stdout.close()  # nobody reads: every write fails with EPIPE
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=60) != 0
+    assert err == ""
+
+
+def test_a_name_the_terminal_cannot_encode_is_printed_escaped(run_python, tmp_path):
+    """A network named with a lone surrogate (valid JSON, not encodable) prints as an escape."""
+    from cnnviz.nn import build_preset, save_model
+
+    model = build_preset("tiny", seed=0)
+    model.name = "net\ud800x"
+    path = save_model(model, tmp_path / "odd.npz")
+    result = run_python(["-m", "cnnviz", "summary", str(path)], env={"PYTHONIOENCODING": "utf-8"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("net\\ud800x: input 1 x 28 x 28\n")
+
+
+def test_the_gui_script_starts_the_window(run_app_calls, monkeypatch, tmp_path):
+    image = tmp_path / "digit.png"
+    image.touch()
+    monkeypatch.setattr("sys.argv", ["cnnviz-gui", str(image)])
+    assert cli.gui_main() == 0
+    assert run_app_calls == [(None, str(image))]
+
+
+def test_the_app_names_its_desktop_entry(qapp, monkeypatch):
+    """Desktops (and Wayland) match the window to resources/cnnviz.desktop by this name."""
+    import sys
+    from pathlib import Path
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    import cnnviz.ui.app
+
+    class NoWindow:
+        def __init__(self, model=None, image=None):
+            pass
+
+        def show(self):
+            QTimer.singleShot(0, QApplication.quit)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(cnnviz.ui.app, "MainWindow", NoWindow)
+    interval = sys.getswitchinterval()
+    try:
+        assert cnnviz.ui.app.run_app(["cnnviz"]) == 0
+    finally:
+        sys.setswitchinterval(interval)
+    desktop = Path(cli.__file__).resolve().parent.parent / "resources" / "cnnviz.desktop"
+    assert QApplication.desktopFileName() == desktop.stem == "cnnviz"
+
+
+def test_the_gui_script_runs_without_standard_streams(run_app_calls, monkeypatch, tmp_path):
+    """A gui-script on Windows runs under pythonw, where sys.stdout and sys.stderr are None."""
+    monkeypatch.setattr("sys.argv", ["cnnviz-gui"])
+    monkeypatch.setattr("sys.stdout", None)
+    monkeypatch.setattr("sys.stderr", None)
+    assert cli.gui_main() == 0
+    monkeypatch.setattr("sys.argv", ["cnnviz-gui", str(tmp_path / "missing.png")])
+    assert cli.gui_main() == 2                      # the error has nowhere to go, but no crash
+    assert run_app_calls == [(None, None)]

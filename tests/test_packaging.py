@@ -58,10 +58,41 @@ def metadata(wheel) -> Message:
         return Parser().parsestr(archive.read(f"{DIST_INFO}/METADATA").decode())
 
 
-def test_wheel_has_the_console_script(wheel):
+def test_wheel_has_the_console_script_and_the_gui_script(wheel):
     with zipfile.ZipFile(wheel) as archive:
         entry_points = archive.read(f"{DIST_INFO}/entry_points.txt").decode()
     assert "[console_scripts]\ncnnviz = cnnviz.cli:main\n" in entry_points
+    # a gui-script: on Windows the installer makes a program that opens no console
+    assert "[gui_scripts]\ncnnviz-gui = cnnviz.cli:gui_main\n" in entry_points
+    module, function = "cnnviz.cli:gui_main".split(":")
+    assert callable(getattr(importlib.import_module(module), function))
+
+
+def test_wheel_carries_the_licence_authors_and_classifiers(wheel, metadata):
+    assert metadata["License-Expression"] == "MIT"
+    assert metadata.get_all("License-File") == ["LICENSE"]
+    with zipfile.ZipFile(wheel) as archive:
+        licence = archive.read(f"{DIST_INFO}/licenses/LICENSE").decode()
+    assert licence == (REPO_ROOT / "LICENSE").read_text()
+    assert licence.startswith("MIT License\n") and "the cnnviz authors" in licence
+    assert "the cnnviz authors" in metadata["Author"]
+    classifiers = metadata.get_all("Classifier")
+    assert "Programming Language :: Python :: 3 :: Only" in classifiers
+    assert "Topic :: Scientific/Engineering :: Artificial Intelligence" in classifiers
+    assert not any(c.startswith("License ::") for c in classifiers)  # the expression says it
+
+
+def test_the_desktop_entry_starts_the_gui_script_with_the_icon(wheel):
+    from configparser import ConfigParser
+
+    entry = ConfigParser(interpolation=None)
+    entry.optionxform = str
+    entry.read_string((REPO_ROOT / "resources" / "cnnviz.desktop").read_text())
+    desktop = entry["Desktop Entry"]
+    assert desktop["Exec"].split()[0] == "cnnviz-gui" and desktop["Terminal"] == "false"
+    assert (REPO_ROOT / "resources" / "icons" / f"{desktop['Icon']}.svg").is_file()
+    with zipfile.ZipFile(wheel) as archive:
+        assert "cnnviz/resources/cnnviz.desktop" in archive.namelist()
 
 
 def test_wheel_version_and_requirements(metadata):

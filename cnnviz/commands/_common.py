@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 from cnnviz.commands import UserError
 
 DEFAULT_MODEL = ("models", "lenet5.npz")
+#: The datasets ``--data`` names (anything else must be a folder of MNIST files).
+DATA_NAMES = ("mnist", "offline")
 
 
 def default_model_path() -> Path:
@@ -37,28 +40,52 @@ def open_model(spec: str | None, seed: int = 0):
         raise UserError(f"{exc}{hint}") from None
 
 
-def open_dataset(spec: str, seed: int = 0, download: bool = True, limit: int | None = None):
+def open_dataset(spec: str, seed: int = 0, download: bool = True, limit: int | None = None,
+                 model=None):
     """``"mnist"`` (found locally or downloaded), ``"offline"`` (generated) or a folder of MNIST
-    files; ``limit`` keeps at most that many training and test images."""
+    files; ``limit`` keeps at most that many training and test images. With ``model``, the
+    images must be what the network takes (:func:`cnnviz.data.check_network_input`)."""
     from cnnviz.data import DataError, Dataset, load_default_mnist, load_mnist, synthetic_dataset
 
     if limit is not None and limit < 2:
         raise UserError("--limit must be at least 2")
+    if spec not in DATA_NAMES and not os.path.lexists(spec):  # a link loop is load_mnist's to say
+        raise UserError(f"--data {spec}: no dataset or folder of that name; choose "
+                        f"{', '.join(DATA_NAMES)}, or a folder holding the four MNIST files")
     try:
         if spec == "offline":
             if limit is None:
-                return synthetic_dataset(seed=seed)
-            return synthetic_dataset(n_train=limit, n_test=min(limit, 5000), seed=seed)
-        if spec == "mnist":
+                data = synthetic_dataset(seed=seed)
+            else:
+                data = synthetic_dataset(n_train=limit, n_test=min(limit, 5000), seed=seed)
+        elif spec == "mnist":
             data = load_default_mnist(download=download, progress=ByteProgress())
         else:
             data = load_mnist(spec)
     except DataError as exc:
         raise UserError(str(exc)) from None
-    if limit is None:
-        return data
-    return Dataset(data.train_x[:limit], data.train_y[:limit], data.test_x[:limit],
-                   data.test_y[:limit], name=f"{data.name} (first {limit})")
+    if limit is not None and spec != "offline":
+        data = Dataset(data.train_x[:limit], data.train_y[:limit], data.test_x[:limit],
+                       data.test_y[:limit], name=f"{data.name} (first {limit})")
+    if model is not None:
+        what = {"offline": "the offline digits", "mnist": "the MNIST digits"}
+        check_fits(model, data, what.get(spec, f"the digits in {spec}"))
+    return data
+
+
+def check_fits(model, data, what: str) -> None:
+    """Refuse, as a :class:`UserError`, data whose images ``model`` cannot take; ``what`` names
+    the images for the message."""
+    import numpy as np
+
+    from cnnviz.data import InputShapeError, check_network_classes, check_network_input
+
+    try:
+        check_network_input(model.input_shape, data.test_x, what)
+        labels = np.concatenate((data.train_y, data.test_y))
+        check_network_classes(model.output_shape, labels, what)
+    except InputShapeError as exc:
+        raise UserError(f"{exc} (--model and --data choose them)") from None
 
 
 class ByteProgress:

@@ -23,7 +23,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     prepare_process()
     model = open_model(args.model)
-    data = open_dataset(args.data, limit=args.limit)
+    data = open_dataset(args.data, limit=args.limit, model=model)
     result = evaluate(model, to_float_batch(data.test_x), data.test_y)
     if args.json:
         print(json.dumps({"model": args.model or "shipped lenet5", "data": data.name,

@@ -5,7 +5,8 @@ images are float32 in [0, 1], white ink on black, digits 28x28; datasets hold
 uint8 arrays.
 """
 
-from .datasets import Dataset, ValidationSplit, to_float_batch
+from .datasets import (Dataset, ValidationSplit, check_network_classes, check_network_input,
+                       format_input_shape, input_shape_of, to_float_batch)
 from .download import (
     DEFAULT_MIRRORS,
     default_cache_dir,
@@ -15,7 +16,8 @@ from .download import (
     mnist_cache_dir,
     verify_mnist_folder,
 )
-from .errors import DataError, DownloadCancelled, DownloadError, ImageLoadError, MnistError
+from .errors import (DataError, DownloadCancelled, DownloadError, ImageLoadError,
+                     InputShapeError, MnistError)
 from .images import LoadedImage, load_image, resize_float, to_grey, to_network_input
 from .mnist import MNIST_FILES, find_mnist_files, has_mnist_files, load_mnist, read_idx
 from .preprocess import (
@@ -38,17 +40,22 @@ __all__ = [
     "DownloadCancelled",
     "DownloadError",
     "ImageLoadError",
+    "InputShapeError",
     "LoadedImage",
     "MnistError",
     "PreprocessInfo",
     "ValidationSplit",
     "center_of_mass",
+    "check_network_classes",
+    "check_network_input",
     "default_cache_dir",
     "download_mnist",
     "find_mnist",
     "find_mnist_files",
+    "format_input_shape",
     "has_mnist_files",
     "ink_is_dark",
+    "input_shape_of",
     "is_blank",
     "load_default_mnist",
     "load_image",

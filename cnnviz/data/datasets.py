@@ -7,7 +7,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Dataset", "ValidationSplit", "to_float_batch"]
+from .errors import InputShapeError
+
+__all__ = ["Dataset", "ValidationSplit", "check_network_classes", "check_network_input",
+           "format_input_shape", "input_shape_of", "to_float_batch"]
+
+#: What the shipped lenet5 takes and gives, to name it where it would fit.
+_LENET5_INPUT, _LENET5_CLASSES = (1, 28, 28), 10
 
 
 def to_float_batch(images: np.ndarray) -> np.ndarray:
@@ -29,6 +35,72 @@ def to_float_batch(images: np.ndarray) -> np.ndarray:
     out = images.astype(np.float32)
     out /= 255.0
     return out[:, None, :, :]
+
+
+def input_shape_of(images: np.ndarray) -> tuple[int, int, int]:
+    """``(channels, height, width)`` of one of ``images`` once :func:`to_float_batch` has put
+    it in the network's layout: (N, H, W) grey images give ``(1, H, W)``."""
+    shape = np.shape(images)
+    if len(shape) != 3:
+        raise ValueError(f"expected images of shape (N, H, W), got shape {shape}")
+    return (1, int(shape[1]), int(shape[2]))
+
+
+def format_input_shape(shape) -> str:
+    """``"1x28x28"``: channels x height x width."""
+    return "x".join(str(int(n)) for n in shape)
+
+
+def check_network_input(network_shape, images: np.ndarray, name: str = "the images") -> None:
+    """Check that a network taking ``network_shape`` (C, H, W) inputs can read ``images``.
+
+    The one check made wherever data meets a network (evaluating, training, timing), so that a
+    mismatch is a message, not an exception deep in the first layer.
+
+    Parameters
+    ----------
+    network_shape : tuple of int
+        The network's ``input_shape``.
+    images : np.ndarray
+        The data's images, in the layout :func:`to_float_batch` takes.
+    name : str
+        What the images are, for the message ("the offline digits", "MNIST").
+
+    Raises
+    ------
+    InputShapeError
+        With a message that says what the network takes, what the data gives and what to do.
+    """
+    network_shape, data_shape = tuple(int(n) for n in network_shape), input_shape_of(images)
+    if network_shape == data_shape:
+        return
+    net, data = format_input_shape(network_shape), format_input_shape(data_shape)
+    example = " (such as the shipped lenet5)" if data_shape == _LENET5_INPUT else ""
+    raise InputShapeError(
+        f"this network takes {net} images (channels x height x width) but {name} are {data}: "
+        f"choose a network made for {data} images{example} or data of {net} images",
+        network_shape, data_shape)
+
+
+def check_network_classes(output_shape, labels: np.ndarray, name: str = "the images") -> None:
+    """Check that a network whose output has ``output_shape`` gives a score for every class
+    in ``labels`` (classes are numbered from 0).
+
+    Raises
+    ------
+    InputShapeError
+        The output is not one score per class, or fewer scores than the labels need.
+    """
+    output_shape = tuple(int(n) for n in output_shape)
+    needed = int(np.max(labels)) + 1 if np.size(labels) else 0
+    if len(output_shape) == 1 and output_shape[0] >= needed:
+        return
+    got = (f"{output_shape[0]} class scores" if len(output_shape) == 1
+           else f"a {format_input_shape(output_shape)} output, not one score per class")
+    example = " (such as the shipped lenet5)" if needed == _LENET5_CLASSES else ""
+    raise InputShapeError(
+        f"this network gives {got} but {name} have labels 0 to {needed - 1}: choose a network "
+        f"with {needed} outputs{example}", output_shape, (needed,))
 
 
 class ValidationSplit(NamedTuple):

@@ -20,7 +20,7 @@ from typing import Callable, Optional, Sequence
 
 from .datasets import Dataset
 from .errors import DownloadCancelled, DownloadError, MnistError
-from .mnist import MNIST_FILES, has_mnist_files, load_mnist
+from .mnist import MNIST_FILES, USE_OFFLINE, has_mnist_files, load_mnist
 
 __all__ = [
     "DEFAULT_MIRRORS",
@@ -49,8 +49,8 @@ _USER_AGENT = "cnnviz (Python urllib)"
 _OFFLINE_ADVICE = (
     "To work offline, copy the four MNIST files ("
     + ", ".join(MNIST_FILES)
-    + ") into a folder and choose that folder (or set CNNVIZ_MNIST_DIR to it), "
-    "or use the offline synthetic dataset (cnnviz.data.synthetic_dataset)."
+    + ") into a folder and choose that folder (--data FOLDER, or MNIST from a folder in the "
+    "Training panel; or set CNNVIZ_MNIST_DIR to it), " + USE_OFFLINE + "."
 )
 
 
@@ -281,7 +281,7 @@ def load_default_mnist(*, download: bool = False,
     if folder is None:
         raise MnistError(
             "MNIST not found: set CNNVIZ_MNIST_DIR to a folder holding the four MNIST files, "
-            f"download them (cnnviz.data.download_mnist, into {mnist_cache_dir()}), "
-            "or use the offline synthetic dataset (cnnviz.data.synthetic_dataset)."
+            f"let cnnviz download them into {mnist_cache_dir()} (--data mnist, or MNIST in the "
+            "Training panel), " + USE_OFFLINE + "."
         )
     return load_mnist(folder)

@@ -13,6 +13,7 @@ __all__ = [
     "DownloadError",
     "DownloadCancelled",
     "ImageLoadError",
+    "InputShapeError",
 ]
 
 
@@ -34,3 +35,19 @@ class DownloadCancelled(DataError):
 
 class ImageLoadError(DataError):
     """An image file could not be read (missing, not an image, corrupt, too large...)."""
+
+
+class InputShapeError(DataError):
+    """Images of one shape were given to a network that takes another (or labels to a network
+    that has no score for some of them).
+
+    Attributes
+    ----------
+    network_shape, data_shape : tuple of int
+        ``(channels, height, width)`` the network takes and the data gives (for classes: the
+        network's output shape and ``(classes the labels need,)``).
+    """
+
+    def __init__(self, message: str, network_shape: tuple, data_shape: tuple):
+        super().__init__(message)
+        self.network_shape, self.data_shape = tuple(network_shape), tuple(data_shape)

@@ -9,6 +9,8 @@ labels 2049 (1 dim).
 from __future__ import annotations
 
 import gzip
+import os
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -60,12 +62,16 @@ _IDX_TYPES: dict[int, str] = {
     0x0E: ">f8",
 }
 
+#: The last resort of every "MNIST is missing" message, in words of what the user types or clicks
+#: (the same errors reach the command line and the window).
+USE_OFFLINE = ("or use the offline digits drawn by cnnviz (--data offline on the command line, or "
+               "Offline digits in the Training panel)")
+
 _MISSING_ADVICE = (
     "Choose a folder that holds the four MNIST files "
     "(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
-    "t10k-labels-idx1-ubyte.gz; gzipped or not), download them "
-    "(cnnviz.data.download_mnist), or use the offline synthetic dataset "
-    "(cnnviz.data.synthetic_dataset)."
+    "t10k-labels-idx1-ubyte.gz; gzipped or not), let cnnviz download them (--data mnist, or "
+    "MNIST in the Training panel), " + USE_OFFLINE + "."
 )
 
 
@@ -249,9 +255,15 @@ def load_mnist(folder: str | Path) -> Dataset:
         malformed or inconsistent with its partner.
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise MnistError(f"MNIST folder {folder} does not exist or is not a folder. "
-                         + _MISSING_ADVICE)
+    try:
+        is_folder = stat.S_ISDIR(os.stat(folder).st_mode)
+        problem = "is not a folder"
+    except FileNotFoundError:
+        is_folder, problem = False, "does not exist"
+    except OSError as exc:  # a symlink loop, no permission, a name too long...
+        is_folder, problem = False, f"cannot be opened ({exc.strerror or exc})"
+    if not is_folder:
+        raise MnistError(f"MNIST folder {folder} {problem}. " + _MISSING_ADVICE)
     files = find_mnist_files(folder)
     missing = [MNIST_PARTS[part] + "[.gz]" for part, p in files.items() if p is None]
     if missing:

@@ -51,6 +51,7 @@ def run_app(argv: Sequence[str], model: str | None = None, image: str | None = N
     QApplication.setApplicationName("cnnviz")
     QApplication.setOrganizationName("cnnviz")
     QApplication.setApplicationVersion(__version__)
+    QApplication.setDesktopFileName("cnnviz")  # resources/cnnviz.desktop; the Wayland app id
     app = QApplication.instance() or QApplication(list(argv))
     window = MainWindow(model=model, image=image)
     # Ctrl+C in the terminal closes the window as the Quit action does (saving the layout).

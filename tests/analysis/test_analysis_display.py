@@ -1,4 +1,4 @@
-"""Display helpers: scaling, bilinear resampling (against PyTorch), blur, tiling."""
+"""Display helpers: scaling, bilinear resampling (a naive loop, a linear ramp, PyTorch), blur, tiling."""
 
 import numpy as np
 import pytest
@@ -23,6 +23,50 @@ def test_resize_matches_pytorch_bilinear(torch, src, dst):
     expected = torch.nn.functional.interpolate(torch.tensor(values)[None, None], size=dst,
                                                mode="bilinear", align_corners=False)[0, 0]
     np.testing.assert_allclose(resize_bilinear(values, dst), expected.numpy(), atol=1e-6)
+
+
+def source_coordinate(i, n_in, n_out):
+    """Input coordinate of output pixel ``i`` (pixel centres aligned), clamped to the samples."""
+    return min(max((i + 0.5) * n_in / n_out - 0.5, 0.0), n_in - 1.0)
+
+
+def naive_bilinear(values, shape):
+    """Bilinear resampling by the definition, one output pixel at a time."""
+    h, w = values.shape
+    out = np.zeros(shape)
+    for i in range(shape[0]):
+        y = source_coordinate(i, h, shape[0])
+        y0 = int(np.floor(y))
+        y1, fy = min(y0 + 1, h - 1), y - y0
+        for j in range(shape[1]):
+            x = source_coordinate(j, w, shape[1])
+            x0 = int(np.floor(x))
+            x1, fx = min(x0 + 1, w - 1), x - x0
+            out[i, j] = ((1 - fy) * ((1 - fx) * values[y0, x0] + fx * values[y0, x1])
+                         + fy * ((1 - fx) * values[y1, x0] + fx * values[y1, x1]))
+    return out
+
+
+@pytest.mark.parametrize("src,dst", [((5, 5), (28, 28)), ((10, 10), (28, 28)), ((7, 3), (20, 11)),
+                                     ((4, 6), (2, 3)), ((3, 8), (9, 5)), ((1, 4), (3, 8))])
+def test_resize_matches_a_naive_bilinear_loop(src, dst):
+    values = np.random.default_rng(1).random(src)
+    np.testing.assert_allclose(resize_bilinear(values, dst), naive_bilinear(values, dst),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_resize_of_a_linear_ramp_is_the_ramp_at_each_pixels_source():
+    """Bilinear interpolation reproduces a linear function exactly (inside the clamped border)."""
+    rows, cols = np.meshgrid(np.arange(4.0), np.arange(6.0), indexing="ij")
+    ramp = 2.0 * rows - 0.5 * cols + 1.0
+    out = resize_bilinear(ramp, (10, 9))
+    for i in range(10):
+        for j in range(9):
+            expected = (2.0 * source_coordinate(i, 4, 10) - 0.5 * source_coordinate(j, 6, 9)
+                        + 1.0)
+            assert out[i, j] == pytest.approx(expected, abs=1e-5)
+    assert out[0, 0] == pytest.approx(1.0, abs=1e-6)           # clamped to the first sample
+    assert out[4, 4] == pytest.approx(2 * 1.3 - 0.5 * (4.5 * 6 / 9 - 0.5) + 1, abs=1e-5)
 
 
 def test_placing_samples_keeps_them_and_clamps_the_borders():

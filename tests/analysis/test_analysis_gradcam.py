@@ -61,6 +61,29 @@ def test_grad_cam_equals_a_hand_computation(layer, cls):
         assert not result.heatmap.any()
 
 
+def test_grad_cam_weights_are_the_spatial_mean_of_the_gradients():
+    """A hand-built case with a non-square map: 1x1 convolution (3 channels) on 4x6, then one
+    dense layer. d score / d A[k, i, j] is the dense weight of that cell, so each channel's
+    weight is the mean of its 24 dense weights, and the map is relu(sum_k alpha_k A_k)."""
+    model = Sequential([Conv2D(out_channels=3, kernel_size=1), Flatten(), Dense(out_features=2)],
+                       input_shape=(1, 4, 6)).astype(np.float64)
+    conv_w = np.array([1.0, -2.0, 0.5]).reshape(3, 1, 1, 1)
+    conv_b = np.array([0.0, 1.0, -1.0])
+    dense = np.arange(2 * 72, dtype=float).reshape(2, 72) % 7 - 3.0   # no two channels alike
+    model.set_weights({"0.weight": conv_w, "0.bias": conv_b, "2.weight": dense,
+                       "2.bias": np.zeros(2)})
+    x = np.linspace(0.0, 1.0, 24).reshape(1, 4, 6)
+    for cls in (0, 1):
+        grads = dense[cls].reshape(3, 4, 6)
+        alpha = [sum(grads[k, i, j] for i in range(4) for j in range(6)) / 24 for k in range(3)]
+        maps = [conv_w[k, 0, 0, 0] * x[0] + conv_b[k] for k in range(3)]
+        cam = np.maximum(sum(a * m for a, m in zip(alpha, maps)), 0.0)
+        result = grad_cam(model, x, 0, cls)
+        np.testing.assert_allclose(result.weights, alpha, rtol=1e-12)
+        np.testing.assert_allclose(result.raw, cam, rtol=1e-12, atol=1e-12)
+        assert result.raw.shape == (4, 6)
+
+
 def test_some_hand_cases_are_not_trivial():
     model, weights = tiny_cam_net()
     cams = [hand_cam(weights, np.random.default_rng(c).random((1, 5, 5)) - 0.3, c, True)[1]

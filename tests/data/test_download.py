@@ -174,7 +174,7 @@ def test_all_mirrors_fail_lists_each_reason(server, tmp_path):
     message = str(info.value)
     assert "404" in message and server + "/missing/" + FIRST in message
     assert dead + FIRST in message and "cannot connect" in message
-    assert "offline" in message and "synthetic" in message
+    assert "offline" in message and "--data offline" in message
     assert list((tmp_path / "mnist").iterdir()) == []
 
 

@@ -173,7 +173,7 @@ def test_load_mnist_missing_files_says_what_to_do(tmp_path):
     message = str(info.value)
     missing_part = message.split("lacks")[1].split(".")[0]
     assert "t10k-images-idx3-ubyte" in missing_part and "train-images" not in missing_part
-    assert "download" in message and "synthetic" in message and "folder" in message
+    assert "download" in message and "offline digits" in message and "folder" in message
 
 
 def test_load_mnist_missing_folder(tmp_path):

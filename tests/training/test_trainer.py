@@ -104,13 +104,37 @@ def test_divergence_stops_and_restores_the_last_good_weights():
     assert np.isfinite(logits).all()
 
 
-def test_evaluation_confusion_matrix_is_consistent():
-    x, y = toy_data(64)
-    model = toy_net()
+def naive_evaluation(model, x, labels, classes):
+    """Confusion matrix, per-class accuracy and loss by explicit loops, one image at a time."""
+    confusion = [[0] * classes for _ in range(classes)]
+    loss = 0.0
+    for image, label in zip(x, labels):
+        logits = [float(v) for v in model.forward(image[None].astype(np.float64))[0]]
+        best = max(range(classes), key=lambda k: logits[k])
+        confusion[int(label)][best] += 1
+        top = max(logits)
+        loss += top + np.log(sum(np.exp(v - top) for v in logits)) - logits[int(label)]
+    per_class = [confusion[t][t] / sum(confusion[t]) if sum(confusion[t]) else 0.0
+                 for t in range(classes)]
+    return np.array(confusion), np.array(per_class), loss / len(labels)
+
+
+def test_evaluation_confusion_matrix_counts_every_pair():
+    """Against a loop count, in batches that do not divide the images (10 of 64), with four
+    classes so that the matrix has off-diagonal cells to get wrong."""
+    rng = np.random.default_rng(5)
+    x = rng.random((64, 1, 8, 8))
+    y = rng.integers(0, 4, 64)
+    model = Sequential([Conv2D(out_channels=3, kernel_size=3), ReLU(), Flatten(),
+                        Dense(out_features=4)], input_shape=(1, 8, 8), seed=3).astype(np.float64)
     result = evaluate(model, x, y, batch_size=10)
-    assert result.confusion.sum() == 64
-    assert np.trace(result.confusion) / 64 == pytest.approx(result.accuracy)
-    assert result.probabilities.shape == (64, 2)
+    confusion, per_class, loss = naive_evaluation(model, x, y, 4)
+    assert (confusion > 0).sum() >= 6 and np.trace(confusion) < 64      # not a trivial matrix
+    np.testing.assert_array_equal(result.confusion, confusion)
+    np.testing.assert_allclose(result.per_class_accuracy, per_class, rtol=1e-12)
+    assert result.accuracy == pytest.approx(np.trace(confusion) / 64)
+    assert result.loss == pytest.approx(loss, rel=1e-6)
+    assert result.probabilities.shape == (64, 4)
     wrong = result.misclassified()
     assert set(wrong) == set(np.nonzero(result.predictions != y)[0])
     conf = result.probabilities[wrong].max(axis=1)
@@ -128,6 +152,19 @@ def test_distortions_are_seeded_bounded_and_keep_the_digit():
     assert not np.array_equal(a, x)
     # the ink stays about the same amount and near the centre
     np.testing.assert_allclose(a.sum(axis=(1, 2, 3)), x.sum(axis=(1, 2, 3)), rtol=0.35)
+
+
+def test_cosine_annealing_follows_the_closed_form():
+    """lr after step t of T is lr0 * (1 + cos(pi t / T)) / 2: half at the middle, zero at the end."""
+    x, y = toy_data(64)
+    config = TrainConfig(epochs=3, batch_size=16, lr=0.02, optimizer="sgd", cosine=True)
+    reports = [p for p in run_all(Trainer(toy_net(), x, y, config=config)) if p.kind == "step"]
+    total = 3 * 4
+    assert [p.step for p in reports] == list(range(1, total + 1))
+    expected = [0.02 * (1 + np.cos(np.pi * t / total)) / 2 for t in range(1, total + 1)]
+    np.testing.assert_allclose([p.lr for p in reports], expected, rtol=1e-12, atol=1e-15)
+    assert reports[total // 2 - 1].lr == pytest.approx(0.01, rel=1e-12)
+    assert reports[-1].lr == pytest.approx(0.0, abs=1e-15)
 
 
 def test_cosine_annealing_follows_torch_and_reaches_zero(torch):
