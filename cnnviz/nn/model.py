@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import ModelError
 from .geometry import IDENTITY_FIELD, ReceptiveField
-from .layers import LAYER_TYPES, Layer, softmax
+from .layers import LAYER_TYPES, Layer, show_value, check_settings, softmax
 
 
 @dataclass(frozen=True)
@@ -314,13 +314,19 @@ class Sequential:
 
 
 def layer_from_config(spec: dict) -> Layer:
-    """Build one layer from ``{"kind": ..., **settings}``; raises ModelError for anything unknown."""
+    """Build one layer from ``{"kind": ..., **settings}``; raises ModelError for anything unknown.
+
+    The settings are checked against the kind's schema (type and range of each) first, so that
+    nothing a file or the designer holds reaches a constructor unchecked.
+    """
     if not isinstance(spec, dict) or not isinstance(spec.get("kind"), str):
-        raise ModelError(f"a layer must be an object with a 'kind', got {spec!r}")
+        kind = spec.get("kind") if isinstance(spec, dict) else spec
+        raise ModelError(f"a layer must be an object with a 'kind' naming its type, got {show_value(kind)}")
     cls = LAYER_TYPES.get(spec["kind"])
     if cls is None:
-        raise ModelError(f"unknown layer kind {spec['kind']!r}; known kinds: {', '.join(LAYER_TYPES)}")
+        raise ModelError(f"unknown layer kind {show_value(spec['kind'])}; known kinds: {', '.join(LAYER_TYPES)}")
     settings = {k: v for k, v in spec.items() if k != "kind"}
+    check_settings(cls, settings)
     try:
         return cls(**settings)
     except TypeError as exc:
