@@ -6,10 +6,14 @@ Layout of the archive (every entry a plain ``.npy`` array, never a pickle):
 - ``metadata``: optional uint8 bytes of a JSON object (how the network was made, its accuracy);
 - ``params/<layer>.<name>``: float32 parameter arrays, e.g. ``params/0.weight``.
 
-Loading trusts nothing in the file: it checks that it is a zip, reads every ``.npy`` header before
-any data (shape, dtype, size caps), refuses object arrays, validates the JSON schema, builds the
-network from the file's own arrays (so no allocation is driven by the architecture alone), and checks
-names, shapes and finiteness.  Every problem is reported as :class:`ModelFileError`.
+Loading trusts nothing in the file: it opens only regular files (without blocking), checks that
+it is a zip whose entries use methods, flags and versions zipfile reads, reads every ``.npy``
+header before any data (shape, dtype, size caps), refuses object arrays, validates the JSON and
+each layer's settings (type and range, see ``cnnviz.nn.layers.check_settings``), checks the work
+and memory the architecture declares against this machine (:mod:`cnnviz.nn.budget`), builds the
+network from the file's own arrays, and checks names, shapes and finiteness (after the cast to
+float32).  Every problem is reported once, as one line of :class:`ModelFileError`; any failure
+of a decoder on the file's bytes is such a problem.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError, ModelFileError
+from .budget import BudgetError
 from .layers import LAYER_TYPES, show_value
 from .model import Sequential, layer_from_config
 
@@ -341,6 +346,8 @@ def _build(config: dict, params: dict[str, np.ndarray], path) -> Sequential:
     name = clean_text(name if isinstance(name, str) else path.stem) or "network"
     try:
         model = Sequential(layers, tuple(shape), seed=0, name=name)
+    except BudgetError as exc:
+        _fail(path, f"the network is too large for this machine: {exc}")
     except ModelError as exc:
         _fail(path, f"wrong shape or settings: {exc}")
     return model

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .budget import check_cost, estimate
 from .errors import ModelError
 from .geometry import IDENTITY_FIELD, ReceptiveField
 from .layers import LAYER_TYPES, Layer, show_value, check_settings, softmax
@@ -75,6 +76,9 @@ class Sequential:
         self.layers = list(layers)
         self.input_shape = tuple(int(v) for v in input_shape)
         self.name = name
+        # From the shapes alone, before any parameter is allocated: refuse what this machine
+        # cannot run (one image, forward and backward).
+        check_cost(estimate(self.layers, self.input_shape))
         rng = np.random.default_rng(seed)
         shape = self.input_shape
         for index, layer in enumerate(self.layers):
