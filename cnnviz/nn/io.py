@@ -24,7 +24,6 @@ import lzma
 import math
 import os
 import stat
-import tempfile
 import tokenize
 import zipfile
 import zlib
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError, ModelFileError
+from ..fileio import atomic_write
 from .budget import BudgetError
 from .layers import LAYER_TYPES, show_value
 from .model import Sequential, layer_from_config
@@ -48,7 +48,9 @@ MAX_INPUT_SIDE = 4096
 
 
 def save_model(model: Sequential, path, metadata: dict | None = None) -> Path:
-    """Write ``model`` to ``path`` atomically (temporary file in the same folder, then rename).
+    """Write ``model`` to ``path`` atomically (see :func:`cnnviz.fileio.atomic_write`: temporary
+    file in the same folder, fsync, rename, fsync of the folder; stale temporary files of killed
+    saves are removed).
 
     The name is used as given: no ``.npz`` is appended.
     """
@@ -58,28 +60,9 @@ def save_model(model: Sequential, path, metadata: dict | None = None) -> Path:
         arrays["metadata"] = _json_bytes(metadata)
     for name, value in model.named_params().items():
         arrays[f"params/{name}"] = np.asarray(value, dtype=np.float32)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        np.savez(handle, **arrays)
     return path
-
-
-def _file_mode(path: Path) -> int:
-    """The mode a new file would get (``mkstemp`` makes private ones), or the existing file's."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
 
 
 def load_model(path) -> Sequential:
