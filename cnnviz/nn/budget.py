@@ -16,12 +16,13 @@ Work is counted as in :mod:`cnnviz.nn.ops`, per image:
 - a pooling layer reads every window: ``C * Ho * Wo * kh * kw`` elements (plus the padded copy);
 - element-wise layers touch each element a few times (:data:`ELEMENTWISE_PASSES`).
 
-Multiply-adds run in BLAS; element moves run in numpy, at a far lower rate.  The two are added
-in multiply-add equivalents, an element move counting :data:`ELEMENTWISE_COST`: measured on the
-two-core development machine (December 2026), one-thread sgemm did 4.9e10 multiply-adds/s, the
-pooling loop 1.9e9 element reads/s and a fresh im2col or ReLU 1.2e8 elements/s.  The limit
-:data:`MAX_FORWARD_COST` (1e11, a few seconds per image) is six times VGG-16 (3x224x224,
-~15.5 G multiply-adds, 138 M parameters), which must stay openable.
+Multiply-adds run in BLAS; element moves run in numpy loops, at a far lower rate, so the two
+have limits of their own.  Measured on the two-core development machine (December 2026, shared,
+so the figures vary): one-thread sgemm did ~5e10 multiply-adds/s; numpy's loops 2e8 to 2e9
+element moves/s (pooling windows fast, im2col of a large kernel and fresh activations slow).
+:data:`MAX_FORWARD_MACS` (1e11, about two seconds) is six times VGG-16 (3x224x224, ~15.5 G
+multiply-adds, 138 M parameters), which must stay openable; :data:`MAX_FORWARD_MOVES` (1e9,
+half a second to five) is seven times VGG-16's ~1.4e8.
 
 Memory follows what the layers keep between the forward and backward passes (outputs, the
 convolution's unfolded columns, max pooling's padded input, dropout masks), plus the largest
@@ -38,10 +39,10 @@ from dataclasses import dataclass
 
 from .errors import ModelError
 
-#: Limit of one forward pass of one image, in multiply-add equivalents.
-MAX_FORWARD_COST = 1e11
-#: One element moved by numpy counts as this many BLAS multiply-adds.
-ELEMENTWISE_COST = 16
+#: Limit of one forward pass of one image: multiply-adds (BLAS) ...
+MAX_FORWARD_MACS = 1e11
+#: ... and elements moved by numpy loops (copies, pooling windows, activations).
+MAX_FORWARD_MOVES = 1e9
 #: Share of the machine's physical memory a forward and backward pass may need.
 MEMORY_SHARE = 0.5
 #: Passes over its elements each element-wise layer makes (forward).
@@ -82,11 +83,6 @@ class Cost:
     @property
     def moves(self) -> int:
         return sum(layer.moves for layer in self.layers)
-
-    @property
-    def forward_cost(self) -> int:
-        """One forward pass of one image, in multiply-add equivalents."""
-        return self.macs + ELEMENTWISE_COST * self.moves
 
     @property
     def params(self) -> int:
@@ -186,12 +182,15 @@ def check_cost(cost: Cost, batch: int = 1, training: bool = False,
         raise BudgetError(
             f"needs ~{_gib(need)} of memory for {images}; this machine has {_gib(memory)} and "
             f"cnnviz uses at most {MEMORY_SHARE:.0%} of it")
-    work = cost.forward_cost
-    if work > MAX_FORWARD_COST:
+    if cost.macs > MAX_FORWARD_MACS:
         raise BudgetError(
-            f"one forward pass of one image is ~{work:.2g} operations ({cost.macs:.2g} "
-            f"multiply-adds and {cost.moves:.2g} element moves), over the limit of "
-            f"{MAX_FORWARD_COST:.0e}: it would take minutes per image")
+            f"one forward pass of one image is ~{cost.macs:.2g} multiply-adds, over the limit "
+            f"of {MAX_FORWARD_MACS:.0e}: it would take minutes per image")
+    if cost.moves > MAX_FORWARD_MOVES:
+        raise BudgetError(
+            f"one forward pass of one image moves ~{cost.moves:.2g} values (im2col copies, "
+            f"pooling windows, activations), over the limit of {MAX_FORWARD_MOVES:.0e}: it "
+            f"would take minutes per image")
 
 
 def check_budget(model, batch: int = 1, training: bool = False, memory: int | None = None) -> Cost:
