@@ -43,6 +43,9 @@ MAX_JSON_BYTES = 2**20
 MAX_ENTRIES = 1024
 MAX_LAYERS = 256
 MAX_INPUT_SIDE = 4096
+# Trained weights are of order 1; a larger value is damage (a flipped exponent bit) and would make
+# a forward pass overflow float32 (outputs inf, probabilities NaN).
+MAX_PARAM_MAGNITUDE = 1e5
 # The work and memory a network declares are checked by cnnviz.nn.budget (Sequential does it
 # before allocating anything), against this machine's memory.
 
@@ -319,6 +322,11 @@ def _build(config: dict, params: dict[str, np.ndarray], path) -> Sequential:
                 if not np.isfinite(array).all():
                     _fail(path, f"parameter {name!r} contains NaN or infinite values "
                                 f"(or values beyond the float32 range)")
+                largest = float(np.abs(array).max()) if array.size else 0.0
+                if largest > MAX_PARAM_MAGNITUDE:
+                    _fail(path, f"parameter {name!r} holds {largest:.2g}, beyond the "
+                                f"±{MAX_PARAM_MAGNITUDE:.0e} of any trained network (a damaged "
+                                f"value would make the outputs overflow)")
                 setattr(layer, f"{pname}_init", array)
                 used.add(name)
         layers.append(layer)

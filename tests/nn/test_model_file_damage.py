@@ -256,6 +256,16 @@ def test_float64_beyond_float32_range_is_refused(saved, tmp_path):
     assert "NaN or infinite" in failure(write_npz(tmp_path / "x.npz", arrays))
 
 
+def test_a_flipped_exponent_bit_is_refused(saved, tmp_path):
+    """A float32 weight of 0.1 with its top exponent bit flipped is ~3.4e37: finite, but every
+    output would overflow."""
+    arrays = entries(saved)
+    weight = arrays["params/0.weight"]
+    weight.view(np.uint32).flat[0] ^= 1 << 30
+    assert np.isfinite(weight).all() and abs(weight.flat[0]) > 1e30
+    assert "beyond the ±1e+05 of any trained network" in failure(write_npz(tmp_path / "x.npz", arrays))
+
+
 def test_float64_within_float32_range_loads(saved, tmp_path):
     arrays = entries(saved)
     arrays["params/0.weight"] = arrays["params/0.weight"].astype(np.float64)
