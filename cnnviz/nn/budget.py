@@ -28,7 +28,7 @@ Memory follows what the layers keep between the forward and backward passes (out
 convolution's unfolded columns, max pooling's padded input, dropout masks), plus the largest
 transient buffer of one layer's forward or backward pass, plus parameters and gradients (and
 Adam's two moments when training).  It must fit in :data:`MEMORY_SHARE` of the machine's
-physical memory.
+physical memory, and no single array of a layer may exceed :data:`MAX_LAYER_BYTES` for one image.
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ from .errors import ModelError
 MAX_FORWARD_MACS = 1e11
 #: ... and elements moved by numpy loops (copies, pooling windows, activations).
 MAX_FORWARD_MOVES = 1e9
+#: Largest array one layer may need for one image (8x VGG-16's largest: its second convolution's
+#: unfolded input, 116 MB).  A 27x27 kernel over a 735x498 image unfolds into 2.9 GB: such a
+#: layer runs for seconds per image on first-touch page faults alone.
+MAX_LAYER_BYTES = 2**30
 #: Share of the machine's physical memory a forward and backward pass may need.
 MEMORY_SHARE = 0.5
 #: Passes over its elements each element-wise layer makes (forward).
@@ -67,6 +71,7 @@ class LayerCost:
     kept: int          # elements kept from the forward pass for the backward pass
     scratch: int       # largest transient buffer of the forward or backward pass
     params: int
+    largest: int = 0   # largest data array of the layer (im2col columns, padded input, output)
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,7 @@ def _layer_cost(layer, shape, out) -> LayerCost:
         # backward: a contiguous copy of dy, the columns' gradient, the padded input gradient
         backward = size_out + c * kh * kw * ho * wo + (padded or size_in)
         return LayerCost(kind, out, f * ho * wo * rows, padded + columns, columns + size_out,
-                         max(padded, backward), params)
+                         max(padded, backward), params, max(columns, padded, size_out, size_in))
     if kind in ("MaxPool2D", "AvgPool2D"):
         c, h, w = shape
         kh, kw = layer.size
@@ -143,19 +148,21 @@ def _layer_cost(layer, shape, out) -> LayerCost:
         kept = size_out + (padded if kind == "MaxPool2D" else 0)
         # backward: the padded input gradient, masks and a product the size of the output
         backward = (padded or size_in) + 2 * size_out
-        return LayerCost(kind, out, 0, reads, kept, max(padded, backward), 0)
+        return LayerCost(kind, out, 0, reads, kept, max(padded, backward), 0,
+                         max(padded, size_in, size_out))
     if kind == "Dense":
         bias = 1 if layer.use_bias else 0
         params = size_out * (size_in + bias)
         return LayerCost(kind, out, size_out * (size_in + bias), 0, size_out, size_in + size_out,
-                         params)
+                         params, max(size_in, size_out))
     if kind == "Flatten":
-        return LayerCost(kind, out, 0, 0, 0, size_in, 0)
+        return LayerCost(kind, out, 0, 0, 0, size_in, 0, size_in)
     if kind == "Dropout":
         # training keeps a mask and the scaled output
-        return LayerCost(kind, out, 0, 0, 2 * size_out, 2 * size_out, 0)
+        return LayerCost(kind, out, 0, 0, 2 * size_out, 2 * size_out, 0, size_out)
     passes = ELEMENTWISE_PASSES.get(kind, 4)
-    return LayerCost(kind, out, 0, passes * size_out, size_out, 3 * size_out, 0)
+    return LayerCost(kind, out, 0, passes * size_out, size_out, 3 * size_out, 0,
+                     max(size_in, size_out))
 
 
 def machine_memory() -> int | None:
@@ -182,6 +189,12 @@ def check_cost(cost: Cost, batch: int = 1, training: bool = False,
         raise BudgetError(
             f"needs ~{_gib(need)} of memory for {images}; this machine has {_gib(memory)} and "
             f"cnnviz uses at most {MEMORY_SHARE:.0%} of it")
+    for index, layer in enumerate(cost.layers):
+        if ITEMSIZE * layer.largest > MAX_LAYER_BYTES:
+            what = " (its unfolded input)" if layer.kind == "Conv2D" else ""
+            raise BudgetError(
+                f"layer {index} ({layer.kind}) needs an array of ~{_gib(ITEMSIZE * layer.largest)}"
+                f"{what} for one image, over the limit of {_gib(MAX_LAYER_BYTES)} per layer")
     if cost.macs > MAX_FORWARD_MACS:
         raise BudgetError(
             f"one forward pass of one image is ~{cost.macs:.2g} multiply-adds, over the limit "

@@ -120,10 +120,13 @@ def _decoder_problem(exc: BaseException) -> str:
     """One line saying what a decoder's exception means, with its own first line in brackets."""
     if isinstance(exc, OSError) and exc.errno is None:  # bz2's "Invalid data stream"
         what = "its compressed data is corrupt"
+    elif isinstance(exc, OSError) and exc.errno != errno.EIO:  # a seek outside the file
+        what = "the zip data is damaged"
     else:
         what = next((words for kinds, words in _DECODER_PROBLEMS if isinstance(exc, kinds)),
                     "it cannot be decoded")
-    detail = clean_text(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 80)
+    text = str(exc.args[0]) if isinstance(exc, tokenize.TokenError) and exc.args else str(exc)
+    detail = clean_text(text.splitlines()[0] if text else type(exc).__name__, 80)
     return f"{what} ({detail})"
 
 
@@ -272,6 +275,13 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is beyond the range of a float")
+    return value
+
+
 def _parse_json(array, what, path, required):
     if array is None:
         if required:
@@ -280,7 +290,8 @@ def _parse_json(array, what, path, required):
     if array.dtype != np.uint8 or array.ndim != 1 or array.size > MAX_JSON_BYTES:
         _fail(path, f"the {what} entry is not JSON text")
     try:
-        value = json.loads(array.tobytes().decode("utf-8"), parse_constant=_reject_constant)
+        value = json.loads(array.tobytes().decode("utf-8"), parse_constant=_reject_constant,
+                           parse_float=_finite_float)
     except RecursionError:
         _fail(path, f"the {what} is not valid JSON (nested too deeply)")
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, int digit limit, NaN

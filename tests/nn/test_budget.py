@@ -134,6 +134,7 @@ def test_vgg16_is_admitted():
     check_cost(cost, batch=1, memory=16 * 2**30)  # fits a 16 GiB machine
     assert cost.macs < budget.MAX_FORWARD_MACS / 6
     assert 1e8 < cost.moves < budget.MAX_FORWARD_MOVES / 6
+    assert max(layer.largest for layer in cost.layers) * 4 < budget.MAX_LAYER_BYTES / 8
 
 
 def hostile_file(tmp_path, name, input_shape, layers, params):
@@ -200,3 +201,14 @@ def test_batch_and_training_are_counted():
 def test_shapes_that_do_not_fit_still_say_so():
     with pytest.raises(ModelError, match="layer 1 .*does not fit"):
         Sequential([AvgPool2D(2), Conv2D(out_channels=1, kernel_size=9)], (1, 10, 10))
+
+
+def test_one_layer_unfolding_gigabytes_is_refused():
+    """A 27x27 kernel over a 735x498 image: 2.9 GB of im2col columns for one image (it took
+    16 s on the development machine while the fuzzer ran), though the whole fits in memory."""
+    layers = [Conv2D(out_channels=2, kernel_size=27), Flatten()]
+    cost = estimate(layers, (3, 735, 498))
+    assert cost.layers[0].largest == (3 * 27 * 27 + 1) * 709 * 472
+    with pytest.raises(BudgetError, match=r"layer 0 \(Conv2D\) needs an array of ~2\.7 GiB "
+                                          r"\(its unfolded input\) for one image"):
+        Sequential(layers, (3, 735, 498), seed=0)

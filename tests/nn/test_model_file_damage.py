@@ -344,3 +344,9 @@ def test_undecodable_file_name_prints(saved, tmp_path):
 def test_metadata_is_returned(saved, tmp_path):
     model, meta = load_model_with_metadata(saved)
     assert meta == {} and model.layers
+
+
+def test_json_float_beyond_the_float_range(saved, tmp_path):
+    text = json.dumps(json.loads(entries(saved)["architecture"].tobytes())).replace(
+        '"input_shape": [1,', '"input_shape": [1e400,')
+    assert "beyond the range of a float" in failure(with_architecture(saved, tmp_path, text))
