@@ -79,6 +79,7 @@ def load_model_with_metadata(path) -> tuple[Sequential, dict]:
     arrays = _read_arrays(path)
     config = _parse_json(arrays.pop("architecture", None), "architecture", path, required=True)
     metadata = _parse_json(arrays.pop("metadata", None), "metadata", path, required=False) or {}
+    metadata = _without_surrogates(metadata)  # shown by the window, printed by commands
     params = {}
     for key, value in arrays.items():
         if not key.startswith("params/"):
@@ -93,6 +94,31 @@ def clean_text(text: str, limit: int = 100) -> str:
     to ``limit`` characters; other whitespace becomes a space."""
     out = "".join(ch if ch.isprintable() else " " if ch.isspace() else "" for ch in text)
     return out[:limit]
+
+
+def _without_surrogates(value):
+    """``value`` (parsed JSON) with every lone surrogate in its strings and keys replaced by
+    '?', which no encoder can write; iterative, so any depth JSON accepted is fine."""
+    def fix(text):
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+    if isinstance(value, str):
+        return fix(value)
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            pairs = list(item.items())
+            item.clear()
+            item.update((fix(k), fix(v) if isinstance(v, str) else v) for k, v in pairs)
+            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            for i, v in enumerate(item):
+                if isinstance(v, str):
+                    item[i] = fix(v)
+                elif isinstance(v, (dict, list)):
+                    stack.append(v)
+    return value
 
 
 def _fail(path, message):

@@ -350,3 +350,16 @@ def test_json_float_beyond_the_float_range(saved, tmp_path):
     text = json.dumps(json.loads(entries(saved)["architecture"].tobytes())).replace(
         '"input_shape": [1,', '"input_shape": [1e400,')
     assert "beyond the range of a float" in failure(with_architecture(saved, tmp_path, text))
+
+
+def test_metadata_strings_lose_their_lone_surrogates(saved, tmp_path):
+    arrays = entries(saved)
+    text = '{"command": "cnnviz train \\ud800", "deep": %s{"k\\udfff": ["\\udc80"]}%s}' % (
+        "[" * 500, "]" * 500)
+    arrays["metadata"] = np.frombuffer(text.encode(), np.uint8)
+    _, meta = load_model_with_metadata(write_npz(tmp_path / "x.npz", arrays))
+    assert meta["command"] == "cnnviz train ?"
+    inner = meta["deep"]
+    for _ in range(500):
+        inner = inner[0]
+    assert inner == {"k?": ["?"]}
