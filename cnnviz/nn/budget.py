@@ -165,13 +165,28 @@ def _layer_cost(layer, shape, out) -> LayerCost:
                      max(size_in, size_out))
 
 
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
 def machine_memory() -> int | None:
-    """Physical memory of this machine in bytes, or None when the system does not say."""
+    """Memory this process may use, in bytes: the machine's physical memory, or the container's
+    limit (cgroup) when lower; None when the system does not say."""
     try:
         pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
         return None
-    return pages * page_size if pages > 0 and page_size > 0 else None
+    if pages <= 0 or page_size <= 0:
+        return None
+    memory = pages * page_size
+    for name in _CGROUP_LIMITS:
+        try:
+            with open(name, encoding="ascii") as handle:
+                text = handle.read().strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if text.isdigit() and 0 < int(text) < memory:
+            memory = int(text)
+    return memory
 
 
 def _gib(n: float) -> str:

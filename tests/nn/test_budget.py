@@ -212,3 +212,15 @@ def test_one_layer_unfolding_gigabytes_is_refused():
     with pytest.raises(BudgetError, match=r"layer 0 \(Conv2D\) needs an array of ~2\.7 GiB "
                                           r"\(its unfolded input\) for one image"):
         Sequential(layers, (3, 735, 498), seed=0)
+
+
+def test_machine_memory_is_the_smaller_of_physical_memory_and_the_container_limit(tmp_path,
+                                                                                 monkeypatch):
+    physical = budget.machine_memory()
+    assert physical is None or physical > 2**28
+    limit = tmp_path / "memory.max"
+    limit.write_text("1073741824\n")
+    monkeypatch.setattr(budget, "_CGROUP_LIMITS", (str(tmp_path / "absent"), str(limit)))
+    assert budget.machine_memory() == min(physical, 2**30)
+    limit.write_text("max\n")
+    assert budget.machine_memory() == physical
