@@ -12,11 +12,12 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Callable, Optional, Sequence
+
+from cnnviz.fileio import atomic_write
 
 from .datasets import Dataset
 from .errors import DownloadCancelled, DownloadError, MnistError
@@ -152,19 +153,12 @@ def _copy_verified(response, out, name: str, size: int, md5: str,
 
 def _fetch(url: str, dest: Path, size: int, md5: str,
            progress: ProgressCallback | None, timeout: float) -> None:
-    """Download ``url`` to ``dest`` via a temporary file; nothing is left on failure."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                _copy_verified(response, out, dest.name, size, md5, progress)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Download ``url`` to ``dest`` via a temporary file; nothing is left on failure (see
+    :func:`cnnviz.fileio.atomic_write`, which also clears the files of killed downloads)."""
+    with atomic_write(dest) as out:
+        request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            _copy_verified(response, out, dest.name, size, md5, progress)
 
 
 def _download_one(name: str, folder: Path, mirrors: Sequence[str],

@@ -1,5 +1,6 @@
 """cnnviz's numpy engine for small convolutional networks (no Qt here)."""
 
+from .budget import BudgetError, check_budget
 from .errors import ModelError, ModelFileError
 from .io import load_model, load_model_with_metadata, save_model
 from .layers import (AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer, LeakyReLU, MaxPool2D,
@@ -11,7 +12,7 @@ from .presets import PRESETS, build_preset
 from .summary import format_summary
 
 __all__ = [
-    "ModelError", "ModelFileError", "load_model", "load_model_with_metadata", "save_model",
+    "BudgetError", "check_budget", "ModelError", "ModelFileError", "load_model", "load_model_with_metadata", "save_model",
     "AvgPool2D", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "LeakyReLU", "MaxPool2D", "ReLU",
     "Sigmoid", "Softmax", "Softplus", "Tanh", "softmax", "MeanSquaredError", "SoftmaxCrossEntropy",
     "Rect", "Sequential", "UnitField", "SGD", "Adam", "StepLR", "make_optimizer", "PRESETS",

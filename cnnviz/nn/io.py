@@ -6,24 +6,35 @@ Layout of the archive (every entry a plain ``.npy`` array, never a pickle):
 - ``metadata``: optional uint8 bytes of a JSON object (how the network was made, its accuracy);
 - ``params/<layer>.<name>``: float32 parameter arrays, e.g. ``params/0.weight``.
 
-Loading trusts nothing in the file: it checks that it is a zip, reads every ``.npy`` header before
-any data (shape, dtype, size caps), refuses object arrays, validates the JSON schema, builds the
-network from the file's own arrays (so no allocation is driven by the architecture alone), and checks
-names, shapes and finiteness.  Every problem is reported as :class:`ModelFileError`.
+Loading trusts nothing in the file: it opens only regular files (without blocking), checks that
+it is a zip whose entries use methods, flags and versions zipfile reads, reads every ``.npy``
+header before any data (shape, dtype, size caps), refuses object arrays, validates the JSON and
+each layer's settings (type and range, see ``cnnviz.nn.layers.check_settings``), checks the work
+and memory the architecture declares against this machine (:mod:`cnnviz.nn.budget`), builds the
+network from the file's own arrays, and checks names, shapes and finiteness (after the cast to
+float32).  Every problem is reported once, as one line of :class:`ModelFileError`; any failure
+of a decoder on the file's bytes is such a problem.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import lzma
+import math
 import os
-import tempfile
+import stat
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ModelError, ModelFileError
-from .layers import LAYER_TYPES
+from ..fileio import atomic_write
+from .budget import BudgetError
+from .layers import LAYER_TYPES, show_value
 from .model import Sequential, layer_from_config
 
 MAX_ENTRY_BYTES = 64 * 2**20
@@ -31,14 +42,18 @@ MAX_TOTAL_BYTES = 256 * 2**20
 MAX_JSON_BYTES = 2**20
 MAX_ENTRIES = 1024
 MAX_LAYERS = 256
-MAX_ACTIVATIONS = 32 * 2**20  # elements per sample, summed over layers
-_INT_LIMITS = {"in_channels": 4096, "out_channels": 4096, "in_features": 2**20,
-               "out_features": 2**20, "kernel_size": 64, "stride": 64, "dilation": 64, "size": 64,
-               "padding": 64}
+MAX_INPUT_SIDE = 4096
+# Trained weights are of order 1; a larger value is damage (a flipped exponent bit) and would make
+# a forward pass overflow float32 (outputs inf, probabilities NaN).
+MAX_PARAM_MAGNITUDE = 1e5
+# The work and memory a network declares are checked by cnnviz.nn.budget (Sequential does it
+# before allocating anything), against this machine's memory.
 
 
 def save_model(model: Sequential, path, metadata: dict | None = None) -> Path:
-    """Write ``model`` to ``path`` atomically (temporary file in the same folder, then rename).
+    """Write ``model`` to ``path`` atomically (see :func:`cnnviz.fileio.atomic_write`: temporary
+    file in the same folder, fsync, rename, fsync of the folder; stale temporary files of killed
+    saves are removed).
 
     The name is used as given: no ``.npz`` is appended.
     """
@@ -48,28 +63,9 @@ def save_model(model: Sequential, path, metadata: dict | None = None) -> Path:
         arrays["metadata"] = _json_bytes(metadata)
     for name, value in model.named_params().items():
         arrays[f"params/{name}"] = np.asarray(value, dtype=np.float32)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        np.savez(handle, **arrays)
     return path
-
-
-def _file_mode(path: Path) -> int:
-    """The mode a new file would get (``mkstemp`` makes private ones), or the existing file's."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
 
 
 def load_model(path) -> Sequential:
@@ -83,76 +79,233 @@ def load_model_with_metadata(path) -> tuple[Sequential, dict]:
     arrays = _read_arrays(path)
     config = _parse_json(arrays.pop("architecture", None), "architecture", path, required=True)
     metadata = _parse_json(arrays.pop("metadata", None), "metadata", path, required=False) or {}
+    metadata = _without_surrogates(metadata)  # shown by the window, printed by commands
     params = {}
     for key, value in arrays.items():
         if not key.startswith("params/"):
-            raise ModelFileError(f"{path.name}: unexpected entry {key!r}")
+            _fail(path, f"unexpected entry {show_value(key)}")
         params[key[len("params/"):]] = value
     model = _build(config, params, path)
     return model, metadata
 
 
+def clean_text(text: str, limit: int = 100) -> str:
+    """``text`` without control characters or lone surrogates (which no terminal can print), cut
+    to ``limit`` characters; other whitespace becomes a space."""
+    out = "".join(ch if ch.isprintable() else " " if ch.isspace() else "" for ch in text)
+    return out[:limit]
+
+
+def _without_surrogates(value):
+    """``value`` (parsed JSON) with every lone surrogate in its strings and keys replaced by
+    '?', which no encoder can write; iterative, so any depth JSON accepted is fine."""
+    def fix(text):
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+    if isinstance(value, str):
+        return fix(value)
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            pairs = list(item.items())
+            item.clear()
+            item.update((fix(k), fix(v) if isinstance(v, str) else v) for k, v in pairs)
+            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            for i, v in enumerate(item):
+                if isinstance(v, str):
+                    item[i] = fix(v)
+                elif isinstance(v, (dict, list)):
+                    stack.append(v)
+    return value
+
+
 def _fail(path, message):
-    raise ModelFileError(f"{Path(path).name}: {message}")
+    raise ModelFileError(f"{clean_text(Path(path).name, 200)}: {message}")
 
 
 def _json_bytes(obj) -> np.ndarray:
     return np.frombuffer(json.dumps(obj).encode("utf-8"), dtype=np.uint8)
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Every entry of the archive as an array, after checking headers and sizes."""
-    if not path.is_file():
-        _fail(path, "no such file")
-    if path.stat().st_size > MAX_TOTAL_BYTES:
-        _fail(path, f"file is too large ({path.stat().st_size:,} bytes)")
-    if not zipfile.is_zipfile(path):
-        _fail(path, "not a network file (.npz is a zip archive, this is not one)")
-    arrays = {}
+# What a failing decoder (zipfile, zlib, lzma, bz2, numpy's header parser) raises, in words.
+_DECODER_PROBLEMS = (
+    ((zlib.error, lzma.LZMAError, EOFError), "its compressed data is corrupt"),
+    ((NotImplementedError,), "it uses a zip feature cnnviz cannot read"),
+    ((RuntimeError,), "it is encrypted"),
+    ((zipfile.BadZipFile, zipfile.LargeZipFile), "the zip data is damaged"),
+    ((SyntaxError, tokenize.TokenError, ValueError, TypeError, OverflowError, KeyError),
+     "its array header is invalid"),
+    ((MemoryError,), "it declares more data than fits in memory"),
+    ((OSError,), "reading the file failed"),
+)
+
+
+def _decoder_problem(exc: BaseException) -> str:
+    """One line saying what a decoder's exception means, with its own first line in brackets."""
+    if isinstance(exc, OSError) and exc.errno is None:  # bz2's "Invalid data stream"
+        what = "its compressed data is corrupt"
+    elif isinstance(exc, OSError) and exc.errno != errno.EIO:  # a seek outside the file
+        what = "the zip data is damaged"
+    else:
+        what = next((words for kinds, words in _DECODER_PROBLEMS if isinstance(exc, kinds)),
+                    "it cannot be decoded")
+    text = str(exc.args[0]) if isinstance(exc, tokenize.TokenError) and exc.args else str(exc)
+    detail = clean_text(text.splitlines()[0] if text else type(exc).__name__, 80)
+    return f"{what} ({detail})"
+
+
+def _open_regular_file(path: Path):
+    """Open ``path`` for reading, or fail saying what it is: missing, a folder, a FIFO, a loop...
+
+    The open never blocks (O_NONBLOCK: a FIFO with no writer would wait for ever) and the type is
+    checked on the open descriptor, so nothing can be swapped in between.
+    """
+    flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+             | getattr(os, "O_BINARY", 0))
     try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            if len(infos) > MAX_ENTRIES:
-                _fail(path, f"too many entries ({len(infos)})")
-            total = sum(info.file_size for info in infos)
-            if total > MAX_TOTAL_BYTES:
-                _fail(path, f"too large once unpacked ({total:,} bytes)")
-            for info in infos:
-                if not info.filename.endswith(".npy"):
-                    _fail(path, f"unexpected entry {info.filename!r} (not an array)")
-                if info.file_size > MAX_ENTRY_BYTES:
-                    _fail(path, f"entry {info.filename!r} is too large ({info.file_size:,} bytes)")
-                with archive.open(info) as member:
-                    arrays[info.filename[:-4]] = _read_npy(member, info, path)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        _fail(path, f"damaged archive ({exc})")
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        _fail(path, "no such file")
+    except IsADirectoryError:
+        _fail(path, _NOT_A_FILE["folder"])
+    except PermissionError:
+        _fail(path, "permission denied: cnnviz may not read this file")
+    except OSError as exc:
+        kind = _special_kind(path)
+        if kind is not None:
+            _fail(path, _NOT_A_FILE[kind])
+        reasons = {errno.ELOOP: "the path is a loop of symbolic links",
+                   errno.ENOTDIR: "no such file (a part of the path is not a folder)",
+                   errno.ENAMETOOLONG: "the file name is too long"}
+        _fail(path, reasons.get(exc.errno, f"cannot be opened ({clean_text(exc.strerror or str(exc))})"))
+    try:
+        kind = _kind_of(os.fstat(fd).st_mode)
+        if kind is not None:
+            _fail(path, _NOT_A_FILE[kind])
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+_NOT_A_FILE = {"folder": "this is a folder, not a network file",
+               "fifo": "this is a FIFO (named pipe), not a network file",
+               "socket": "this is a socket, not a network file",
+               "device": "this is a device, not a network file"}
+
+
+def _kind_of(mode: int) -> str | None:
+    """None for a regular file, else what it is."""
+    if stat.S_ISREG(mode):
+        return None
+    return ("folder" if stat.S_ISDIR(mode) else "fifo" if stat.S_ISFIFO(mode)
+            else "socket" if stat.S_ISSOCK(mode) else "device")
+
+
+def _special_kind(path: Path) -> str | None:
+    try:
+        return _kind_of(os.stat(path).st_mode)
+    except OSError:
+        return None
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every entry of the archive as an array, after checking headers and sizes.
+
+    Any failure of a decoder on the file's bytes is a damaged file: it ends as ModelFileError,
+    and a ModelFileError raised on the way is passed on as it is (said once, not wrapped again).
+    """
+    with _open_regular_file(path) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > MAX_TOTAL_BYTES:
+            _fail(path, f"file is too large ({size:,} bytes)")
+        if not zipfile.is_zipfile(handle):
+            _fail(path, "not a network file (.npz is a zip archive, this is not one)")
+        handle.seek(0)
+        try:
+            archive = zipfile.ZipFile(handle)
+        except Exception as exc:  # noqa: BLE001 - every decoder failure is a damaged file
+            _fail(path, f"cannot read the zip archive: {_decoder_problem(exc)}")
+        with archive:
+            return _read_entries(archive, path)
+
+
+def _read_entries(archive: zipfile.ZipFile, path: Path) -> dict[str, np.ndarray]:
+    infos = archive.infolist()
+    if len(infos) > MAX_ENTRIES:
+        _fail(path, f"too many entries ({len(infos)})")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_TOTAL_BYTES:
+        _fail(path, f"too large once unpacked ({total:,} bytes)")
+    arrays = {}
+    for info in infos:
+        name = show_value(info.filename)
+        if not info.filename.endswith(".npy"):
+            _fail(path, f"unexpected entry {name} (not an array)")
+        if info.filename[:-4] in arrays:
+            _fail(path, f"entry {name} appears twice")
+        if info.file_size > MAX_ENTRY_BYTES:
+            _fail(path, f"entry {name} is too large ({info.file_size:,} bytes)")
+        if info.flag_bits & 0x41:
+            _fail(path, f"entry {name} is encrypted")
+        if info.compress_type not in _COMPRESSIONS:
+            _fail(path, f"entry {name} uses compression method {info.compress_type}, which "
+                        f"cnnviz cannot read (it reads {', '.join(_COMPRESSIONS.values())})")
+        if info.extract_version > zipfile.MAX_EXTRACT_VERSION:
+            _fail(path, f"entry {name} needs zip version {info.extract_version // 10}."
+                        f"{info.extract_version % 10}, newer than the "
+                        f"{zipfile.MAX_EXTRACT_VERSION // 10}.{zipfile.MAX_EXTRACT_VERSION % 10} "
+                        f"cnnviz reads")
+        try:
+            with archive.open(info) as member:
+                arrays[info.filename[:-4]] = _read_npy(member, name, path)
+        except ModelFileError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every decoder failure is a damaged file
+            _fail(path, f"entry {name} cannot be read: {_decoder_problem(exc)}")
     return arrays
 
 
-def _read_npy(member, info, path) -> np.ndarray:
-    name = info.filename
-    try:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
-        else:
-            _fail(path, f"entry {name!r} has an unsupported array format {version}")
-    except ValueError as exc:
-        _fail(path, f"entry {name!r} is not a valid array ({exc})")
+_COMPRESSIONS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate",
+                 zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "LZMA"}
+
+
+def _read_npy(member, name, path) -> np.ndarray:
+    """One ``.npy`` entry; numpy's own header errors propagate to :func:`_read_entries`."""
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+    else:
+        _fail(path, f"entry {name} has an unsupported array format {version}")
     if dtype.hasobject:
-        _fail(path, f"entry {name!r} holds pickled Python objects, which are never loaded")
-    if dtype.kind not in "fu" or dtype.itemsize > 8:
-        _fail(path, f"entry {name!r} has unsupported type {dtype}")
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        _fail(path, f"entry {name} holds pickled Python objects, which are never loaded")
+    if dtype.kind not in "fu" or dtype.itemsize > 8 or dtype.shape:
+        _fail(path, f"entry {name} has unsupported type {clean_text(str(dtype), 40)}")
+    if any(v < 0 for v in shape):
+        _fail(path, f"entry {name} declares a negative size {show_value(shape)}")
+    count = math.prod(shape)  # exact: a shape of 2**70 is just a large number here
     if count * dtype.itemsize > MAX_ENTRY_BYTES:
-        _fail(path, f"entry {name!r} declares a too large array {shape}")
+        _fail(path, f"entry {name} declares a too large array {show_value(shape, 60)}")
     data = member.read(count * dtype.itemsize + 1)
     if len(data) != count * dtype.itemsize:
-        _fail(path, f"entry {name!r} is truncated or has trailing bytes")
+        _fail(path, f"entry {name} is truncated or has trailing bytes")
     array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
     return np.array(array, order="C")
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is beyond the range of a float")
+    return value
 
 
 def _parse_json(array, what, path, required):
@@ -163,24 +316,15 @@ def _parse_json(array, what, path, required):
     if array.dtype != np.uint8 or array.ndim != 1 or array.size > MAX_JSON_BYTES:
         _fail(path, f"the {what} entry is not JSON text")
     try:
-        value = json.loads(array.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        _fail(path, f"the {what} is not valid JSON ({exc})")
+        value = json.loads(array.tobytes().decode("utf-8"), parse_constant=_reject_constant,
+                           parse_float=_finite_float)
+    except RecursionError:
+        _fail(path, f"the {what} is not valid JSON (nested too deeply)")
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, int digit limit, NaN
+        _fail(path, f"the {what} is not valid JSON ({clean_text(str(exc).splitlines()[0], 100)})")
     if not isinstance(value, dict):
         _fail(path, f"the {what} must be a JSON object")
     return value
-
-
-def _check_setting(path, index, key, value):
-    limit = _INT_LIMITS.get(key)
-    if limit is None:
-        return
-    values = value if isinstance(value, list) else [value]
-    for v in values:
-        if isinstance(v, str) and key == "padding":
-            continue
-        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= limit:
-            _fail(path, f"layer {index}: setting {key}={value!r} is out of range")
 
 
 def _build(config: dict, params: dict[str, np.ndarray], path) -> Sequential:
@@ -189,18 +333,18 @@ def _build(config: dict, params: dict[str, np.ndarray], path) -> Sequential:
     if not isinstance(layers_spec, list) or not 0 < len(layers_spec) <= MAX_LAYERS:
         _fail(path, "the architecture has no valid layer list")
     if (not isinstance(shape, list) or len(shape) not in (1, 3)
-            or not all(isinstance(v, int) and 0 < v <= 4096 for v in shape)):
-        _fail(path, f"the architecture has an invalid input shape {shape!r}")
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_INPUT_SIDE
+                       for v in shape)):
+        _fail(path, f"the architecture has an invalid input shape {show_value(shape)}")
     layers, used = [], set()
     for index, spec in enumerate(layers_spec):
         if not isinstance(spec, dict):
             _fail(path, f"layer {index} is not an object")
-        if spec.get("kind") not in LAYER_TYPES:
-            _fail(path, f"layer {index} has unknown kind {spec.get('kind')!r}")
-        for key, value in spec.items():
-            _check_setting(path, index, key, value)
+        kind = spec.get("kind")
+        if not isinstance(kind, str) or kind not in LAYER_TYPES:
+            _fail(path, f"layer {index} has unknown kind {show_value(kind)}")
         try:
-            layer = layer_from_config(spec)
+            layer = layer_from_config(spec)  # checks each setting's type and range first
         except ModelError as exc:
             _fail(path, f"layer {index}: {exc}")
         for pname in ("weight", "bias"):
@@ -209,20 +353,29 @@ def _build(config: dict, params: dict[str, np.ndarray], path) -> Sequential:
             if wanted and name not in params:
                 _fail(path, f"missing parameter {name!r}")
             if wanted:
-                array = params[name]
+                # Finiteness is checked after the cast: 3.5e38 in float64 is inf in float32.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    array = params[name].astype(np.float32)
                 if not np.isfinite(array).all():
-                    _fail(path, f"parameter {name!r} contains NaN or infinite values")
-                setattr(layer, f"{pname}_init", array.astype(np.float32))
+                    _fail(path, f"parameter {name!r} contains NaN or infinite values "
+                                f"(or values beyond the float32 range)")
+                largest = float(np.abs(array).max()) if array.size else 0.0
+                if largest > MAX_PARAM_MAGNITUDE:
+                    _fail(path, f"parameter {name!r} holds {largest:.2g}, beyond the "
+                                f"±{MAX_PARAM_MAGNITUDE:.0e} of any trained network (a damaged "
+                                f"value would make the outputs overflow)")
+                setattr(layer, f"{pname}_init", array)
                 used.add(name)
         layers.append(layer)
     extra = sorted(set(params) - used)
     if extra:
-        _fail(path, f"unexpected parameters {extra}")
+        _fail(path, f"unexpected parameters {show_value(extra, 80)}")
+    name = config.get("name")
+    name = clean_text(name if isinstance(name, str) else path.stem) or "network"
     try:
-        model = Sequential(layers, tuple(shape), seed=0, name=str(config.get("name", path.stem))[:100])
+        model = Sequential(layers, tuple(shape), seed=0, name=name)
+    except BudgetError as exc:
+        _fail(path, f"the network is too large for this machine: {exc}")
     except ModelError as exc:
         _fail(path, f"wrong shape or settings: {exc}")
-    activations = sum(int(np.prod(layer.output_shape)) for layer in model.layers)
-    if activations > MAX_ACTIVATIONS:
-        _fail(path, f"the network's activations are too large ({activations:,} values per image)")
     return model

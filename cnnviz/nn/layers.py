@@ -33,6 +33,87 @@ def _batch_first(x: np.ndarray) -> np.ndarray:
     return x.transpose(3, 0, 1, 2)
 
 
+# ----------------------------------------------------------------- settings schema
+# Each layer kind lists the settings its ``config()`` may hold, with their type and range.  The
+# schema is checked (``check_settings``) before a layer is built from a file or the designer, so a
+# setting of the wrong type or out of range is reported in words, never as a Python exception.
+MAX_CHANNELS = 4096
+MAX_FEATURES = 2**20
+MAX_WINDOW = 64
+MAX_SEED = 2**64 - 1
+MAX_ALPHA = 1000.0
+
+
+class Setting:
+    """One setting: ``check(value)`` returns None when it is acceptable, else what it must be."""
+
+    def __init__(self, wanted: str, accept):
+        self.wanted = wanted
+        self._accept = accept
+
+    def problem(self, value) -> str | None:
+        try:
+            ok = self._accept(value)
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        return None if ok else self.wanted
+
+
+def _is_int(v, lo, hi):
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def _is_pair(v, lo, hi):
+    if isinstance(v, (list, tuple)):
+        return len(v) == 2 and all(_is_int(x, lo, hi) for x in v)
+    return _is_int(v, lo, hi)
+
+
+def _is_number(v, lo, hi, hi_open=False):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    v = float(v)  # OverflowError for ints beyond float's range: refused by Setting.problem
+    return np.isfinite(v) and lo <= v and (v < hi if hi_open else v <= hi)
+
+
+def int_setting(lo, hi, optional=False, meaning=""):
+    wanted = f"an integer from {lo:,} to {hi:,}" + (" or null" if optional else "")
+    wanted = f"{meaning}: {wanted}" if meaning else wanted
+    return Setting(wanted, lambda v: (optional and v is None) or _is_int(v, lo, hi))
+
+
+def pair_setting(lo, hi, optional=False):
+    wanted = f"an integer from {lo} to {hi} or a pair of them" + (" or null" if optional else "")
+    return Setting(wanted, lambda v: (optional and v is None) or _is_pair(v, lo, hi))
+
+
+PADDING = Setting(f"'valid', 'same', or an integer from 0 to {MAX_WINDOW} or a pair of them",
+                  lambda v: v in ("valid", "same") if isinstance(v, str) else _is_pair(v, 0, MAX_WINDOW))
+BOOL = Setting("true or false", lambda v: isinstance(v, bool))
+
+
+def check_settings(cls, settings: dict) -> None:
+    """Raise ModelError unless every setting is one ``cls`` knows, of the right type and range."""
+    schema = getattr(cls, "SETTINGS", {})
+    for key, value in settings.items():
+        if not isinstance(key, str) or key not in schema:
+            known = ", ".join(schema) or "none"
+            raise ModelError(f"{cls.kind} has no setting {show_value(key)} (its settings: {known})")
+        wanted = schema[key].problem(value)
+        if wanted is not None:
+            raise ModelError(f"{cls.kind} setting {key}={show_value(value)} is out of range: "
+                             f"it must be {wanted}")
+
+
+def show_value(value, limit: int = 40) -> str:
+    """A short, one-line, ASCII-only picture of a value read from a file."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30:
+        return f"an integer of {len(str(abs(value)))} digits" if abs(value) < 10**4000 \
+            else "a huge integer"
+    text = ascii(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _require_image(shape, kind):
     if len(shape) != 3:
         raise ModelError(f"{kind} needs an image input (channels, height, width), got shape {shape}")
@@ -113,6 +194,10 @@ class Conv2D(Layer):
     """
 
     kind = "Conv2D"
+    SETTINGS = {"in_channels": int_setting(1, MAX_CHANNELS, optional=True),
+                "out_channels": int_setting(1, MAX_CHANNELS, meaning="a positive number of filters"),
+                "kernel_size": pair_setting(1, MAX_WINDOW), "stride": pair_setting(1, MAX_WINDOW),
+                "padding": PADDING, "dilation": pair_setting(1, MAX_WINDOW), "use_bias": BOOL}
 
     def __init__(self, in_channels=None, out_channels=1, kernel_size=3, stride=1, padding="valid",
                  dilation=1, use_bias=True, weight_init="glorot_uniform", bias_init="zeros"):
@@ -184,6 +269,9 @@ class Conv2D(Layer):
 
 class _Pool2D(Layer):
     """Shared set-up of the pooling layers (window ``size``, ``stride`` defaulting to it)."""
+
+    SETTINGS = {"size": pair_setting(1, MAX_WINDOW),
+                "stride": pair_setting(1, MAX_WINDOW, optional=True), "padding": PADDING}
 
     def __init__(self, size=2, stride=None, padding="valid"):
         super().__init__()
@@ -276,6 +364,9 @@ class Dense(Layer):
     """Fully connected layer ``y = x W^T + b`` with ``W`` of shape (out_features, in_features)."""
 
     kind = "Dense"
+    SETTINGS = {"in_features": int_setting(1, MAX_FEATURES, optional=True),
+                "out_features": int_setting(1, MAX_FEATURES, meaning="a positive number of units"),
+                "use_bias": BOOL}
 
     def __init__(self, in_features=None, out_features=1, use_bias=True,
                  weight_init="glorot_uniform", bias_init="zeros"):
@@ -329,6 +420,9 @@ class Dropout(Layer):
     """Inverted dropout: in training, zero a fraction ``rate`` and scale the rest by 1/(1-rate)."""
 
     kind = "Dropout"
+    SETTINGS = {"rate": Setting("a number from 0 up to (not including) 1",
+                                lambda v: _is_number(v, 0.0, 1.0, hi_open=True)),
+                "seed": int_setting(0, MAX_SEED, optional=True)}
 
     def __init__(self, rate=0.5, seed=None):
         super().__init__()
@@ -376,6 +470,8 @@ class ReLU(Activation):
 
 class LeakyReLU(Activation):
     kind = "LeakyReLU"
+    SETTINGS = {"alpha": Setting(f"a number from {-MAX_ALPHA:g} to {MAX_ALPHA:g}",
+                                 lambda v: _is_number(v, -MAX_ALPHA, MAX_ALPHA))}
 
     def __init__(self, alpha=0.01):
         super().__init__()

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .budget import check_cost, estimate
 from .errors import ModelError
 from .geometry import IDENTITY_FIELD, ReceptiveField
-from .layers import LAYER_TYPES, Layer, softmax
+from .layers import LAYER_TYPES, Layer, show_value, check_settings, softmax
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,9 @@ class Sequential:
         self.layers = list(layers)
         self.input_shape = tuple(int(v) for v in input_shape)
         self.name = name
+        # From the shapes alone, before any parameter is allocated: refuse what this machine
+        # cannot run (one image, forward and backward).
+        check_cost(estimate(self.layers, self.input_shape))
         rng = np.random.default_rng(seed)
         shape = self.input_shape
         for index, layer in enumerate(self.layers):
@@ -314,13 +318,19 @@ class Sequential:
 
 
 def layer_from_config(spec: dict) -> Layer:
-    """Build one layer from ``{"kind": ..., **settings}``; raises ModelError for anything unknown."""
+    """Build one layer from ``{"kind": ..., **settings}``; raises ModelError for anything unknown.
+
+    The settings are checked against the kind's schema (type and range of each) first, so that
+    nothing a file or the designer holds reaches a constructor unchecked.
+    """
     if not isinstance(spec, dict) or not isinstance(spec.get("kind"), str):
-        raise ModelError(f"a layer must be an object with a 'kind', got {spec!r}")
+        kind = spec.get("kind") if isinstance(spec, dict) else spec
+        raise ModelError(f"a layer must be an object with a 'kind' naming its type, got {show_value(kind)}")
     cls = LAYER_TYPES.get(spec["kind"])
     if cls is None:
-        raise ModelError(f"unknown layer kind {spec['kind']!r}; known kinds: {', '.join(LAYER_TYPES)}")
+        raise ModelError(f"unknown layer kind {show_value(spec['kind'])}; known kinds: {', '.join(LAYER_TYPES)}")
     settings = {k: v for k, v in spec.items() if k != "kind"}
+    check_settings(cls, settings)
     try:
         return cls(**settings)
     except TypeError as exc:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnviz.fileio import atomic_write
+
 from .health import NetworkHealth
 from .trainer import Progress
 
@@ -208,7 +210,7 @@ class TrainingHistory:
             for step, value in zip(steps, values):
                 if int(step) in row_of:
                     extra[row_of[int(step)], j] = value
-        with path.open("w", newline="", encoding="utf-8") as handle:
+        with atomic_write(path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(self.csv_header())
             for i in range(n):

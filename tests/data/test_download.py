@@ -249,3 +249,22 @@ def test_find_mnist_uses_verified_cache(monkeypatch, downloaded, tmp_path):
     last.write_bytes(bytes(data))
     monkeypatch.setenv("CNNVIZ_CACHE_DIR", str(damaged))
     assert find_mnist() is None
+
+
+@pytest.mark.mnist
+def test_a_killed_download_is_cleared_by_the_next(server, tmp_path):
+    """A download killed mid-file leaves its temporary file (its pid in the name); the next
+    download of that file removes it."""
+    import subprocess
+    import sys
+
+    from cnnviz.fileio import temporary_name
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    stale = folder / temporary_name(folder / FIRST, pid=child.pid)
+    stale.write_bytes(b"half a file")
+    download_mnist(cache_dir=tmp_path, mirrors=[server + "/good/"], timeout=10)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(MNIST_FILES)
