@@ -303,3 +303,80 @@ def test_transparency_key_in_grey_and_rgb_png(tmp_path, mode, value, shape):
     assert img.pixels.shape == shape
     np.testing.assert_allclose(img.pixels[1, 1], 1.0)  # transparent -> background
     np.testing.assert_allclose(img.pixels[0, 0], 200 / 255, atol=1e-6)
+
+
+# ------------------------------------------------------------------ range normalisation (issue 16)
+def tiff_of(tmp_path, name, arr, mode):
+    """A real TIFF file holding ``arr`` in Pillow ``mode``, read back to check Pillow kept it."""
+    image = Image.fromarray(arr) if mode == "I;16" else Image.fromarray(arr, mode=mode)
+    path = save(tmp_path, name, image)
+    with Image.open(path) as check:
+        assert check.mode == mode
+        np.testing.assert_array_equal(np.asarray(check), arr)
+    return path
+
+
+@pytest.mark.parametrize("value", [-7, 0, 1, 65535, 70_000, -2**31, 2**31 - 1])
+def test_constant_32_bit_tiff_is_finite(tmp_path, value):
+    arr = np.full((5, 6), value, np.int32)
+    img = load_image(tiff_of(tmp_path, "c.tiff", arr, "I"))
+    assert np.isfinite(img.pixels).all()
+    # The rules of unit_from_integers, in closed form: 0..65535 is 16-bit data, a larger
+    # non-negative constant is its own maximum, a negative constant has no range: clipped to 0.
+    expected = value / 65535 if 0 <= value <= 65535 else 1.0 if value > 0 else 0.0
+    np.testing.assert_allclose(img.pixels, expected, atol=1e-7)
+
+
+def test_32_bit_tiff_full_int_range_does_not_overflow(tmp_path):
+    arr = np.array([[-2**31, 0, 2**31 - 1]], np.int32)
+    img = load_image(tiff_of(tmp_path, "r.tiff", arr, "I"))
+    span = (2**31 - 1) - (-2**31)
+    np.testing.assert_allclose(img.pixels, [[0.0, 2**31 / span, 1.0]], rtol=1e-7)
+
+
+def test_float_tiff_at_float32_extremes(tmp_path):
+    big = np.finfo(np.float32).max  # 3.4028235e38
+    arr = np.array([[-big, 0.0], [big, big / 2]], np.float32)
+    img = load_image(tiff_of(tmp_path, "x.tiff", arr, "F"))
+    assert np.isfinite(img.pixels).all()
+    lo, span = -float(big), 2.0 * float(big)  # the min-max in float64, by hand
+    expected = (arr.astype(np.float64) - lo) / span
+    np.testing.assert_allclose(img.pixels, expected, atol=1e-7)
+
+
+@pytest.mark.parametrize("value, expected", [(3.4e38, 1.0), (-3.4e38, 0.0), (0.25, 0.25),
+                                             (7.0, 1.0), (-1e-30, 0.0)])
+def test_constant_float_tiff(tmp_path, value, expected):
+    arr = np.full((4, 3), value, np.float32)
+    img = load_image(tiff_of(tmp_path, "k.tiff", arr, "F"))
+    np.testing.assert_allclose(img.pixels, expected, atol=1e-7)
+
+
+def test_float_tiff_non_finite_values(tmp_path):
+    arr = np.array([[np.nan, np.inf, -np.inf, 0.5], [2.0, 4.0, 0.0, 1.0]], np.float32)
+    img = load_image(tiff_of(tmp_path, "n.tiff", arr, "F"))
+    # finite range 0..4: min-max scaled; +inf saturates to 1, -inf and NaN to 0
+    np.testing.assert_allclose(img.pixels, [[0.0, 1.0, 0.0, 0.125], [0.5, 1.0, 0.0, 0.25]],
+                               atol=1e-7)
+    only = np.array([[np.nan, np.inf], [-np.inf, np.nan]], np.float32)
+    img = load_image(tiff_of(tmp_path, "o.tiff", only, "F"))
+    np.testing.assert_array_equal(img.pixels, [[0.0, 1.0], [0.0, 0.0]])
+
+
+def test_16_bit_tiff_constant_and_extremes(tmp_path):
+    for arr in (np.full((3, 3), 65535, np.uint16), np.array([[0, 1, 65535]], np.uint16)):
+        img = load_image(tiff_of(tmp_path, "s.tiff", arr, "I;16"))
+        np.testing.assert_allclose(img.pixels, arr / 65535.0, atol=1e-7)
+
+
+def test_normalisation_works_in_blocks(tmp_path, monkeypatch):
+    """A min-max image larger than one float64 block gives the same result as in one go."""
+    from cnnviz.data import images
+
+    rng = np.random.default_rng(5)
+    arr = rng.uniform(-3.4e38, 3.4e38, (64, 50)).astype(np.float32)
+    monkeypatch.setattr(images, "_BLOCK", 100)  # 2 rows per block
+    img = load_image(tiff_of(tmp_path, "b.tiff", arr, "F"))
+    wide = arr.astype(np.float64)
+    expected = (wide - wide.min()) / (wide.max() - wide.min())
+    np.testing.assert_allclose(img.pixels, expected, atol=1e-7)
