@@ -77,11 +77,11 @@ _ORIENTATION = {
 }
 #: Signatures of common files that are not images cnnviz reads (Pillow's own come first).
 _OTHER_SIGNATURES = (
-    (b"%PDF", "a PDF document"),
-    (b"PK\x03\x04", "a zip archive (a cnnviz network file is one)"),
-    (b"\x1f\x8b", "a gzip-compressed file"),
-    (b"<svg", "an SVG drawing (vector graphics)"),
-    (b"<?xml", "an XML file"),
+    (b"%PDF", "PDF document"),
+    (b"PK\x03\x04", "zip archive (a cnnviz network is one)"),
+    (b"\x1f\x8b", "gzip-compressed data"),
+    (b"<svg", "SVG drawing (vector graphics)"),
+    (b"<?xml", "XML text"),
 )
 
 
@@ -336,7 +336,7 @@ def _float_pixels(im: Image.Image, grey: bool, background) -> np.ndarray:
     if im.mode == "F":
         return np.asarray(im, dtype=np.float32)
     values = np.asarray(im).astype(np.float32)
-    values /= 255.0
+    values *= np.float32(1 / 255)
     if im.mode != "RGBA":
         return values
     colour = values[..., 0] if grey else values[..., :3]
@@ -346,8 +346,9 @@ def _float_pixels(im: Image.Image, grey: bool, background) -> np.ndarray:
 def _identify(path: Path) -> tuple[str | None, str] | None:
     """What a file no supported decoder accepted looks like, from its first 16 bytes only.
 
-    Returns (Pillow format or None, words such as "an Adobe Photoshop (PSD) file"), or None when
-    nothing is recognised. Uses Pillow's signature checks (no decoding) and a few other signatures.
+    Returns (Pillow format or None, words such as "Adobe Photoshop (PSD)"), or None when nothing
+    is recognised. Uses Pillow's signature checks (no decoding; some are loose, so this is a
+    hint) and a few signatures of common files that are not images.
     """
     try:
         with open(path, "rb") as f:
@@ -365,9 +366,7 @@ def _identify(path: Path) -> tuple[str | None, str] | None:
             continue
         if accepted:
             description = getattr(factory, "format_description", None) or name
-            words = f"{description} ({name})" if description != name else name
-            article = "an" if words[0].lower() in "aeiou" else "a"
-            return name, f"{article} {words} file"
+            return name, f"{description} ({name})" if description != name else name
     for signature, words in _OTHER_SIGNATURES:
         if prefix.lstrip().startswith(signature):
             return None, words
@@ -378,14 +377,14 @@ def _not_supported(path: Path) -> ImageLoadError:
     """The error for a file that none of the supported decoders recognised."""
     found = _identify(path)
     if found is None:
-        return ImageLoadError(f"{path}: not an image file cnnviz can read (it reads "
+        return ImageLoadError(f"{path}: not an image file cnnviz can open (it opens "
                               f"{SUPPORTED_FORMATS_TEXT} images)")
     name, words = found
     if name in SUPPORTED_FORMATS:
-        return ImageLoadError(f"{path}: starts like {words} but its header is damaged or of a "
-                              "kind cnnviz cannot read")
-    return ImageLoadError(f"{path}: holds {words}, not an image cnnviz can read (it reads "
-                          f"{SUPPORTED_FORMATS_TEXT} images)")
+        return ImageLoadError(f"{path}: starts like a {words} image but its header is damaged or "
+                              "of a kind cnnviz cannot open")
+    return ImageLoadError(f"{path}: the file's first bytes say {words}, a format cnnviz does not "
+                          f"open (it opens {SUPPORTED_FORMATS_TEXT} images)")
 
 
 def _check_path(path: Path) -> int:
@@ -518,7 +517,10 @@ def load_image(
         raise ImageLoadError(
             f"{path}: cannot decode image (truncated or corrupt?): {type(exc).__name__}: {exc}"
         ) from exc
-    pixels = np.clip(np.ascontiguousarray(pixels, dtype=np.float32), 0.0, 1.0)
+    pixels = np.ascontiguousarray(pixels, dtype=np.float32)
+    if not pixels.flags.writeable:  # numpy's view of a Pillow image
+        pixels = pixels.copy()
+    np.clip(pixels, 0.0, 1.0, out=pixels)
     reporter(1.0)
     size = (pixels.shape[1], pixels.shape[0])
     return LoadedImage(pixels=pixels, mode=mode, size=size, path=path,

@@ -380,3 +380,161 @@ def test_normalisation_works_in_blocks(tmp_path, monkeypatch):
     wide = arr.astype(np.float64)
     expected = (wide - wide.min()) / (wide.max() - wide.min())
     np.testing.assert_allclose(img.pixels, expected, atol=1e-7)
+
+
+# ------------------------------------------------------------------ formats (issue 16)
+def psd_file(path, width=4, height=3):
+    """A minimal valid Photoshop file: 3 channels, 8 bits, raw data (Pillow cannot write PSD)."""
+    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, height, width, 8, 3)
+    sections = struct.pack(">III", 0, 0, 0)  # colour mode data, resources, layers: empty
+    data = struct.pack(">H", 0) + bytes(range(3 * width * height))
+    path.write_bytes(header + sections + data)
+    return path
+
+
+@pytest.mark.parametrize("fmt, named", [("EPS", "EPS"), ("ICNS", "ICNS"), ("PCX", "PCX"),
+                                        ("QOI", "QOI"), ("DDS", "DDS"), ("SGI", "SGI"),
+                                        ("PDF", "PDF")])
+def test_other_formats_are_refused_by_name(tmp_path, fmt, named):
+    path = tmp_path / "picture.png"
+    Image.new("RGB", (32, 32), (10, 200, 30)).save(path, format=fmt)
+    message = assert_load_error(path, named, "a format cnnviz does not open")
+    assert "PNG, JPEG, BMP, GIF, TIFF, WebP" in message
+
+
+def test_photoshop_file_is_refused_by_name(tmp_path):
+    path = psd_file(tmp_path / "layers.jpg")
+    with Image.open(path) as check:  # a real PSD that Pillow's PSD decoder would read
+        assert check.format == "PSD" and check.size == (4, 3)
+    assert_load_error(path, "Adobe Photoshop (PSD)", "does not open")
+
+
+def test_unknown_bytes_name_the_supported_formats(tmp_path):
+    path = tmp_path / "scan.tga"
+    Image.new("RGB", (8, 8)).save(path, format="TGA")  # TGA has no signature: not named
+    assert_load_error(path, "cnnviz", "PNG, JPEG, BMP, GIF, TIFF, WebP")
+
+
+def test_damaged_header_of_a_supported_format(tmp_path):
+    good = save(tmp_path, "g.png", Image.new("L", (8, 8))).read_bytes()
+    path = tmp_path / "bad.png"
+    path.write_bytes(good[:16] + b"\0" * 20)
+    assert_load_error(path, "Portable network graphics (PNG)", "header is damaged")
+
+
+@pytest.mark.parametrize("fmt, name", [("PNG", "a.jpg"), ("JPEG", "b.png"), ("BMP", "c.gif"),
+                                       ("GIF", "d.tif"), ("TIFF", "e.bmp"), ("WEBP", "f.png"),
+                                       ("PPM", "g.ppm"), ("ICO", "h.ico"), ("MPO", "i.jpg")])
+def test_supported_formats_whatever_the_name(tmp_path, fmt, name):
+    arr = np.zeros((16, 16, 3), np.uint8)
+    arr[4:12, 4:12] = (255, 255, 255)
+    kwargs = {"lossless": True} if fmt == "WEBP" else {}
+    path = save(tmp_path, name, Image.fromarray(arr), format=fmt, **kwargs)
+    img = load_image(path)
+    assert img.pixels.shape[:2] == (16, 16)
+    assert img.pixels[8, 8].min() > 0.9 and img.pixels[0, 0].max() < 0.1
+
+
+# ------------------------------------------------------------------ bounded decoding (issue 16)
+def test_large_image_is_reduced_by_area_averaging(tmp_path):
+    rng = np.random.default_rng(7)
+    arr = rng.integers(0, 256, (201, 300), np.uint8)
+    img = load_image(save(tmp_path, "big.png", Image.fromarray(arr)), work_pixels=10_000)
+    # factor 3 is the smallest with ceil(300/f) * ceil(201/f) <= 10,000
+    assert img.size == (100, 67) and img.original_size == (300, 201) and img.file_size == (300, 201)
+    assert img.scale == pytest.approx(1 / 3)
+    blocks = arr.reshape(67, 3, 100, 3).mean(axis=(1, 3)) / 255.0
+    np.testing.assert_allclose(img.pixels, blocks, atol=1 / 255 + 1e-6)
+
+
+def test_small_image_is_kept_whole(tmp_path):
+    img = load_image(save(tmp_path, "s.png", Image.new("L", (64, 48), 9)))
+    assert img.original_size is None and img.file_size == (64, 48) and img.scale == 1.0
+
+
+def test_reduced_jpeg_keeps_orientation_and_content(tmp_path):
+    stored = np.zeros((400, 800), np.uint8)  # wide; bright block at the top-left
+    stored[:160, :240] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = save(tmp_path, "o.jpg", Image.fromarray(stored).convert("RGB"), exif=exif.tobytes(),
+                quality=95)
+    img = load_image(path, work_pixels=20_000)
+    assert img.original_size == (400, 800)
+    h, w = img.pixels.shape[:2]
+    assert h * w <= 20_000 and abs(h / w - 2.0) < 0.05
+    expected = np.asarray(Image.fromarray(np.rot90(stored, k=-1)).resize((w, h), Image.BOX)) / 255
+    assert np.abs(img.pixels[..., 0] - expected).mean() < 0.03
+
+
+def test_memory_bound_refuses_before_decoding(tmp_path):
+    path = save(tmp_path, "m.png", Image.new("RGB", (1000, 1000)))
+    message = assert_load_error(path, "1000x1000", "MB of memory", max_memory=1_000_000)
+    assert "RGB" in message
+    assert load_image(path, max_memory=None).size == (1000, 1000)
+
+
+def test_progress_reports_and_cancels(tmp_path):
+    from cnnviz.data.errors import ImageLoadCancelled
+
+    noise = np.random.default_rng(0).integers(0, 256, (300, 300, 3), np.uint8)
+    path = save(tmp_path, "p.png", Image.fromarray(noise))
+    seen = []
+    load_image(path, progress=seen.append)
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and len(seen) > 3
+    assert all(a <= b for a, b in zip(seen, seen[1:]))
+    calls = []
+
+    def stop_midway(fraction):
+        calls.append(fraction)
+        return fraction < 0.3
+
+    with pytest.raises(ImageLoadCancelled, match="cancelled") as info:
+        load_image(path, progress=stop_midway)
+    assert isinstance(info.value, ImageLoadError) and str(path) in str(info.value)
+    assert calls[-1] >= 0.3 and calls[-1] < 1.0
+
+
+MEASURE = """
+import resource, sys, time
+from cnnviz.data import load_image
+
+
+def peak_mb():
+    # VmHWM: this process's own peak (ru_maxrss also counts the parent's, inherited at exec)
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+before = peak_mb()
+start = time.perf_counter()
+img = load_image(sys.argv[1])
+seconds = time.perf_counter() - start
+print(peak_mb() - before, seconds, *img.size, *getattr(img, "file_size", img.size))
+"""
+
+
+def test_big_photo_fits_in_little_memory(tmp_path):
+    """A 4000x4000 RGB PNG and JPEG: the peak memory of a fresh process grows by little."""
+    import os
+    import subprocess
+    import sys
+
+    y, x = np.mgrid[0:4000, 0:4000]
+    arr = np.stack([x % 256, y % 256, (x + y) % 256], axis=-1).astype(np.uint8)
+    image = Image.fromarray(arr)
+    del arr, x, y
+    limits = {"png": 200, "jpg": 120}  # MB; measured 134 and 74; before the bounded decoder ~500
+    for suffix, limit in limits.items():
+        path = tmp_path / f"photo.{suffix}"
+        image.save(path, **({"compress_level": 1} if suffix == "png" else {"quality": 85}))
+        out = subprocess.run([sys.executable, "-c", MEASURE, str(path)], capture_output=True,
+                             text=True, env=os.environ, check=True).stdout.split()
+        grown, seconds = float(out[0]), float(out[1])
+        size, file_size = tuple(map(int, out[2:4])), tuple(map(int, out[4:6]))
+        assert file_size == (4000, 4000) and size[0] * size[1] <= 2048 * 2048
+        print(f"{suffix}: peak RSS grew by {grown:.0f} MB in {seconds:.2f} s")
+        assert grown < limit, f"{suffix}: peak RSS grew by {grown:.0f} MB in {seconds:.2f} s"
