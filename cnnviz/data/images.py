@@ -30,6 +30,7 @@ from .errors import ImageLoadCancelled, ImageLoadError
 
 __all__ = [
     "MAX_PIXELS",
+    "MAX_SIDE",
     "WORKING_PIXELS",
     "SUPPORTED_FORMATS",
     "SUPPORTED_FORMATS_TEXT",
@@ -44,6 +45,10 @@ __all__ = [
 
 #: Largest image (width * height, as the file declares it) :func:`load_image` accepts by default.
 MAX_PIXELS = 50_000_000
+
+#: Longest side :func:`load_image` accepts (the largest JPEG or GIF side). Pillow keeps one pointer
+#: per row and works row by row: a 1 x 33,000,000 image, within the pixel cap, would take seconds.
+MAX_SIDE = 65_535
 
 #: Largest image :func:`load_image` keeps by default (2048 x 2048): larger ones are reduced by an
 #: integer factor (area averaging) while loading. Far more than a screen shows or a network needs.
@@ -405,6 +410,9 @@ def _decode(path: Path, file_bytes: int, background, max_pixels: int, work_pixel
             max_memory: int | None, progress: _Progress) -> tuple[np.ndarray, str, tuple[int, int]]:
     """Open, check, decode (reduced), convert and orient; exceptions are left to the caller."""
     with warnings.catch_warnings(), open(path, "rb") as raw:
+        # Damaged metadata makes Pillow warn ("Corrupt EXIF data"...): the image is still read
+        # (or the load fails with a message); the warnings would only be noise on a terminal.
+        warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         watched = _WatchedFile(raw, file_bytes, progress.part(0.0, 0.8))
         try:
@@ -420,12 +428,17 @@ def _decode(path: Path, file_bytes: int, background, max_pixels: int, work_pixel
                 raise ImageLoadError(
                     f"{path}: image is {width}x{height} = {width * height} pixels, more "
                     f"than the limit of {max_pixels} (possible decompression bomb)")
+            if max(width, height) > MAX_SIDE:
+                raise ImageLoadError(
+                    f"{path}: image is {width}x{height} pixels; cnnviz opens images of up to "
+                    f"{MAX_SIDE} pixels on a side")
             orientation = _orientation(im)
             factor = _reduction(width, height, work_pixels)
             if factor > 1 and im.format in ("JPEG", "MPO"):
                 # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: never larger than needed.
                 im.draft(im.mode, (math.ceil(width / factor), math.ceil(height / factor)))
-            needed = im.size[0] * im.size[1] * _decoding_bytes_per_pixel(im.mode)
+            # Pillow also keeps a pointer per row, in each copy.
+            needed = im.size[1] * (im.size[0] * _decoding_bytes_per_pixel(im.mode) + 16)
             if max_memory is not None and needed > max_memory:
                 raise ImageLoadError(
                     f"{path}: decoding this {width}x{height} {mode} image needs about "
@@ -465,7 +478,8 @@ def load_image(
     background : float or (r, g, b)
         Colour in [0, 1] behind transparent pixels (default white, 1.0).
     max_pixels : int
-        Refuse images that declare more than this many pixels (decompression bombs).
+        Refuse images that declare more than this many pixels (decompression bombs); images
+        with a side longer than :data:`MAX_SIDE` are refused too.
     work_pixels : int
         Keep at most this many pixels (default :data:`WORKING_PIXELS`): a larger image is
         reduced by the smallest integer factor that fits (area averaging; a JPEG is decoded at

@@ -195,6 +195,16 @@ def test_bomb_header_is_refused(tmp_path):
     assert_load_error(path, "bomb")
 
 
+def test_absurd_side_is_refused_before_decoding(tmp_path):
+    """1 x 65536 is within the pixel cap, but Pillow's per-row work makes such shapes slow."""
+    from cnnviz.data.images import MAX_SIDE
+
+    for width, height in ((1, MAX_SIDE + 1), (MAX_SIDE + 1, 1)):
+        path = tmp_path / f"thin{width}.png"
+        path.write_bytes(png_header(width, height))
+        assert_load_error(path, f"{width}x{height}", f"up to {MAX_SIDE} pixels on a side")
+
+
 def test_pixel_cap_parameter(tmp_path):
     path = save(tmp_path, "big.png", Image.new("L", (100, 100)))
     assert load_image(path, max_pixels=10_000).pixels.shape == (100, 100)
