@@ -432,7 +432,6 @@ def _decode(path: Path, file_bytes: int, background, max_pixels: int, work_pixel
                 raise ImageLoadError(
                     f"{path}: image is {width}x{height} pixels; cnnviz opens images of up to "
                     f"{MAX_SIDE} pixels on a side")
-            orientation = _orientation(im)
             factor = _reduction(width, height, work_pixels)
             if factor > 1 and im.format in ("JPEG", "MPO"):
                 # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: never larger than needed.
@@ -446,6 +445,9 @@ def _decode(path: Path, file_bytes: int, background, max_pixels: int, work_pixel
                     f"{max_memory / 2**20:,.0f} MB it may use")
             im.load()
             progress(0.8)
+            # After load(): a PNG's getexif() loads the image itself (eXIf may follow the data),
+            # and _orientation() ignores errors, which would hide a broken data stream.
+            orientation = _orientation(im)
             work, grey = _working_image(im)
             factor = _reduction(work.size[0], work.size[1], work_pixels)
             if factor > 1:

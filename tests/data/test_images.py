@@ -219,6 +219,15 @@ def test_truncated_png(tmp_path):
     assert_load_error(bad, "truncated or corrupt")
 
 
+def test_broken_png_stream_is_an_error_not_a_black_image(tmp_path):
+    """The EXIF look-up of a PNG loads the image: its error must not be lost (a black image)."""
+    image = Image.new("RGB", (300, 240), (235, 230, 220))
+    good = save(tmp_path, "seven.png", image).read_bytes()
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(good[:60] + b"\xff" * 40 + good[100:150])
+    assert_load_error(bad, "truncated or corrupt", "broken data stream")
+
+
 def test_truncated_jpeg(tmp_path):
     rng = np.random.default_rng(1)
     good = save(tmp_path, "good.jpg", Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)))
