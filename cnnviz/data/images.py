@@ -16,8 +16,10 @@ is computed in float64, block by block, and always gives finite values.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import stat
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -393,17 +395,24 @@ def _not_supported(path: Path) -> ImageLoadError:
 
 
 def _check_path(path: Path) -> int:
-    """The file's size in bytes; ImageLoadError for missing files, folders, empty files..."""
-    if not path.exists():
-        raise ImageLoadError(f"{path}: file not found")
-    if path.is_dir():
+    """The file's size in bytes; ImageLoadError for missing files, folders, pipes, empty files..."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ImageLoadError(f"{path}: file not found") from None
+    except PermissionError:
+        raise ImageLoadError(f"{path}: permission denied") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageLoadError(f"{path}: a symbolic link that leads back to itself") from None
+        raise ImageLoadError(f"{path}: cannot access file ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
         raise ImageLoadError(f"{path}: is a folder, not an image file")
-    if not path.is_file():
-        raise ImageLoadError(f"{path}: is not a regular file (a device, pipe or socket?)")
-    size = path.stat().st_size
-    if size == 0:
+    if not stat.S_ISREG(info.st_mode):  # never opened: reading a pipe could wait for ever
+        raise ImageLoadError(f"{path}: is not a regular file (a pipe, device or socket?)")
+    if info.st_size == 0:
         raise ImageLoadError(f"{path}: file is empty")
-    return size
+    return info.st_size
 
 
 def _decode(path: Path, file_bytes: int, background, max_pixels: int, work_pixels: int,

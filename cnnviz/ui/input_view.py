@@ -16,7 +16,7 @@ from cnnviz.ui.theme import accent, plot_colors, ThemedPanel
 
 
 def percent(fraction: float) -> str:
-    """``fraction`` as a percentage with at least two significant digits: "0.33%", "4.2%", "250%"."""
+    """``fraction`` as a percentage, two significant digits or more: "0.33%", "4.2%", "250%"."""
     value = 100.0 * fraction
     if not math.isfinite(value) or value <= 0:
         return f"{value:g}%"

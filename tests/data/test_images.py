@@ -256,6 +256,17 @@ def test_missing_and_folder(tmp_path):
     assert_load_error(tmp_path, "folder")
 
 
+def test_pipe_and_link_loop_are_named(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer for ever
+    assert_load_error(fifo, "not a regular file")
+    loop = tmp_path / "loop.png"
+    loop.symlink_to(loop)
+    assert_load_error(loop, "symbolic link")
+
+
 def test_damaged_files_never_leak_raw_errors(tmp_path):
     rng = np.random.default_rng(3)
     noise = rng.integers(0, 256, (32, 32, 3), np.uint8)
