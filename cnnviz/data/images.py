@@ -16,10 +16,12 @@ is computed in float64, block by block, and always gives finite values.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import os
 import stat
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -418,11 +420,17 @@ def _check_path(path: Path) -> int:
 def _decode(path: Path, file_bytes: int, background, max_pixels: int, work_pixels: int,
             max_memory: int | None, progress: _Progress) -> tuple[np.ndarray, str, tuple[int, int]]:
     """Open, check, decode (reduced), convert and orient; exceptions are left to the caller."""
-    with warnings.catch_warnings(), open(path, "rb") as raw:
-        # Damaged metadata makes Pillow warn ("Corrupt EXIF data"...): the image is still read
-        # (or the load fails with a message); the warnings would only be noise on a terminal.
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+    # Damaged metadata makes Pillow warn ("Corrupt EXIF data"...): the image is still read (or the
+    # load fails with a message); the warnings would only be noise on a terminal. The warning
+    # filters are process-wide and catch_warnings() is not thread-safe, so they are only changed
+    # in the main thread; elsewhere a warning may be printed, and the size checks below refuse
+    # what a DecompressionBombWarning is about anyway.
+    main = threading.current_thread() is threading.main_thread()
+    with (warnings.catch_warnings() if main else contextlib.nullcontext()), \
+            open(path, "rb") as raw:
+        if main:
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
         watched = _WatchedFile(raw, file_bytes, progress.part(0.0, 0.8))
         try:
             im = Image.open(watched, formats=SUPPORTED_FORMATS)

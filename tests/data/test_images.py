@@ -568,3 +568,28 @@ def test_big_photo_fits_in_little_memory(tmp_path):
         assert file_size == (4000, 4000) and size[0] * size[1] <= 2048 * 2048
         print(f"{suffix}: peak RSS grew by {grown:.0f} MB in {seconds:.2f} s")
         assert grown < limit, f"{suffix}: peak RSS grew by {grown:.0f} MB in {seconds:.2f} s"
+
+
+def test_loading_in_a_worker_thread_leaves_the_warning_filters_alone(tmp_path):
+    """catch_warnings() is not thread-safe: a worker thread must not change the filters."""
+    import threading
+    import warnings
+
+    path = save(tmp_path, "w.png", Image.new("L", (8, 8), 9))
+    before = list(warnings.filters)
+    seen = []
+    entered, leave = threading.Event(), threading.Event()
+
+    def progress(fraction):
+        if fraction > 0 and not entered.is_set():  # reading the file: inside the decoder
+            entered.set()
+            leave.wait(5)
+
+    worker = threading.Thread(target=lambda: seen.append(load_image(path, progress=progress)))
+    worker.start()
+    assert entered.wait(5)
+    during = list(warnings.filters)  # while the worker is inside load_image
+    leave.set()
+    worker.join(5)
+    assert seen and seen[0].size == (8, 8)
+    assert during == before and list(warnings.filters) == before
