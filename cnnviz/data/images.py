@@ -41,6 +41,8 @@ __all__ = [
     "LoadedImage",
     "ProgressCallback",
     "available_memory",
+    "unit_from_floats",
+    "unit_from_integers",
     "load_image",
     "to_grey",
     "resize_float",
