@@ -167,7 +167,8 @@ def _to_unit(values: np.ndarray, offset: float, span: float) -> np.ndarray:
     """
     out = np.empty(values.shape, dtype=np.float32)
     for rows in _row_blocks(values):
-        block = values[rows].astype(np.float64)
+        with np.errstate(invalid="ignore"):  # a signalling NaN in the file raises "invalid"
+            block = values[rows].astype(np.float64)
         block -= offset
         block /= span
         np.clip(block, 0.0, 1.0, out=block)

@@ -593,3 +593,16 @@ def test_loading_in_a_worker_thread_leaves_the_warning_filters_alone(tmp_path):
     worker.join(5)
     assert seen and seen[0].size == (8, 8)
     assert during == before and list(warnings.filters) == before
+
+
+def test_signalling_nan_in_a_float_tiff(tmp_path):
+    """A signalling NaN (a random bit pattern can be one) is a NaN: 0, without a RuntimeWarning."""
+    import warnings
+
+    arr = np.array([[0.0, 2.0], [4.0, 1.0]], np.float32)
+    arr.view(np.uint32)[0, 0] = 0x7F800001  # exponent all ones, quiet bit clear
+    path = save(tmp_path, "snan.tiff", Image.fromarray(arr, mode="F"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        img = load_image(path)
+    np.testing.assert_allclose(img.pixels, [[0.0, 1 / 3], [1.0, 0.0]], atol=1e-7)  # range 1..4
