@@ -30,6 +30,7 @@ import os
 import re
 import struct
 import time
+import warnings
 import zlib
 from collections import Counter
 
@@ -291,13 +292,21 @@ def run_case(index: int, bank, folder) -> tuple[str, str]:
     path.write_bytes(data)
     what = f"case {index}: {fmt} {mode} {mutation} as {path.name}"
     start, cpu = time.perf_counter(), time.process_time()
-    try:
-        image = load_image(path)
-    except ImageLoadError as exc:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            image = load_image(path)
+        except ImageLoadError as exc:
+            image = exc
+        except Exception as exc:  # noqa: BLE001 -- this is what the test is looking for
+            raise AssertionError(f"{what}: {type(exc).__name__}: {exc}") from exc
+    # numpy's warnings (overflow, invalid casts) would mean values escaped the float64 maths
+    numeric = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert not numeric, f"{what}: {numeric[0].message}"
+    if isinstance(image, ImageLoadError):
+        exc = image
         outcome = "error: " + _kind_of_error(str(exc))
         assert str(path) in str(exc) and len(str(exc)) > len(str(path)) + 10, (what, str(exc))
-    except Exception as exc:  # noqa: BLE001 -- this is what the test is looking for
-        raise AssertionError(f"{what}: {type(exc).__name__}: {exc}") from exc
     else:
         pixels = image.pixels
         assert pixels.dtype == np.float32, what
