@@ -16,8 +16,8 @@ from .download import (
     mnist_cache_dir,
     verify_mnist_folder,
 )
-from .errors import (DataError, DownloadCancelled, DownloadError, ImageLoadError,
-                     InputShapeError, MnistError)
+from .errors import (DataError, DownloadCancelled, DownloadError, ImageLoadCancelled,
+                     ImageLoadError, InputShapeError, MnistError)
 from .images import LoadedImage, load_image, resize_float, to_grey, to_network_input
 from .mnist import MNIST_FILES, find_mnist_files, has_mnist_files, load_mnist, read_idx
 from .preprocess import (
@@ -39,6 +39,7 @@ __all__ = [
     "Dataset",
     "DownloadCancelled",
     "DownloadError",
+    "ImageLoadCancelled",
     "ImageLoadError",
     "InputShapeError",
     "LoadedImage",

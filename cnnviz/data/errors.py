@@ -13,6 +13,7 @@ __all__ = [
     "DownloadError",
     "DownloadCancelled",
     "ImageLoadError",
+    "ImageLoadCancelled",
     "InputShapeError",
 ]
 
@@ -35,6 +36,10 @@ class DownloadCancelled(DataError):
 
 class ImageLoadError(DataError):
     """An image file could not be read (missing, not an image, corrupt, too large...)."""
+
+
+class ImageLoadCancelled(ImageLoadError):
+    """The progress callback of :func:`cnnviz.data.load_image` asked to stop."""
 
 
 class InputShapeError(DataError):

@@ -80,7 +80,9 @@ class CanvasPanel(QWidget):
         if isinstance(source, CanvasInput):
             self.caption.setText(DRAW_HINT)
         else:
-            w, h = source.image.size
+            w, h = source.image.file_size
             colour = "grey" if source.image.is_grey else "colour"
+            read = ("" if source.image.size == (w, h)
+                    else ", read at {}\u00d7{}".format(*source.image.size))
             self.caption.setText(f"Image {source.name}: {w}\u00d7{h}, {colour} "
-                                 f"({source.image.mode}). Draw to start a new drawing.")
+                                 f"({source.image.mode}){read}. Draw to start a new drawing.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal, Slot
@@ -11,6 +13,15 @@ from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QSizePolicy, QVBoxLayou
 from cnnviz.session import Trace
 from cnnviz.ui.document import Document
 from cnnviz.ui.theme import accent, plot_colors, ThemedPanel
+
+
+def percent(fraction: float) -> str:
+    """``fraction`` as a percentage, two significant digits or more: "0.33%", "4.2%", "250%"."""
+    value = 100.0 * fraction
+    if not math.isfinite(value) or value <= 0:
+        return f"{value:g}%"
+    decimals = max(0, 1 - math.floor(math.log10(value)))
+    return f"{value:.{decimals}f}%"
 
 
 class InputView(ThemedPanel, QWidget):
@@ -90,7 +101,8 @@ class InputView(ThemedPanel, QWidget):
         if info.blank:
             self.box_item.hide()
             self.mass_item.setData([])
-            self.caption.setText(f"{w}\u00d7{h}: no ink yet")
+            found = "no ink found in the image" if trace.source.kind == "image" else "no ink yet"
+            self.caption.setText(f"{w}\u00d7{h}: {found}")
             return
         (top, left), (rh, rw) = info.offset, info.resized_shape
         self.box_item.setRect(QRectF(left, top, rw, rh))
@@ -98,8 +110,10 @@ class InputView(ThemedPanel, QWidget):
         row, col = info.center_of_mass
         self.mass_item.setData([col + 0.5], [row + 0.5])
         inverted = ", inverted" if info.inverted else ""
+        # info.scale is per pixel of the image as loaded; a large file was reduced while loading.
+        scale = info.scale * getattr(getattr(trace.source, "image", None), "scale", 1.0)
         self.caption.setText(
-            f"{w}\u00d7{h}: ink box scaled \u00d7{info.scale:.2f} to {rw}\u00d7{rh}{inverted}, "
+            f"{w}\u00d7{h}: ink box scaled to {percent(scale)} ({rw}\u00d7{rh}){inverted}, "
             "centred by mass +")
 
     def _on_mouse_moved(self, position) -> None:

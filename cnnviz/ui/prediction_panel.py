@@ -104,7 +104,15 @@ class PredictionPanel(QWidget):
         probs = trace.probabilities
         top = trace.top_class
         self._show_bars(probs, top)
-        if trace.blank:
+        if trace.blank and trace.source.kind == "image":
+            self.top_class_label.setText("\u2013")
+            self.confidence_label.setText("No ink found")
+            self.runner_up_label.setText("in the opened image.")
+            self.runner_up_label.setToolTip(
+                f"Nothing in {trace.source.name} stands out from its background, so there is no "
+                "digit to read. Open another image or draw one; the bars show what the network "
+                "makes of an empty input.")
+        elif trace.blank:
             self.top_class_label.setText("\u2013")
             self.confidence_label.setText("Nothing drawn yet")
             # Short enough for the panel's width (the label does not wrap: a text that changes
