@@ -24,7 +24,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGraphicsPathI
 
 from cnnviz.display import (NORMALISATIONS, Mosaic, Scale, best_columns, nonnegative_activations,
                             scale_values)
+from cnnviz.fileio import atomic_write
 from cnnviz.session import Trace
+from cnnviz.ui import export
 from cnnviz.ui.colormaps import colour_map, lookup_table, to_rgba
 from cnnviz.ui.document import Document
 from cnnviz.ui.receptive_field import WindowOverlay, gap_path
@@ -394,13 +396,11 @@ class FeatureMapsView(QWidget):
         rgba = np.ascontiguousarray(rgba.repeat(factor, axis=0).repeat(factor, axis=1))
         h, w = rgba.shape[:2]
         image = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888)
-        if not image.save(str(path), "PNG"):
-            raise OSError(f"could not write {path}")
-        return Path(path)
+        return export.save_png(image, path)
 
     def save_npy(self, path: str | Path) -> Path:
         """Save the shown layer's activations (float32, (C, H, W) or (F,)) as ``.npy``."""
-        with open(path, "wb") as handle:
+        with atomic_write(path) as handle:
             np.save(handle, np.asarray(self.document.trace.activations[self.index]))
         return Path(path)
 

@@ -338,3 +338,30 @@ def test_a_network_without_convolution_says_so_in_the_filters_panel(qtbot):
     assert filters.layer_combo.isEnabled() and filters.layer_combo.currentData() == 0
     assert len(filters._labels) == 8 + 2  # 8 filters, then "in 0" and "bias"
     assert filters.display.shape == filters.mosaic.shape
+
+
+@pytest.mark.gui
+def test_an_export_that_fails_half_way_leaves_the_earlier_file_whole(qtbot, tmp_path,
+                                                                     monkeypatch):
+    """Maps and activations are written atomically: a failure before the rename (here the
+    rename itself) keeps the file that stood there and leaves no temporary file behind."""
+    views = show_views(qtbot, make_document())
+    fm = views.feature_maps
+    fm.set_layer(1)
+    for name in ("maps.png", "maps.npy"):
+        (tmp_path / name).write_bytes(b"the earlier export")
+
+    def no_rename(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", no_rename)
+    with pytest.raises(OSError):
+        fm.save_png(tmp_path / "maps.png")
+    with pytest.raises(OSError):
+        fm.save_npy(tmp_path / "maps.npy")
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["maps.npy", "maps.png"]
+    for name in ("maps.png", "maps.npy"):
+        assert (tmp_path / name).read_bytes() == b"the earlier export"
+    fm.save_png(tmp_path / "maps.png")
+    assert Image.open(tmp_path / "maps.png").format == "PNG"
