@@ -111,7 +111,16 @@ def test_a_closed_standard_output_ends_quietly(args, tmp_path):
 
 
 def test_a_name_the_terminal_cannot_encode_is_printed_escaped(run_python, tmp_path):
-    """A network named with a lone surrogate (valid JSON, not encodable) prints as an escape."""
+    """Text that cannot be encoded for the terminal is printed escaped, never a traceback.
+
+    A network name with a lone surrogate is cleaned when the file is read; a file name that is
+    not UTF-8 (Linux allows any bytes) reaches the output as given and must be escaped there.
+    """
+    import os
+
+    import numpy as np
+    from PIL import Image
+
     from cnnviz.nn import build_preset, save_model
 
     model = build_preset("tiny", seed=0)
@@ -119,7 +128,16 @@ def test_a_name_the_terminal_cannot_encode_is_printed_escaped(run_python, tmp_pa
     path = save_model(model, tmp_path / "odd.npz")
     result = run_python(["-m", "cnnviz", "summary", str(path)], env={"PYTHONIOENCODING": "utf-8"})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("net\\ud800x: input 1 x 28 x 28\n")
+    assert result.stdout.startswith("netx: input 1 x 28 x 28\n")
+
+    image = tmp_path / os.fsdecode(b"\xffdigit.png")
+    digit = np.zeros((28, 28), np.uint8)
+    digit[6:22, 12:16] = 255
+    Image.fromarray(digit).save(image)
+    result = run_python(["-m", "cnnviz", "predict", str(image)],
+                        env={"PYTHONIOENCODING": "utf-8"})
+    assert result.returncode == 0, result.stderr
+    assert "\\udcffdigit.png" in result.stdout and "Traceback" not in result.stderr
 
 
 def test_the_gui_script_starts_the_window(run_app_calls, monkeypatch, tmp_path):
