@@ -1,0 +1,300 @@
+"""The window's side paths: any failure of a file is a message, errors keep their details and a
+log, files are read off the GUI thread, no worker thread outlives the window, shipped networks
+are never overwritten, and a MemoryError of a computation is reported."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QPushButton
+
+import cnnviz.session
+import cnnviz.ui.document
+import cnnviz.ui.file_actions
+from cnnviz.data import load_image
+from cnnviz.nn import build_preset, save_model
+from cnnviz.resources import resource_path
+from cnnviz.session import ImageInput
+from cnnviz.ui import errors, workers
+from cnnviz.ui.dialogs import error_box
+from ui_helpers import draw_digit, state_of
+
+pytestmark = pytest.mark.gui
+
+#: Exceptions that damaged files made the reader raise instead of ModelFileError / ImageError.
+UNEXPECTED = [
+    MemoryError(),
+    RecursionError("maximum recursion depth exceeded"),
+    OverflowError("int too large to convert"),
+    KeyError("kind"),
+    TypeError("unhashable type: 'list'"),
+    UnicodeEncodeError("utf-8", "\udcff", 0, 1, "surrogates not allowed"),
+    ValueError("could not convert string to float: 'abc'"),
+    IndexError("list index out of range"),
+    AttributeError("'list' object has no attribute 'lower'"),
+    ZeroDivisionError("division by zero"),
+    NotImplementedError("compression type 14"),
+    RuntimeError("Error -3 while decompressing data"),
+]
+
+
+def raising(exc, only=None, otherwise=None):
+    """A reader that raises ``exc`` (for the file ``only`` if given, else it calls
+    ``otherwise``)."""
+    def read(*args, **kwargs):
+        if only is None or Path(args[0]) == Path(only):
+            raise exc
+        return otherwise(*args, **kwargs)
+    return read
+
+
+def unchanged_state(window):
+    document = window.document
+    return (document.network, document.source, document.undo_stack.count(), state_of(window))
+
+
+# --------------------------------------------------------------------------- 1 (a): opening
+@pytest.mark.parametrize("exc", UNEXPECTED, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("how", ["open", "drop", "recent"])
+def test_any_failure_of_reading_a_network_is_a_message_and_changes_nothing(
+        window, network_file, monkeypatch, exc, how):
+    draw_digit(window.canvas_panel.canvas, 1)
+    before = unchanged_state(window)
+    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata", raising(exc))
+    if how == "open":
+        assert window.open_network(network_file) is False
+    elif how == "drop":
+        from test_files import drop
+        assert drop(window, network_file)
+    else:
+        window.open_recent_file(str(network_file))
+    assert unchanged_state(window) == before
+    assert len(window.errors) == 1
+    title, message = window.errors[0]
+    assert title == "Cannot open the network" and network_file.name in message
+    if isinstance(exc, MemoryError):
+        assert "not enough memory" in message
+    else:  # unexpected: one line of what, the traceback behind Show Details, and a log
+        assert f"{type(exc).__name__}: " in message and "log file" in message
+        assert "Traceback" in window.error_details[0]
+        assert type(exc).__name__ in window.error_details[0]
+
+
+@pytest.mark.parametrize("exc", UNEXPECTED[:6], ids=lambda e: type(e).__name__)
+def test_any_failure_of_reading_an_image_is_a_message_and_changes_nothing(
+        window, digit_image, monkeypatch, exc):
+    draw_digit(window.canvas_panel.canvas, 1)
+    before = unchanged_state(window)
+    monkeypatch.setattr(cnnviz.ui.file_actions, "load_image", raising(exc), raising=False)
+    monkeypatch.setattr(cnnviz.ui.document, "load_image", raising(exc))
+    assert window.open_image(digit_image) is False
+    assert unchanged_state(window) == before
+    assert [title for title, _ in window.errors] == ["Cannot open the image"]
+    assert digit_image.name in window.errors[0][1]
+
+
+def test_a_failing_first_pass_of_a_new_network_is_a_message(window, network_file, monkeypatch):
+    """The network reads, then its first pass fails (MemoryError in the GUI thread)."""
+    before = unchanged_state(window)
+    monkeypatch.setattr(cnnviz.session.Sequential, "trace", raising(MemoryError()))
+    assert window.open_network(network_file) is False
+    assert unchanged_state(window) == before
+    assert len(window.errors) == 1 and "memory" in window.errors[0][1]
+
+
+def test_a_model_given_on_the_command_line_that_fails_unexpectedly_is_a_message(
+        make_window, network_file, monkeypatch):
+    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata",
+                        raising(RecursionError("maximum recursion depth exceeded"), network_file,
+                                cnnviz.session.load_model_with_metadata))
+    window = make_window(model=str(network_file))
+    assert window.document.network.name == "lenet5.npz"  # the shipped one stays
+    assert len(window.errors) == 1 and "RecursionError" in window.errors[0][1]
+
+
+# --------------------------------------------------------------------------- 2: details and log
+def test_an_unexpected_error_is_logged_in_the_data_folder(window, network_file, monkeypatch,
+                                                          data_folder):
+    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata",
+                        raising(KeyError("kind")))
+    window.open_network(network_file)
+    log = data_folder / errors.LOG_NAME
+    assert log.is_file()
+    text = log.read_text()
+    assert f"Opening the network {network_file.name}" in text
+    assert "Traceback" in text and "KeyError: 'kind'" in text
+    assert str(log) in window.errors[0][1]  # the dialog says where the log is
+
+
+def test_the_error_box_keeps_the_traceback_behind_show_details(qtbot):
+    try:
+        raise MemoryError("248 GiB")
+    except MemoryError as exc:
+        caught = exc
+    box = error_box(None, "Unexpected error", errors.summary(caught), errors.details(caught))
+    qtbot.addWidget(box)
+    assert box.text() == "MemoryError: 248 GiB"
+    assert box.detailedText().startswith("Traceback") and "raise MemoryError" in \
+        box.detailedText()
+    assert any("Show Details" in button.text() for button in box.buttons())
+
+
+def test_the_window_shows_errors_with_details_in_a_box(make_window, qtbot, monkeypatch):
+    window = make_window(show=False)
+    del window.show_error  # the real method
+    shown = []
+
+    def exec_(box):
+        shown.append((box.windowTitle(), box.text(), box.detailedText()))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "exec", exec_)
+    window.show_error("Title", "KeyError: 'kind'", "Traceback (most recent call last): ...")
+    assert shown == [("Title", "KeyError: 'kind'", "Traceback (most recent call last): ...")]
+
+
+# --------------------------------------------------------------------------- 1 (b): last resort
+def test_uncaught_exceptions_of_the_loop_and_of_threads_become_dialogs(qtbot, data_folder):
+    shown = []
+    reporter = errors.ErrorReporter(lambda *args: shown.append(args))
+    uninstall = errors.install_hooks(reporter)
+    try:
+        def fail_in_a_slot():
+            raise MemoryError("first pass")
+
+        QTimer.singleShot(0, fail_in_a_slot)
+        qtbot.waitUntil(lambda: len(shown) == 1, timeout=3000)
+        thread = threading.Thread(target=raising(KeyError("kind")), name="reader")
+        thread.start()
+        thread.join()
+        qtbot.waitUntil(lambda: len(shown) == 2, timeout=3000)
+    finally:
+        uninstall()
+    (title, message, details), (_, thread_message, thread_details) = shown
+    assert title == "Unexpected error"
+    assert "MemoryError: first pass" in message and "fail_in_a_slot" in details
+    assert "In reader: KeyError: 'kind'" in thread_message and "Traceback" in thread_details
+    assert str(data_folder / errors.LOG_NAME) in message
+    assert (data_folder / errors.LOG_NAME).read_text().count("Traceback") == 2
+
+
+FAIL_IN_THE_LOOP = textwrap.dedent(
+    """
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    from cnnviz.ui.app import run_app
+    from cnnviz.ui.main_window import MainWindow
+
+    app = QApplication(["cnnviz"])
+    shown = []
+    MainWindow.show_error = lambda self, *args: shown.append(args)
+
+    def fail():
+        raise OverflowError("10**400")
+
+    QTimer.singleShot(200, fail)
+    QTimer.singleShot(600, QApplication.closeAllWindows)
+    status = run_app(["cnnviz"])
+    print(status, [(title, message.splitlines()[0]) for title, message, _ in shown])
+    """
+)
+
+
+def test_the_app_shows_what_reaches_its_event_loop(run_python, tmp_path):
+    result = run_python(["-c", FAIL_IN_THE_LOOP], env={"XDG_DATA_HOME": str(tmp_path / "data")})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == \
+        "0 [('Unexpected error', 'Something went wrong: OverflowError: 10**400')]"
+    assert "Traceback" not in result.stderr
+    logs = list((tmp_path / "data").rglob(errors.LOG_NAME))
+    assert len(logs) == 1 and "OverflowError: 10**400" in logs[0].read_text()
+
+
+# --------------------------------------------------------------------------- 3: off the GUI thread
+def slowly(function, seconds, threads):
+    def run(*args, **kwargs):
+        threads.append(threading.get_ident())
+        time.sleep(seconds)
+        return function(*args, **kwargs)
+    return run
+
+
+def test_a_network_is_read_in_a_worker_while_the_window_keeps_ticking(window, network_file,
+                                                                      monkeypatch, qtbot):
+    threads, ticks = [], []
+    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata",
+                        slowly(cnnviz.session.load_model_with_metadata, 0.6, threads))
+    timer = QTimer(interval=20)
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start()
+    dialogs = []
+    QTimer.singleShot(450, lambda: dialogs.extend(
+        d for d in QApplication.topLevelWidgets()
+        if isinstance(d, QProgressDialog) and d.isVisible()))
+    start = time.monotonic()
+    assert window.open_network(network_file)
+    timer.stop()
+    assert time.monotonic() - start >= 0.6
+    assert threads and threads[0] != threading.main_thread().ident
+    assert len(ticks) >= 15 and max(np.diff(ticks)) < 0.2  # the loop never stopped for long
+    assert len(dialogs) == 1 and "fresh-lenet5.npz" in dialogs[0].labelText()
+    assert window.document.network.name == "fresh-lenet5.npz" and window.errors == []
+
+
+def test_an_image_is_decoded_in_a_worker(window, digit_image, monkeypatch):
+    threads = []
+    slow = slowly(load_image, 0.2, threads)
+    monkeypatch.setattr(cnnviz.ui.file_actions, "load_image", slow, raising=False)
+    monkeypatch.setattr(cnnviz.ui.document, "load_image", slow)
+    assert window.open_image(digit_image)
+    assert threads and threads[0] != threading.main_thread().ident
+    assert isinstance(window.document.source, ImageInput)
+
+
+def test_a_failure_in_the_worker_arrives_as_a_message(window, network_file, monkeypatch):
+    threads = []
+    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata",
+                        slowly(raising(MemoryError()), 0.1, threads))
+    before = unchanged_state(window)
+    assert window.open_network(network_file) is False
+    assert threads and threads[0] != threading.main_thread().ident
+    assert unchanged_state(window) == before and "not enough memory" in window.errors[0][1]
+
+
+def test_a_second_open_while_one_runs_is_refused_and_the_first_completes(
+        window, network_file, digit_image, monkeypatch):
+    from test_files import drop
+    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata",
+                        slowly(cnnviz.session.load_model_with_metadata, 0.4, []))
+    results = []
+    QTimer.singleShot(100, lambda: results.append(window.open_image(digit_image)))
+    QTimer.singleShot(150, lambda: results.append(drop(window, network_file)))
+    assert window.open_network(network_file)
+    assert results[0] is False
+    assert window.document.network.name == "fresh-lenet5.npz"
+    assert not isinstance(window.document.source, ImageInput)
+    assert window.errors == []
+
+
+def test_cancel_abandons_the_open(window, network_file, monkeypatch):
+    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata",
+                        slowly(cnnviz.session.load_model_with_metadata, 0.8, []))
+
+    def press_cancel():
+        for dialog in QApplication.topLevelWidgets():
+            if isinstance(dialog, QProgressDialog) and dialog.isVisible():
+                dialog.findChild(QPushButton).click()
+
+    QTimer.singleShot(500, press_cancel)
+    before = unchanged_state(window)
+    assert window.open_network(network_file) is False
+    assert unchanged_state(window)[:3] == before[:3] and window.errors == []
+    assert window.file_runner.shutdown(5000)  # the abandoned read ends by itself
