@@ -28,6 +28,7 @@ import numpy as np
 from cnnviz.data import (LoadedImage, PreprocessInfo, load_image, preprocess_digit_info,
                          to_network_input)
 from cnnviz.nn import ModelError, Sequential, load_model_with_metadata, save_model, softmax
+from cnnviz.resources import is_shipped
 
 __all__ = [
     "CANVAS_SIZE", "DIGIT_INPUT_SHAPE", "CanvasInput", "ImageInput", "InputSource", "NetworkEntry",
@@ -265,7 +266,8 @@ class NetworkEntry:
     path : Path or None
         The file it was opened from or last saved to (None: never saved).
     read_only : bool
-        True for the network shipped with cnnviz: "Save" asks for a new file instead.
+        True for a network shipped with cnnviz, however it was opened (at start-up, or from the
+        installed or checkout ``resources/models`` folder): "Save" asks for a new file instead.
     metadata : dict
         The file's metadata (how it was trained).
     loaded_weights : dict of str to np.ndarray
@@ -297,7 +299,8 @@ class NetworkEntry:
             check_network(model)
         except SessionError as exc:
             raise SessionError(f"{Path(path).name}: {exc}") from None
-        return cls(model, Path(path), read_only=read_only, metadata=metadata)
+        return cls(model, Path(path), read_only=read_only or is_shipped(path),
+                   metadata=metadata)
 
     @property
     def name(self) -> str:
@@ -459,7 +462,8 @@ class Session:
         Raises
         ------
         SessionError
-            If there is no file to save to, or it is the read-only shipped network.
+            If there is no file to save to, or it is (or is in the folder of) a network shipped
+            with cnnviz.
         OSError
             If writing fails; the session is unchanged.
         """
@@ -469,6 +473,9 @@ class Session:
                 raise SessionError(f"{entry.name} has no file of its own to save to; choose one")
             path = entry.path
         path = Path(path)
+        if is_shipped(path):
+            raise SessionError(f"{path}: this is where the networks shipped with cnnviz are kept; "
+                               "save the network to a file of your own")
         save_model(entry.model, path, metadata=entry.metadata or None)
         entry.path, entry.read_only, entry.saved_token = path, False, entry.token
         return path
@@ -501,6 +508,6 @@ def shipped_network() -> tuple[NetworkEntry, str | None]:
 
     try:
         return NetworkEntry.open(resource_path(*SHIPPED_NETWORK), read_only=True), None
-    except (FileNotFoundError, ModelError) as exc:
+    except Exception as exc:  # a broken installation: the window starts all the same
         message = f"The shipped network could not be opened ({exc}); using an untrained lenet5."
         return NetworkEntry(build_preset("lenet5", seed=0)), message

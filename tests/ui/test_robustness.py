@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QPushButton
+from PySide6.QtWidgets import (QApplication, QFileDialog, QMessageBox, QProgressDialog,
+                               QPushButton)
 
 import cnnviz.session
 import cnnviz.ui.document
@@ -298,3 +299,89 @@ def test_cancel_abandons_the_open(window, network_file, monkeypatch):
     assert window.open_network(network_file) is False
     assert unchanged_state(window)[:3] == before[:3] and window.errors == []
     assert window.file_runner.shutdown(5000)  # the abandoned read ends by itself
+
+
+# --------------------------------------------------------------------------- 5: shipped networks
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def shipped(tmp_path):
+    """The real shipped lenet5 (resources/models/lenet5.npz of this checkout or installation),
+    backed up, and put back if a test changed it; also removes anything a test wrote beside it."""
+    path = resource_path("models", "lenet5.npz")
+    folder_before = set(path.parent.iterdir())
+    backup = tmp_path / "backup-lenet5.npz"
+    shutil.copy2(path, backup)
+    before = digest(path)
+    yield path
+    for extra in set(path.parent.iterdir()) - folder_before:
+        extra.unlink()
+    if digest(path) != before:
+        shutil.copy2(backup, path)
+        pytest.fail(f"the test changed the shipped network {path} (restored)")
+    assert digest(path) == before
+
+
+def modify_weights(window) -> None:
+    window.document.set_param("0.bias", np.full(6, 0.25, dtype=np.float32))
+
+
+@pytest.fixture
+def save_dialog(monkeypatch):
+    answers = {"path": "", "calls": 0}
+
+    def get_save(parent, caption, suggestion, filters):
+        answers["calls"] += 1
+        return answers["path"], ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", get_save)
+    return answers
+
+
+@pytest.mark.parametrize("how", ["open", "drop", "recent", "command line"])
+def test_save_on_a_shipped_network_opened_from_its_folder_acts_as_save_as(
+        make_window, shipped, save_dialog, tmp_path, how):
+    if how == "command line":
+        window = make_window(model=str(shipped))
+    else:
+        window = make_window()
+        if how == "open":
+            assert window.open_network(shipped)
+        elif how == "drop":
+            from test_files import drop
+            assert drop(window, shipped)
+        else:
+            assert window.open_recent_file(str(shipped))
+    assert window.document.network.path == Path(shipped) and window.document.network.read_only
+    modify_weights(window)
+    save_dialog["path"] = str(tmp_path / "mine.npz")
+    assert window.save_action.trigger() is None and save_dialog["calls"] == 1
+    assert window.document.network.path == tmp_path / "mine.npz"
+    assert not window.document.modified and window.errors == []
+
+
+@pytest.mark.parametrize("target", ["itself", "a symlink to it", "a new file beside it",
+                                    "a hard link to it"])
+def test_save_as_onto_a_shipped_file_is_refused(window, shipped, save_dialog, tmp_path, target):
+    modify_weights(window)
+    before = state_of(window)
+    if target == "itself":
+        path = shipped
+    elif target == "a symlink to it":
+        path = tmp_path / "link.npz"
+        path.symlink_to(shipped)
+    elif target == "a hard link to it":
+        path = tmp_path / "hard.npz"
+        try:
+            path.hardlink_to(shipped)
+        except OSError:
+            pytest.skip("no hard links across these folders")
+    else:
+        path = shipped.parent / "mine.npz"
+    save_dialog["path"] = str(path)
+    assert window.save_network_as() is False
+    assert state_of(window) == before and window.document.modified
+    assert len(window.errors) == 1 and "shipped with cnnviz" in window.errors[0][1]
+    assert target != "a new file beside it" or not path.exists()
