@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (QApplication, QFileDialog, QMessageBox, QProgressDialog,
-                               QPushButton)
+                               QPushButton, QWidget)
 
 import cnnviz.session
 import cnnviz.ui.document
@@ -385,3 +385,90 @@ def test_save_as_onto_a_shipped_file_is_refused(window, shipped, save_dialog, tm
     assert state_of(window) == before and window.document.modified
     assert len(window.errors) == 1 and "shipped with cnnviz" in window.errors[0][1]
     assert target != "a new file beside it" or not path.exists()
+
+
+# --------------------------------------------------------------------------- 4: worker lifetime
+def test_closing_during_an_activation_maximisation_leaves_no_thread(make_window, qtbot):
+    window = make_window()
+    gallery = window.activation_gallery
+    window.show_activation_gallery()
+    gallery.steps_spin.setValue(gallery.steps_spin.maximum())
+    gallery.compute()
+    assert gallery.runner.running
+    qtbot.waitUntil(lambda: gallery.progress_bar.maximum() > 0, timeout=5000)  # under way
+    start = time.monotonic()
+    assert window.close()
+    assert time.monotonic() - start < workers.SHUTDOWN_WAIT_MS / 1000
+    assert not gallery.runner.running and workers.detached_threads() == 0
+    gallery.compute()  # anything asked for after the close starts nothing
+    window.evaluation_view.evaluate()
+    window.analysis_panel.runner.start(lambda progress: time.sleep(5))
+    assert not any(panel.runner.running for panel in
+                   (gallery, window.evaluation_view, window.analysis_panel))
+
+
+def test_a_task_deaf_to_cancel_is_detached_never_destroyed_while_it_runs(qtbot):
+    release = threading.Event()
+    owner = QWidget()
+    runner = workers.TaskRunner("cnnviz-stuck", owner)
+    runner.start(lambda progress: release.wait(10))
+    assert runner.running
+    assert runner.shutdown(100) is False  # one step outlasts the wait
+    assert not runner.running and workers.detached_threads() == 1
+    owner.deleteLater()  # its window goes: the thread must not go with it
+    QApplication.processEvents()
+    del owner, runner
+    import gc
+    gc.collect()
+    release.set()
+    qtbot.waitUntil(lambda: workers.detached_threads() == 0, timeout=5000)
+    assert workers.wait_for_detached(0)
+
+
+STUCK_AT_CLOSE = textwrap.dedent(
+    """
+    import sys, threading
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    import cnnviz.ui.activation_gallery as activation_gallery
+    import cnnviz.ui.app
+    from cnnviz.ui import workers
+    from cnnviz.ui.main_window import MainWindow
+
+    step, exit_wait = float(sys.argv[1]), int(sys.argv[2])
+    app = QApplication(["cnnviz"])
+    workers.SHUTDOWN_WAIT_MS = 300
+    workers.TaskRunner.shutdown.__defaults__ = (300,)  # the same wait, whatever the version
+    cnnviz.ui.app.EXIT_WAIT_MS = exit_wait
+
+    def one_long_step(model, layer, objective, steps, progress):
+        threading.Event().wait(step)  # a 71 s forward pass does not hear Cancel
+        progress(1, 1)
+        return []
+
+    activation_gallery.gallery = one_long_step
+
+    def start():
+        window = next(w for w in app.topLevelWidgets() if isinstance(w, MainWindow))
+        window.activation_gallery.compute()
+        QTimer.singleShot(300, window.close)
+
+    QTimer.singleShot(200, start)
+    print(cnnviz.ui.app.run_app(["cnnviz"]), flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("step, exit_wait, ends", [(2.0, 5000, "after the step"),
+                                                   (30.0, 300, "at once")])
+def test_closing_while_a_step_runs_never_aborts(run_python, tmp_path, step, exit_wait, ends):
+    start = time.monotonic()
+    result = run_python(["-c", STUCK_AT_CLOSE, str(step), str(exit_wait)],
+                        env={"XDG_DATA_HOME": str(tmp_path / "data")})
+    took = time.monotonic() - start
+    assert "QThread: Destroyed" not in result.stderr
+    assert result.returncode == 0, result.stderr
+    if ends == "at once":  # the process ends in run_app, with the loop's exit status
+        assert "did not stop" in result.stderr and took < 15 and result.stdout == ""
+    else:
+        assert "did not stop" not in result.stderr and result.stdout == "0\n"
