@@ -232,7 +232,8 @@ class Trace:
 
 
 def compute_trace(model: Sequential, source: InputSource, version: int, token: int) -> Trace:
-    """Convert ``source`` for ``model`` and run the network once; raises :class:`SessionError`."""
+    """Convert ``source`` for ``model`` and run the network once; raises :class:`SessionError`
+    (a ``MemoryError`` included)."""
     try:
         x, info = network_input_for(source, model.input_shape)
         # Weights near divergence (a snapshot of a run about to fail) overflow: the views show
@@ -241,6 +242,9 @@ def compute_trace(model: Sequential, source: InputSource, version: int, token: i
             activations = model.trace(np.ascontiguousarray(x, dtype=np.float32)[None])
     except (ModelError, ValueError, FloatingPointError) as exc:
         raise SessionError(f"cannot run the network on this input: {exc}") from exc
+    except MemoryError as exc:  # the caller's state stays as it was, as for any refusal
+        raise SessionError("there is not enough memory on this computer to run the network on "
+                           "this input") from exc
     logits = activations[-1][0]
     probs = logits if model.layers[-1].kind == "Softmax" else softmax(logits)
     return Trace(

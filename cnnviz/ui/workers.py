@@ -38,6 +38,9 @@ from cnnviz.analysis import Cancelled
 #: ``function(progress)`` where ``progress(done, total) -> bool`` (False: stop now).
 Task = Callable[[Callable[[int, int], bool]], Any]
 
+#: What a ``failed`` signal says of a ``MemoryError``.
+NO_MEMORY = "there is not enough memory on this computer for this computation"
+
 #: How long closing waits for a task to hear its cancellation (milliseconds).
 SHUTDOWN_WAIT_MS = 3000
 
@@ -67,7 +70,8 @@ class _Worker(QObject):
         except Exception as exc:  # MemoryError included: reported, never lost in the thread
             if not self._cancel.is_set():
                 self.error = exc
-                self.failed.emit(f"{type(exc).__name__}: {exc}")
+                self.failed.emit(NO_MEMORY if isinstance(exc, MemoryError)
+                                 else f"{type(exc).__name__}: {exc}")
                 return
             result = None
         self.done.emit(result)

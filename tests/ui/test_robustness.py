@@ -472,3 +472,44 @@ def test_closing_while_a_step_runs_never_aborts(run_python, tmp_path, step, exit
         assert "did not stop" in result.stderr and took < 15 and result.stdout == ""
     else:
         assert "did not stop" not in result.stderr and result.stdout == "0\n"
+
+
+# --------------------------------------------------------------------------- 6: MemoryError
+def test_a_memory_error_of_the_trace_is_a_refusal_that_changes_nothing(window, monkeypatch):
+    from cnnviz.session import SessionError, blank_canvas
+    before = state_of(window)
+    monkeypatch.setattr(cnnviz.session.Sequential, "trace", raising(MemoryError()))
+    with pytest.raises(SessionError, match="not enough memory"):
+        window.document.set_source(blank_canvas(100), "Clear")
+    assert state_of(window) == before
+
+
+def test_a_memory_error_of_an_analysis_in_the_gui_thread_is_reported(window, monkeypatch):
+    import cnnviz.ui.analysis_panel as analysis_panel
+    draw_digit(window.canvas_panel.canvas, 1)
+    window.show_analysis()
+    panel = window.analysis_panel
+    monkeypatch.setattr(analysis_panel, "explain", raising(MemoryError()))
+    panel.method_combo.setCurrentIndex(panel.method_combo.findData("gradient"))
+    panel.refresh()
+    assert panel.explanation is None and "not enough memory" in panel.caption.text()
+
+
+@pytest.mark.parametrize("panel_name", ["analysis_panel", "activation_gallery"])
+def test_a_memory_error_in_a_worker_is_reported(window, monkeypatch, qtbot, panel_name):
+    import cnnviz.ui.activation_gallery as activation_gallery
+    import cnnviz.ui.analysis_panel as analysis_panel
+    draw_digit(window.canvas_panel.canvas, 1)
+    monkeypatch.setattr(analysis_panel, "explain", raising(MemoryError()))
+    monkeypatch.setattr(activation_gallery, "gallery", raising(MemoryError()))
+    panel = getattr(window, panel_name)
+    with qtbot.waitSignal(panel.runner.failed, timeout=5000):
+        if panel_name == "analysis_panel":
+            window.show_analysis()
+            panel.method_combo.setCurrentIndex(panel.method_combo.findData("occlusion"))
+        else:
+            window.show_activation_gallery()
+            panel.compute()
+    label = panel.caption if panel_name == "analysis_panel" else panel.status_label
+    qtbot.waitUntil(lambda: "not enough memory" in label.text(), timeout=3000)
+    assert isinstance(panel.runner.error, MemoryError)
