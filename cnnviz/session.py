@@ -100,6 +100,8 @@ class ImageInput:
 
     image: LoadedImage
     kind = "image"
+    #: Network inputs made from the image, by input shape (see :func:`network_input_for`).
+    prepared: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -162,6 +164,10 @@ def network_input_for(source: InputSource,
     centre by mass); any other network gets :func:`cnnviz.data.to_network_input` (grey or RGB,
     resized).
 
+    An image's input is kept with it (``ImageInput.prepared``, by shape): a large image is
+    converted once, and the window converts it in the worker that reads the file, off the GUI
+    thread.
+
     Returns
     -------
     x : np.ndarray
@@ -169,14 +175,23 @@ def network_input_for(source: InputSource,
     info : PreprocessInfo or None
         What the digit preprocessing did; None for the plain conversion.
     """
+    key = tuple(input_shape)
+    cache = source.prepared if isinstance(source, ImageInput) else None
+    if cache is not None and key in cache:
+        return cache[key]
     c, h, w = input_shape
-    if tuple(input_shape) == DIGIT_INPUT_SHAPE:
+    if key == DIGIT_INPUT_SHAPE:
         digit, info = preprocess_digit_info(source.pixels)
-        return digit[None], info
-    pixels = source.pixels
-    if pixels.dtype == np.uint8:
-        pixels = pixels.astype(np.float32) / 255.0
-    return to_network_input(pixels, c, h, w), None
+        result = digit[None], info
+    else:
+        pixels = source.pixels
+        if pixels.dtype == np.uint8:
+            pixels = pixels.astype(np.float32) / 255.0
+        result = to_network_input(pixels, c, h, w), None
+    if cache is not None:
+        result[0].setflags(write=False)
+        cache[key] = result
+    return result
 
 
 # --------------------------------------------------------------------------------- trace

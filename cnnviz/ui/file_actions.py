@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from cnnviz.data import DataError, load_image
 from cnnviz.nn import ModelError
-from cnnviz.session import NetworkEntry, SessionError
+from cnnviz.session import ImageInput, NetworkEntry, SessionError, network_input_for
 from cnnviz.ui import settings
 from cnnviz.ui.workers import Abandoned, TaskRunner, abandon_waits, run_with_progress
 
@@ -105,7 +105,8 @@ class FileActions:
             if not path:
                 return False
         name = Path(path).name
-        opened = self._read_in_worker(partial(load_image, path), f"Reading {name}\u2026",
+        read = partial(_read_image, path, self.document.model.input_shape)
+        opened = self._read_in_worker(read, f"Reading {name}\u2026",
                                       "Cannot open the image", f"Opening the image {name}")
         if opened is None:
             return False
@@ -310,6 +311,17 @@ class FileActions:
             self.open_network(networks[0])
         if images:
             self.open_image(images[0])
+
+
+def _read_image(path: str | Path, input_shape: tuple[int, ...]) -> ImageInput:
+    """Decode an image and convert it for a network of ``input_shape`` (in the worker; the
+    conversion is kept with the image, see :func:`cnnviz.session.network_input_for`)."""
+    source = ImageInput(load_image(path))
+    try:
+        network_input_for(source, input_shape)
+    except Exception:  # noqa: BLE001 - the GUI thread's own pass says what is wrong
+        pass
+    return source
 
 
 def _dropped_files(event) -> list[str]:

@@ -513,3 +513,18 @@ def test_a_memory_error_in_a_worker_is_reported(window, monkeypatch, qtbot, pane
     label = panel.caption if panel_name == "analysis_panel" else panel.status_label
     qtbot.waitUntil(lambda: "not enough memory" in label.text(), timeout=3000)
     assert isinstance(panel.runner.error, MemoryError)
+
+
+def test_an_image_is_converted_for_the_network_in_the_worker_too(window, digit_image,
+                                                                  monkeypatch):
+    converted = []
+    original = cnnviz.session.preprocess_digit_info
+
+    def preprocess(pixels):
+        converted.append(threading.get_ident())
+        return original(pixels)
+
+    monkeypatch.setattr(cnnviz.session, "preprocess_digit_info", preprocess)
+    assert window.open_image(digit_image)
+    assert converted and threading.main_thread().ident not in converted
+    assert window.document.trace.top_class == 7
