@@ -528,3 +528,104 @@ def test_an_image_is_converted_for_the_network_in_the_worker_too(window, digit_i
     assert window.open_image(digit_image)
     assert converted and threading.main_thread().ident not in converted
     assert window.document.trace.top_class == 7
+
+
+# --------------------------------------------------------------------------- fuzz: the window
+def _architecture_cases(model):
+    """``(name, architecture dict or JSON text)`` of the fuzzer's classes of damaged networks."""
+    import json
+    config = model.config()
+
+    def changed(edit):
+        copy = json.loads(json.dumps(config))
+        edit(copy)
+        return copy
+
+    deep = "[" * 100_000 + "]" * 100_000
+    yield "JSON nested 100,000 deep", json.dumps(config)[:-1] + ', "extra": ' + deep + "}"
+    yield "an integer of 5,000 digits", json.dumps(changed(
+        lambda c: c["layers"][1].update(out_features=987654321))).replace("987654321", "9" * 5000)
+    yield "a layer kind that is a list", changed(lambda c: c["layers"][0].update(kind=["Dense"]))
+    yield "a LeakyReLU alpha that is a string", changed(lambda c: c["layers"].insert(
+        2, {"kind": "LeakyReLU", "alpha": "abc"}))
+    yield "a LeakyReLU alpha of 10**400", json.dumps(changed(lambda c: c["layers"].insert(
+        2, {"kind": "LeakyReLU", "alpha": 1.5}))).replace("1.5", "1" + "0" * 400)
+    yield "a Dropout seed of -1", changed(lambda c: c["layers"].insert(
+        2, {"kind": "Dropout", "p": 0.5, "seed": -1}))
+    yield "a name with a lone surrogate", json.dumps(config).replace(
+        f'"name": "{config["name"]}"', '"name": "\\udcff"')
+    yield "no layers", changed(lambda c: c.update(layers=[]))
+    yield "layers that is a number", changed(lambda c: c.update(layers=7))
+    yield "an input shape of 2**70", changed(lambda c: c.update(input_shape=[1, 2 ** 70, 28]))
+    yield "a negative input shape", changed(lambda c: c.update(input_shape=[1, -28, 28]))
+    yield "an unknown layer", changed(lambda c: c["layers"].insert(0, {"kind": "Lambda"}))
+    yield "not JSON", "{'format': 'cnnviz-sequential'"
+    yield "JSON that is a list", "[1, 2, 3]"
+
+
+def _hostile_networks(folder, network, rng):
+    """Damaged copies of ``network`` (an .npz): architectures of the fuzzer's classes, byte
+    flips, truncations, patched zip headers."""
+    import json
+    import zipfile
+
+    from cnnviz.nn import load_model
+    model = load_model(network)
+    with zipfile.ZipFile(network) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    for k, (name, architecture) in enumerate(_architecture_cases(model)):
+        text = architecture if isinstance(architecture, str) else json.dumps(architecture)
+        path = folder / f"architecture-{k}.npz"
+        with zipfile.ZipFile(path, "w") as archive:
+            for member, data in members.items():
+                if member == "architecture.npy":
+                    buffer = __import__("io").BytesIO()
+                    np.save(buffer, np.frombuffer(text.encode("utf-8", "surrogatepass"),
+                                                  dtype=np.uint8))
+                    data = buffer.getvalue()
+                archive.writestr(member, data)
+        yield name, path
+    good = network.read_bytes()
+    for k in range(150):
+        data = bytearray(good)
+        for position in rng.integers(0, len(data), size=int(rng.integers(1, 6))):
+            data[position] ^= int(rng.integers(1, 256))
+        path = folder / f"flipped-{k}.npz"
+        path.write_bytes(bytes(data))
+        yield "bytes flipped", path
+    for k, size in enumerate(rng.integers(1, len(good), size=30)):
+        path = folder / f"truncated-{k}.npz"
+        path.write_bytes(good[:size])
+        yield "truncated", path
+    for k, (offset, value) in enumerate([(8, 14), (8, 99), (6, 1), (4, 64), (8, 12)]):
+        data = bytearray(good)  # the first local header: method, flags, version needed
+        data[offset] = value
+        path = folder / f"zip-header-{k}.npz"
+        path.write_bytes(bytes(data))
+        yield "zip header patched", path
+
+
+def test_hostile_network_files_are_opened_or_refused_with_a_message(window, tmp_path):
+    """Every damaged file: opened, or refused with one message and the state unchanged; no
+    exception reaches the test or the event loop (pytest-qt fails the test on one)."""
+    rng = np.random.default_rng(16)
+    network = save_model(build_preset("mlp", seed=1), tmp_path / "mlp.npz")
+    outcomes = {"opened": 0, "refused": 0}
+    kinds = {}
+    for name, path in _hostile_networks(tmp_path, network, rng):
+        before = unchanged_state(window)
+        errors_before = len(window.errors)
+        opened = window.open_network(path, ask=False)
+        if opened:
+            outcomes["opened"] += 1
+            assert window.document.network.path == path and len(window.errors) == errors_before
+        else:
+            outcomes["refused"] += 1
+            assert unchanged_state(window) == before, name
+            assert len(window.errors) == errors_before + 1, name
+            assert path.name in window.errors[-1][1], (name, window.errors[-1])
+            unexpected = window.error_details[-1] is not None
+            key = (name, "unexpected error" if unexpected else "clean message")
+            kinds[key] = kinds.get(key, 0) + 1
+    assert outcomes["refused"] >= 150
+    print(outcomes, kinds)
