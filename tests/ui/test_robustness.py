@@ -629,3 +629,15 @@ def test_hostile_network_files_are_opened_or_refused_with_a_message(window, tmp_
             kinds[key] = kinds.get(key, 0) + 1
     assert outcomes["refused"] >= 150
     print(outcomes, kinds)
+
+
+def test_closing_while_a_file_is_read_abandons_it_and_leaves_no_thread(window, network_file,
+                                                                       monkeypatch):
+    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata",
+                        slowly(cnnviz.session.load_model_with_metadata, 0.5, []))
+    closed = []
+    QTimer.singleShot(150, lambda: closed.append(window.close()))
+    assert window.open_network(network_file) is False
+    assert closed == [True] and not window.isVisible()
+    assert window.document.network.name == "lenet5.npz" and window.errors == []
+    assert not window.file_runner.running and workers.detached_threads() == 0
