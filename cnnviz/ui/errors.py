@@ -95,6 +95,9 @@ class ErrorReporter(QObject):
         try:
             self._show("Unexpected error",
                        f"{where}: {summary(exc)}\n\n{log_note(path)}", details(exc))
+        except Exception as failure:  # noqa: BLE001 - never back to the hook: it would loop
+            print(f"cnnviz: {where}: {summary(exc)}\n{details(exc)}\n(and showing it failed: "
+                  f"{summary(failure)})", file=sys.stderr, flush=True)
         finally:
             self._showing = False
 

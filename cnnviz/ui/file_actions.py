@@ -8,7 +8,8 @@ the input and the undo history exactly as they were.
 Files are read and decoded in a worker thread (:func:`~cnnviz.ui.workers.run_with_progress`):
 the window keeps drawing, a progress window with Cancel appears when reading takes longer than
 0.3 s, and another open asked for meanwhile (a drop, a recent file) is refused with a note in the
-status bar. The network's first pass, and the conversion of the image, run in the GUI thread.
+status bar. The worker also converts an image for the network; only the network's first pass
+runs in the GUI thread.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class FileActions:
     def create_file_actions(self) -> None:
         """Create the File menu's actions (and the worker that reads files)."""
         self.file_runner = TaskRunner("cnnviz-open-file", self)
+        self._opening = False
         self.open_image_action = QAction(
             QIcon.fromTheme(QIcon.ThemeIcon.DocumentOpen), "&Open Image\u2026", self,
             objectName="open_image_action", shortcut=QKeySequence.StandardKey.Open,
@@ -151,7 +153,7 @@ class FileActions:
     @property
     def opening(self) -> bool:
         """A file is being read (in the worker)."""
-        return getattr(self, "_opening", False)
+        return self._opening
 
     def _read_in_worker(self, read, label: str, title: str, what: str):
         """``read()`` in the file worker, the window responsive meanwhile; its result, or None

@@ -109,8 +109,8 @@ class TaskRunner(QObject):
     cancelled()
         The task was cancelled (by :meth:`cancel`, or superseded by a newer :meth:`start`).
     failed(str)
-        The task raised; the message says what happened ("Type: message"), and :attr:`error`
-        holds the exception itself, with its traceback.
+        The task raised; the message says what happened ("Type: message", or that memory ran
+        out), and :attr:`error` holds the exception itself, with its traceback.
     """
 
     started = Signal()
@@ -303,21 +303,34 @@ def run_with_progress(runner: TaskRunner, function: Callable[[], Any], label: st
     A wait cursor shows at once and a progress dialog (with Cancel, modal to ``parent``'s
     window) after :data:`DIALOG_DELAY_MS`; meanwhile the window keeps repainting and its timers
     run.  Returns the function's result or raises its exception (with its traceback);
-    :class:`Abandoned` when the user pressed Cancel, or :meth:`abandon` was called, or the
-    runner was shut down (the work then ends in the background and its result is dropped).
+    :class:`Abandoned` when the user pressed Cancel, or :func:`abandon_waits` was called, or
+    the runner was shut down (the work then ends in the background and its result is dropped).
     """
     loop = QEventLoop()
     outcome: list = []
 
+    # A task abandoned earlier may still be running: this one is queued behind it, and the
+    # outcome of the earlier one (its "cancelled") is not this one's.
+    ours = [False]
+
+    def started():
+        ours[0] = True
+
     def finished(result):
-        outcome.append(("finished", result))
-        loop.quit()
+        if ours[0]:
+            outcome.append(("finished", result))
+            loop.quit()
 
     def failed(_message):
-        outcome.append(("failed", runner.error))
-        loop.quit()
+        if ours[0]:
+            outcome.append(("failed", runner.error))
+            loop.quit()
 
     def cancelled():
+        if ours[0]:
+            abandon()
+
+    def abandon():
         outcome.append(("cancelled", None))
         loop.quit()
 
@@ -326,12 +339,12 @@ def run_with_progress(runner: TaskRunner, function: Callable[[], Any], label: st
     dialog.setWindowTitle(title)
     dialog.setWindowModality(Qt.WindowModality.WindowModal)
     dialog.setValue(0)  # starts the delay (else Qt 6 waits its default 4 s)
-    dialog.canceled.connect(cancelled)
-    connections = [(runner.finished, finished), (runner.failed, failed),
-                   (runner.cancelled, cancelled)]
+    dialog.canceled.connect(abandon)
+    connections = [(runner.started, started), (runner.finished, finished),
+                   (runner.failed, failed), (runner.cancelled, cancelled)]
     for signal, slot in connections:
         signal.connect(slot)
-    _waits.append(cancelled)
+    _waits.append(abandon)
     QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
     try:
         runner.start(lambda _progress: function())
@@ -341,10 +354,10 @@ def run_with_progress(runner: TaskRunner, function: Callable[[], Any], label: st
             loop.exec()
     finally:
         QApplication.restoreOverrideCursor()
-        _waits.remove(cancelled)
+        _waits.remove(abandon)
         for signal, slot in connections:
             signal.disconnect(slot)
-        dialog.canceled.disconnect(cancelled)
+        dialog.canceled.disconnect(abandon)
         dialog.reset()
         dialog.hide()
         dialog.deleteLater()
@@ -359,11 +372,11 @@ def run_with_progress(runner: TaskRunner, function: Callable[[], Any], label: st
     raise Abandoned()
 
 
-#: The ``cancelled`` callbacks of the waits in progress (innermost last).
+#: The ``abandon`` callbacks of the waits in progress (innermost last).
 _waits: list[Callable[[], None]] = []
 
 
 def abandon_waits() -> None:
     """End every :func:`run_with_progress` wait in progress as if Cancel was pressed."""
-    for cancelled in list(_waits):
-        cancelled()
+    for abandon in list(_waits):
+        abandon()

@@ -641,3 +641,17 @@ def test_closing_while_a_file_is_read_abandons_it_and_leaves_no_thread(window, n
     assert closed == [True] and not window.isVisible()
     assert window.document.network.name == "lenet5.npz" and window.errors == []
     assert not window.file_runner.running and workers.detached_threads() == 0
+
+
+def test_an_open_after_a_cancelled_one_still_running_completes(window, network_file, digit_image,
+                                                                 monkeypatch):
+    """The abandoned read ends while the next one waits behind it: its end is not the next
+    one's."""
+    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata",
+                        slowly(cnnviz.session.load_model_with_metadata, 0.6, []))
+    QTimer.singleShot(100, workers.abandon_waits)
+    assert window.open_network(network_file) is False  # cancelled; the read goes on
+    assert window.file_runner.running
+    assert window.open_image(digit_image)  # waits for it, then reads the image
+    assert isinstance(window.document.source, ImageInput) and window.errors == []
+    assert window.document.network.name == "lenet5.npz"
