@@ -317,7 +317,7 @@ class AnalysisPanel(ThemedPanel, QWidget):
 
     @Slot(str)
     def _on_worker_failed(self, message: str) -> None:
-        self._show(None, f"The computation failed: {message}")
+        self._show(None, self.runner.failure_text(f"The computation failed: {message}"))
 
     # ----------------------------------------------------------------- display
     def _show_input(self, trace: Trace) -> None:

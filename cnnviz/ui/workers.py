@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Qt, QThread, S
 from PySide6.QtWidgets import QApplication, QProgressDialog, QWidget
 
 from cnnviz.analysis import Cancelled
+from cnnviz.ui import errors
 
 #: ``function(progress)`` where ``progress(done, total) -> bool`` (False: stop now).
 Task = Callable[[Callable[[int, int], bool]], Any]
@@ -110,7 +112,9 @@ class TaskRunner(QObject):
         The task was cancelled (by :meth:`cancel`, or superseded by a newer :meth:`start`).
     failed(str)
         The task raised; the message says what happened ("Type: message", or that memory ran
-        out), and :attr:`error` holds the exception itself, with its traceback.
+        out), :attr:`error` holds the exception itself, with its traceback, and
+        :attr:`error_log` the log file the traceback was appended to
+        (:meth:`failure_text` says where it is).
     """
 
     started = Signal()
@@ -129,11 +133,19 @@ class TaskRunner(QObject):
         self._pending: Task | None = None
         self._outcome: tuple[str, Any] = ("cancelled", None)
         self._closed = False
-        #: The exception of the last failed task (None when it did not fail).
+        #: The exception of the last failed task (None when it did not fail), and the log
+        #: file its traceback was written to (None: not written, or a MemoryError).
         self.error: BaseException | None = None
+        self.error_log: Path | None = None
         if parent is not None:
             parent.destroyed.connect(self._on_closing)
         QCoreApplication.instance().aboutToQuit.connect(self._on_closing)
+
+    def failure_text(self, message: str) -> str:
+        """``message`` of a ``failed`` signal, and where its details are (if logged)."""
+        if self.error_log is None:
+            return message
+        return f"{message}. {errors.log_note(self.error_log)}"
 
     @property
     def running(self) -> bool:
@@ -223,6 +235,9 @@ class TaskRunner(QObject):
             kind = "cancelled"
         self._release()
         self.error = value[1] if kind == "failed" else None
+        self.error_log = None
+        if self.error is not None and not isinstance(self.error, MemoryError):
+            self.error_log = errors.write_log(f"In {self.name}", self.error)
         if kind == "finished":
             self.finished.emit(value)
         elif kind == "failed":

@@ -655,3 +655,26 @@ def test_an_open_after_a_cancelled_one_still_running_completes(window, network_f
     assert window.open_image(digit_image)  # waits for it, then reads the image
     assert isinstance(window.document.source, ImageInput) and window.errors == []
     assert window.document.network.name == "lenet5.npz"
+
+
+@pytest.mark.parametrize("panel_name", ["analysis_panel", "activation_gallery"])
+def test_a_failed_computation_says_where_its_traceback_is(window, monkeypatch, qtbot,
+                                                          data_folder, panel_name):
+    import cnnviz.ui.activation_gallery as activation_gallery
+    import cnnviz.ui.analysis_panel as analysis_panel
+    draw_digit(window.canvas_panel.canvas, 1)
+    monkeypatch.setattr(analysis_panel, "explain", raising(KeyError("kind")))
+    monkeypatch.setattr(activation_gallery, "gallery", raising(KeyError("kind")))
+    panel = getattr(window, panel_name)
+    with qtbot.waitSignal(panel.runner.failed, timeout=5000):
+        if panel_name == "analysis_panel":
+            window.show_analysis()
+            panel.method_combo.setCurrentIndex(panel.method_combo.findData("occlusion"))
+        else:
+            window.show_activation_gallery()
+            panel.compute()
+    label = panel.caption if panel_name == "analysis_panel" else panel.status_label
+    log = data_folder / errors.LOG_NAME
+    qtbot.waitUntil(lambda: "KeyError: " in label.text(), timeout=3000)  # (quotes: HTML)
+    assert str(log) in label.text()
+    assert "Traceback" in log.read_text() and "KeyError: 'kind'" in log.read_text()
