@@ -28,6 +28,7 @@ import numpy as np
 from cnnviz.data import (LoadedImage, PreprocessInfo, load_image, preprocess_digit_info,
                          to_network_input)
 from cnnviz.nn import ModelError, Sequential, load_model_with_metadata, save_model, softmax
+from cnnviz.resources import is_shipped
 
 __all__ = [
     "CANVAS_SIZE", "DIGIT_INPUT_SHAPE", "CanvasInput", "ImageInput", "InputSource", "NetworkEntry",
@@ -99,6 +100,8 @@ class ImageInput:
 
     image: LoadedImage
     kind = "image"
+    #: Network inputs made from the image, by input shape (see :func:`network_input_for`).
+    prepared: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -161,6 +164,10 @@ def network_input_for(source: InputSource,
     centre by mass); any other network gets :func:`cnnviz.data.to_network_input` (grey or RGB,
     resized).
 
+    An image's input is kept with it (``ImageInput.prepared``, by shape): a large image is
+    converted once, and the window converts it in the worker that reads the file, off the GUI
+    thread.
+
     Returns
     -------
     x : np.ndarray
@@ -168,14 +175,23 @@ def network_input_for(source: InputSource,
     info : PreprocessInfo or None
         What the digit preprocessing did; None for the plain conversion.
     """
+    key = tuple(input_shape)
+    cache = source.prepared if isinstance(source, ImageInput) else None
+    if cache is not None and key in cache:
+        return cache[key]
     c, h, w = input_shape
-    if tuple(input_shape) == DIGIT_INPUT_SHAPE:
+    if key == DIGIT_INPUT_SHAPE:
         digit, info = preprocess_digit_info(source.pixels)
-        return digit[None], info
-    pixels = source.pixels
-    if pixels.dtype == np.uint8:
-        pixels = pixels.astype(np.float32) / 255.0
-    return to_network_input(pixels, c, h, w), None
+        result = digit[None], info
+    else:
+        pixels = source.pixels
+        if pixels.dtype == np.uint8:
+            pixels = pixels.astype(np.float32) / 255.0
+        result = to_network_input(pixels, c, h, w), None
+    if cache is not None:
+        result[0].setflags(write=False)
+        cache[key] = result
+    return result
 
 
 # --------------------------------------------------------------------------------- trace
@@ -231,7 +247,8 @@ class Trace:
 
 
 def compute_trace(model: Sequential, source: InputSource, version: int, token: int) -> Trace:
-    """Convert ``source`` for ``model`` and run the network once; raises :class:`SessionError`."""
+    """Convert ``source`` for ``model`` and run the network once; raises :class:`SessionError`
+    (a ``MemoryError`` included)."""
     try:
         x, info = network_input_for(source, model.input_shape)
         # Weights near divergence (a snapshot of a run about to fail) overflow: the views show
@@ -240,6 +257,9 @@ def compute_trace(model: Sequential, source: InputSource, version: int, token: i
             activations = model.trace(np.ascontiguousarray(x, dtype=np.float32)[None])
     except (ModelError, ValueError, FloatingPointError) as exc:
         raise SessionError(f"cannot run the network on this input: {exc}") from exc
+    except MemoryError as exc:  # the caller's state stays as it was, as for any refusal
+        raise SessionError("there is not enough memory on this computer to run the network on "
+                           "this input") from exc
     logits = activations[-1][0]
     probs = logits if model.layers[-1].kind == "Softmax" else softmax(logits)
     return Trace(
@@ -265,7 +285,8 @@ class NetworkEntry:
     path : Path or None
         The file it was opened from or last saved to (None: never saved).
     read_only : bool
-        True for the network shipped with cnnviz: "Save" asks for a new file instead.
+        True for a network shipped with cnnviz, however it was opened (at start-up, or from the
+        installed or checkout ``resources/models`` folder): "Save" asks for a new file instead.
     metadata : dict
         The file's metadata (how it was trained).
     loaded_weights : dict of str to np.ndarray
@@ -297,7 +318,8 @@ class NetworkEntry:
             check_network(model)
         except SessionError as exc:
             raise SessionError(f"{Path(path).name}: {exc}") from None
-        return cls(model, Path(path), read_only=read_only, metadata=metadata)
+        return cls(model, Path(path), read_only=read_only or is_shipped(path),
+                   metadata=metadata)
 
     @property
     def name(self) -> str:
@@ -459,7 +481,8 @@ class Session:
         Raises
         ------
         SessionError
-            If there is no file to save to, or it is the read-only shipped network.
+            If there is no file to save to, or it is (or is in the folder of) a network shipped
+            with cnnviz.
         OSError
             If writing fails; the session is unchanged.
         """
@@ -469,6 +492,9 @@ class Session:
                 raise SessionError(f"{entry.name} has no file of its own to save to; choose one")
             path = entry.path
         path = Path(path)
+        if is_shipped(path):
+            raise SessionError(f"{path}: this is where the networks shipped with cnnviz are kept; "
+                               "save the network to a file of your own")
         save_model(entry.model, path, metadata=entry.metadata or None)
         entry.path, entry.read_only, entry.saved_token = path, False, entry.token
         return path
@@ -501,6 +527,6 @@ def shipped_network() -> tuple[NetworkEntry, str | None]:
 
     try:
         return NetworkEntry.open(resource_path(*SHIPPED_NETWORK), read_only=True), None
-    except (FileNotFoundError, ModelError) as exc:
+    except Exception as exc:  # a broken installation: the window starts all the same
         message = f"The shipped network could not be opened ({exc}); using an untrained lenet5."
         return NetworkEntry(build_preset("lenet5", seed=0)), message

@@ -236,7 +236,7 @@ class ActivationGallery(QWidget):
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self._idle()
-        self.status_label.setText(f"The computation failed: {message}")
+        self.status_label.setText(self.runner.failure_text(f"The computation failed: {message}"))
 
     def _idle(self) -> None:
         self.compute_button.setEnabled(True)

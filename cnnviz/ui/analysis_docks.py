@@ -72,8 +72,12 @@ class AnalysisDocks:
                                        self.evaluate_action])
 
     def shutdown_analysis(self) -> None:
-        """Stop the panels' computations and join their threads (the window is closing)."""
-        for panel in (self.analysis_panel, self.activation_gallery, self.evaluation_view):
+        """Stop the panels' computations and join their threads (the window is closing): all
+        are told to stop first, so that they wind down together."""
+        panels = (self.analysis_panel, self.activation_gallery, self.evaluation_view)
+        for panel in panels:
+            panel.runner.cancel()
+        for panel in panels:
             panel.shutdown()
 
     @Slot()

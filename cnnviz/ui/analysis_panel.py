@@ -29,6 +29,7 @@ from cnnviz.ui.analysis_methods import (FILLS, METHODS, AnalysisSettings, Explan
                                         default_cam_layer, explain, feature_layers)
 from cnnviz.ui.document import Document
 from cnnviz.ui.theme import plot_colors, ThemedPanel
+from cnnviz.ui import workers
 from cnnviz.ui.workers import TaskRunner
 
 #: Quiet time (ms) after the last input change before a worker method starts.
@@ -246,6 +247,9 @@ class AnalysisPanel(ThemedPanel, QWidget):
             self._show(explain(self._analysis_model(), trace, settings))
         except (ValueError, IndexError) as exc:
             self._show(None, f"Cannot compute this map: {exc}")
+        except MemoryError:
+            self._model = self._model_key = None
+            self._show(None, f"Cannot compute this map: {workers.NO_MEMORY}.")
 
     def shutdown(self) -> bool:
         """Stop any computation and join the worker thread (the window is closing)."""
@@ -313,7 +317,7 @@ class AnalysisPanel(ThemedPanel, QWidget):
 
     @Slot(str)
     def _on_worker_failed(self, message: str) -> None:
-        self._show(None, f"The computation failed: {message}")
+        self._show(None, self.runner.failure_text(f"The computation failed: {message}"))
 
     # ----------------------------------------------------------------- display
     def _show_input(self, trace: Trace) -> None:

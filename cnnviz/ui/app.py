@@ -1,5 +1,6 @@
 """Start the desktop application."""
 
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -9,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from cnnviz import __version__
 from cnnviz.nn.threads import prepare_process
+from cnnviz.ui import errors, workers
 from cnnviz.ui.main_window import MainWindow
 
 #: How often Python gets control back from Qt's event loop to run its signal handlers.
@@ -17,6 +19,10 @@ SIGNAL_POLL_MS = 250
 
 #: How long a Python thread may hold the interpreter while another waits for it, seconds.
 SWITCH_INTERVAL = 0.001
+
+#: How long the ending application waits for worker threads that did not stop when the window
+#: closed (one step of their work outlasted the window's own wait), milliseconds.
+EXIT_WAIT_MS = 5000
 
 
 def prepare_gui_process() -> None:
@@ -46,6 +52,11 @@ def run_app(argv: Sequence[str], model: str | None = None, image: str | None = N
     -------
     int
         The exit code of the event loop: 0 after the window was closed.
+
+    While the event loop runs, an exception that reaches it (or ends a Python thread) is shown
+    in an error dialog with its traceback, and logged (:mod:`cnnviz.ui.errors`). A worker thread
+    still computing after the window has closed and :data:`EXIT_WAIT_MS` more must not be
+    destroyed (Qt would abort): the process then ends at once, with the exit code.
     """
     prepare_gui_process()
     QApplication.setApplicationName("cnnviz")
@@ -53,7 +64,18 @@ def run_app(argv: Sequence[str], model: str | None = None, image: str | None = N
     QApplication.setApplicationVersion(__version__)
     QApplication.setDesktopFileName("cnnviz")  # resources/cnnviz.desktop; the Wayland app id
     app = QApplication.instance() or QApplication(list(argv))
+    shown: list[MainWindow] = []
+
+    def show_error(title: str, message: str, details: str) -> None:
+        if shown:
+            shown[0].show_error(title, message, details)
+        else:  # while the window is being built
+            print(f"cnnviz: {message}\n{details}", file=sys.stderr, flush=True)
+
+    reporter = errors.ErrorReporter(show_error)
+    uninstall_hooks = errors.install_hooks(reporter)
     window = MainWindow(model=model, image=image)
+    shown.append(window)
     # Ctrl+C in the terminal closes the window as the Quit action does (saving the layout).
     # Python runs signal handlers only when it has control, hence the idle timer.
     signal.signal(signal.SIGINT, lambda _signum, _frame: window.close())
@@ -62,7 +84,14 @@ def run_app(argv: Sequence[str], model: str | None = None, image: str | None = N
     wakeup.start()
     window.show()
     try:
-        return app.exec()
+        status = app.exec()
     finally:
         wakeup.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        uninstall_hooks()
+    if not workers.wait_for_detached(EXIT_WAIT_MS):
+        print(f"cnnviz: a computation did not stop within {EXIT_WAIT_MS / 1000:g} s of closing "
+              "the window; ending the process", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(status)
+    return status

@@ -1,4 +1,4 @@
-"""Small dialogs of the Help menu: About cnnviz and the keyboard shortcuts."""
+"""Small dialogs: errors with their details, and the Help menu's About cnnviz and shortcuts."""
 
 from __future__ import annotations
 
@@ -18,6 +18,16 @@ MOUSE_GESTURES = (
     ("Draw", "Left button on the canvas (a pen's pressure sets the width)"),
     ("Erase", "Right button on the canvas, or the pen's eraser end"),
 )
+
+
+def error_box(parent: QWidget | None, title: str, message: str,
+              details: str | None = None) -> QMessageBox:
+    """A warning box that says ``message``; ``details`` (a traceback) behind "Show Details…"."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok,
+                      parent, objectName="error_box")
+    if details:
+        box.setDetailedText(details)
+    return box
 
 
 def show_about(parent: QWidget) -> None:

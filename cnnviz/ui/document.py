@@ -160,9 +160,10 @@ class Document(QObject):
         self._apply_source(source)
         self.undo_stack.push(SetInputCommand(self, before, source, text))
 
-    def set_image(self, image: LoadedImage) -> None:
+    def set_image(self, image: LoadedImage | ImageInput) -> None:
         """Make a loaded image the input (one undo step)."""
-        self.set_source(ImageInput(image), f"Open Image {image.path.name}")
+        source = image if isinstance(image, ImageInput) else ImageInput(image)
+        self.set_source(source, f"Open Image {source.name}")
 
     def open_image(self, path: str | Path) -> None:
         """Load an image file and make it the input.

@@ -298,7 +298,7 @@ class EvaluationView(QWidget):
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self._idle()
-        self.summary_label.setText(f"The evaluation failed: {message}")
+        self.summary_label.setText(self.runner.failure_text(f"The evaluation failed: {message}"))
 
     def _idle(self) -> None:
         self.evaluate_button.setEnabled(True)

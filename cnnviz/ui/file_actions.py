@@ -1,8 +1,15 @@
 """The File menu of the main window: open images and networks, save, recent files, export, drops.
 
 A mixin of :class:`~cnnviz.ui.main_window.MainWindow` (which provides ``document``,
-``show_error`` and ``ask_save_changes``). Every failure is reported in a message box and leaves the
-network, the input and the undo history exactly as they were.
+``show_error``, ``report_error``, ``report_exception`` and ``ask_save_changes``). Every failure,
+expected or not (a ``MemoryError``, a bug), is reported in a message box and leaves the network,
+the input and the undo history exactly as they were.
+
+Files are read and decoded in a worker thread (:func:`~cnnviz.ui.workers.run_with_progress`):
+the window keeps drawing, a progress window with Cancel appears when reading takes longer than
+0.3 s, and another open asked for meanwhile (a drop, a recent file) is refused with a note in the
+status bar. The worker also converts an image for the network; only the network's first pass
+runs in the GUI thread.
 """
 
 from __future__ import annotations
@@ -15,10 +22,11 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from cnnviz.data import DataError
+from cnnviz.data import DataError, load_image
 from cnnviz.nn import ModelError
-from cnnviz.session import SessionError
+from cnnviz.session import ImageInput, NetworkEntry, SessionError, network_input_for
 from cnnviz.ui import settings
+from cnnviz.ui.workers import Abandoned, TaskRunner, abandon_waits, run_with_progress
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm",
                   ".ppm", ".pbm", ".pnm", ".ico")
@@ -36,7 +44,9 @@ class FileActions:
     """Opening, saving and exporting for the main window."""
 
     def create_file_actions(self) -> None:
-        """Create the File menu's actions."""
+        """Create the File menu's actions (and the worker that reads files)."""
+        self.file_runner = TaskRunner("cnnviz-open-file", self)
+        self._opening = False
         self.open_image_action = QAction(
             QIcon.fromTheme(QIcon.ThemeIcon.DocumentOpen), "&Open Image\u2026", self,
             objectName="open_image_action", shortcut=QKeySequence.StandardKey.Open,
@@ -96,15 +106,20 @@ class FileActions:
                 self, "Open Image", settings.last_folder(settings.IMAGE_FOLDER_KEY), IMAGE_FILTER)
             if not path:
                 return False
+        name = Path(path).name
+        read = partial(_read_image, path, self.document.model.input_shape)
+        opened = self._read_in_worker(read, f"Reading {name}\u2026",
+                                      "Cannot open the image", f"Opening the image {name}")
+        if opened is None:
+            return False
         try:
-            with _busy():
-                self.document.open_image(path)
-        except (DataError, SessionError, OSError) as exc:
-            self.report_error("Cannot open the image", str(exc))
+            self.document.set_image(opened)
+        except Exception as exc:  # the image cannot be shown: the input stays as it was
+            self._report_open_failure("Cannot open the image", f"Opening the image {name}", exc)
             return False
         settings.remember_folder(settings.IMAGE_FOLDER_KEY, path)
         self._add_recent(path)
-        self.statusBar().showMessage(f"Opened image {Path(path).name}", 5000)
+        self.statusBar().showMessage(f"Opened image {name}", 5000)
         return True
 
     def open_network(self, path: str | Path | None = None, ask: bool = True) -> bool:
@@ -118,16 +133,61 @@ class FileActions:
                 return False
         if ask and not self.maybe_save():
             return False
+        name = Path(path).name
+        entry = self._read_in_worker(partial(NetworkEntry.open, path), f"Reading {name}\u2026",
+                                     "Cannot open the network", f"Opening the network {name}")
+        if entry is None:
+            return False
         try:
             with _busy():
-                self.document.open_network(path)
-        except (ModelError, SessionError, OSError) as exc:
-            self.report_error("Cannot open the network", str(exc))
+                self.document.set_network(entry)
+        except Exception as exc:  # its first pass failed: the current network stays
+            self._report_open_failure("Cannot open the network", f"Opening the network {name}",
+                                      exc)
             return False
         settings.remember_folder(settings.NETWORK_FOLDER_KEY, path)
         self._add_recent(path)
-        self.statusBar().showMessage(f"Opened network {Path(path).name}", 5000)
+        self.statusBar().showMessage(f"Opened network {name}", 5000)
         return True
+
+    @property
+    def opening(self) -> bool:
+        """A file is being read (in the worker)."""
+        return self._opening
+
+    def _read_in_worker(self, read, label: str, title: str, what: str):
+        """``read()`` in the file worker, the window responsive meanwhile; its result, or None
+        after a message (failure) or a Cancel."""
+        if self.opening:  # a drop or a recent file while another file is being read
+            self.statusBar().showMessage("Still reading another file: wait for it, or press "
+                                         "Cancel in its progress window", 5000)
+            return None
+        self._opening = True
+        try:
+            return run_with_progress(self.file_runner, read, label, self, title)
+        except Abandoned:
+            self.statusBar().showMessage("Opening cancelled", 5000)
+        except Exception as exc:  # MemoryError, RecursionError... never escapes to the loop
+            self._report_open_failure(title, what, exc)
+        finally:
+            self._opening = False
+        return None
+
+    def _report_open_failure(self, title: str, what: str, exc: BaseException) -> None:
+        """The file's own errors say what is wrong in one line; anything else is unexpected and
+        comes with its details and a log."""
+        if isinstance(exc, (ModelError, DataError, SessionError, OSError)):
+            self.report_error(title, str(exc))
+        elif isinstance(exc, MemoryError):
+            self.report_error(title, f"{what}: there is not enough memory for it on this "
+                                     "computer.")
+        else:
+            self.report_exception(title, what, exc)
+
+    def shutdown_file_worker(self) -> None:
+        """End a wait for a file and join (or detach) its worker thread: the window closes."""
+        abandon_waits()
+        self.file_runner.shutdown()
 
     def open_path(self, path: str | Path) -> bool:
         """Open a network (``.npz``) or an image, by the file's suffix."""
@@ -253,6 +313,17 @@ class FileActions:
             self.open_network(networks[0])
         if images:
             self.open_image(images[0])
+
+
+def _read_image(path: str | Path, input_shape: tuple[int, ...]) -> ImageInput:
+    """Decode an image and convert it for a network of ``input_shape`` (in the worker; the
+    conversion is kept with the image, see :func:`cnnviz.session.network_input_for`)."""
+    source = ImageInput(load_image(path))
+    try:
+        network_input_for(source, input_shape)
+    except Exception:  # noqa: BLE001 - the GUI thread's own pass says what is wrong
+        pass
+    return source
 
 
 def _dropped_files(event) -> list[str]:

@@ -16,10 +16,10 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QUn
 
 from cnnviz.resources import resource_path
 from cnnviz.session import Session, shipped_network
-from cnnviz.ui import settings
+from cnnviz.ui import errors, settings
 from cnnviz.ui.analysis_docks import AnalysisDocks
 from cnnviz.ui.canvas_panel import CanvasPanel
-from cnnviz.ui.dialogs import ShortcutsDialog, show_about
+from cnnviz.ui.dialogs import ShortcutsDialog, error_box, show_about
 from cnnviz.ui.document import Document
 from cnnviz.ui.file_actions import FileActions
 from cnnviz.ui.filter_editor import add_filter_editor_dock
@@ -67,7 +67,7 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
         self.setWindowIcon(QIcon(str(resource_path("icons", "cnnviz.svg"))))
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
-        self._startup_errors: list[tuple[str, str]] | None = []  # None once shown
+        self._startup_errors: list[tuple[str, str, str | None]] | None = []  # None once shown
         self._default_layout_pending = True  # unless a saved layout is restored
         self.document = document or self._create_document()
         self.document.setParent(self)
@@ -90,7 +90,7 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
     def _create_document(self) -> Document:
         network, message = shipped_network()
         if message:
-            self._startup_errors.append(("cnnviz", message))
+            self._startup_errors.append(("cnnviz", message, None))
         return Document(Session(network))
 
     # ----------------------------------------------------------------- building
@@ -278,6 +278,7 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
             event.ignore()
             return
         self.write_settings()
+        self.shutdown_file_worker()
         self.shutdown_analysis()
         event.accept()
 
@@ -288,9 +289,9 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
             self._default_layout_pending = False
             self.apply_default_layout()
         if self._startup_errors is not None:
-            errors, self._startup_errors = self._startup_errors, None
-            for title, message in errors:
-                self.show_error(title, message)
+            pending, self._startup_errors = self._startup_errors, None
+            for title, message, details in pending:
+                self.show_error(title, message, details)
 
     # ----------------------------------------------------------------- handlers
     @Slot(object)
@@ -323,16 +324,24 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
         settings.write(settings.SCHEME_KEY, scheme)
 
     # ----------------------------------------------------------------- dialogs
-    def report_error(self, title: str, message: str) -> None:
+    def report_error(self, title: str, message: str, details: str | None = None) -> None:
         """Show an error now, or once the window is shown when it is still being built."""
         if self._startup_errors is not None:
-            self._startup_errors.append((title, message))
+            self._startup_errors.append((title, message, details))
         else:
-            self.show_error(title, message)
+            self.show_error(title, message, details)
 
-    def show_error(self, title: str, message: str) -> None:
-        """Tell the user that something failed (tests replace this method)."""
-        QMessageBox.warning(self, title, message)
+    def show_error(self, title: str, message: str, details: str | None = None) -> None:
+        """Tell the user that something failed, with ``details`` (a traceback) behind "Show
+        Details…" (tests replace this method)."""
+        error_box(self, title, message, details).exec()
+
+    def report_exception(self, title: str, what: str, exc: BaseException) -> None:
+        """Show an unexpected exception: ``what`` failed, "Type: message", where the log is; the
+        traceback in the details and in the log file."""
+        path = errors.write_log(what, exc)
+        self.report_error(title, f"{what}: {errors.summary(exc)}\n\n{errors.log_note(path)}",
+                          errors.details(exc))
 
     def ask_save_changes(self) -> QMessageBox.StandardButton:
         """Ask whether to save the network's changes: Save, Discard or Cancel (tests replace it)."""

@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from cnnviz.nn import Dense, Flatten, Sequential, build_preset, save_model
+from cnnviz.ui import errors
 from cnnviz.ui.main_window import MainWindow
 from cnnviz.ui.settings import app_settings
 
@@ -40,13 +41,21 @@ def nothing_left_behind(qapp):
 
 
 @pytest.fixture(autouse=True)
+def data_folder(tmp_path, monkeypatch):
+    """The user's data folder (error logs) of the test: never the real one."""
+    folder = tmp_path / "user-data"
+    monkeypatch.setattr(errors, "data_folder", lambda: folder)
+    return folder
+
+
+@pytest.fixture(autouse=True)
 def no_blocking_message_boxes(monkeypatch):
     """A modal warning or question nobody answers would hang the test run: fail instead."""
 
     def unexpected(*args, **kwargs):
         raise AssertionError(f"unexpected modal message box: {args[1:3]}")
 
-    for name in ("warning", "question", "critical", "information"):
+    for name in ("warning", "question", "critical", "information", "exec"):
         monkeypatch.setattr(QMessageBox, name, unexpected)
 
 
@@ -54,7 +63,8 @@ def no_blocking_message_boxes(monkeypatch):
 def make_window(qtbot, monkeypatch):
     """A factory of shown main windows; the settings are empty when the test starts.
 
-    Each window records its error boxes in ``window.errors`` (title, message) and its
+    Each window records its error boxes in ``window.errors`` (title, message), their details
+    (traceback or None) in ``window.error_details``, and its
     unsaved-changes questions in ``window.questions``; ``window.answer`` (default Discard) is what
     the question returns.
     """
@@ -66,7 +76,13 @@ def make_window(qtbot, monkeypatch):
         window.errors = []
         window.questions = []
         window.answer = QMessageBox.StandardButton.Discard
-        window.show_error = lambda title, message: window.errors.append((title, message))
+        window.error_details = []
+
+        def show_error(title, message, details=None):
+            window.errors.append((title, message))
+            window.error_details.append(details)
+
+        window.show_error = show_error
 
         def ask():
             window.questions.append(window.document.network.name)
