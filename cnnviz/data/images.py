@@ -428,7 +428,9 @@ def _decode(path: Path, file_bytes: int, background, max_pixels: int, work_pixel
     # filters are process-wide and catch_warnings() is not thread-safe, so they are only changed
     # in the main thread; elsewhere a warning may be printed, and the size checks below refuse
     # what a DecompressionBombWarning is about anyway.
-    main = threading.current_thread() is threading.main_thread()
+    # (get_ident, not current_thread: in a thread Python did not start, a QThread, the latter
+    # registers a dummy Thread object that is never removed.)
+    main = threading.get_ident() == threading.main_thread().ident
     with (warnings.catch_warnings() if main else contextlib.nullcontext()), \
             open(path, "rb") as raw:
         if main:
