@@ -84,6 +84,7 @@ class TrainingDataLoader(QObject):
                                       self._widget, objectName="training_data_dialog",
                                       minimumDuration=DIALOG_DELAY_MS)
         self.dialog.setWindowTitle("Training Data")
+        self.dialog.setValue(0)  # starts the delay now (else Qt 6 waits its default 4 s)
         self.dialog.canceled.connect(self.runner.cancel)
         self.runner.start(task)
 

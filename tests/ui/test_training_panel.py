@@ -332,6 +332,36 @@ def test_loading_shows_progress_and_can_be_cancelled(window, qtbot):
     assert panel.status_label.text() == "Loading cancelled." and panel.start_button.isEnabled()
 
 
+def test_a_load_that_reports_no_progress_shows_its_dialog_soon(window, qtbot, monkeypatch):
+    """The loading dialog appears after its short delay even before the first progress report
+    (a QProgressDialog that is never given a value waits Qt's default four seconds)."""
+    import threading
+    import time
+
+    from cnnviz.analysis import Cancelled
+
+    release = threading.Event()
+
+    def silent_load(source, count, seed, progress):
+        release.wait(10)
+        raise Cancelled()
+
+    monkeypatch.setattr(training_data, "load_dataset", silent_load)
+    panel = window.training_panel
+    configure(panel)
+    started = time.monotonic()
+    panel.start_button.click()
+    try:
+        qtbot.waitUntil(lambda: panel.loader.dialog is not None
+                        and panel.loader.dialog.isVisible(), timeout=3000)
+        assert time.monotonic() - started < 2.5
+    finally:
+        with qtbot.waitSignal(panel.loader.cancelled, timeout=10000):
+            panel.loader.runner.cancel()
+            release.set()
+    assert_idle(panel)
+
+
 def test_loading_for_real_then_training(window, qtbot):
     panel = window.training_panel
     configure(panel, epochs=1)
