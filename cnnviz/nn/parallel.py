@@ -103,6 +103,31 @@ def read_exactly(stream, size: int) -> bytes:
     return data
 
 
+def describe_exit(status: int | None) -> str:
+    """How a child process ended, from its ``returncode``, in words: "exited with status 3",
+    "was killed by signal 9 (SIGKILL)"."""
+    if status is None:
+        return "gave no exit status"
+    if status < 0:
+        try:
+            name = f" ({signal.Signals(-status).name})"
+        except ValueError:
+            name = ""
+        return f"was killed by signal {-status}{name}"
+    return f"exited with status {status}"
+
+
+def quiet_stdout() -> None:
+    """For a child whose parent is gone: point standard output at the null device, so that
+    nothing tries to write to the broken pipe again (no ``BrokenPipeError`` at exit)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass
+
+
 def start_child(module: str, spec: dict, nice: int = 0) -> subprocess.Popen:
     """Start a fresh interpreter that runs ``module._serve()`` (not forked, so safe beside
     threads, and without re-running the caller's main module), at ``nice`` lower priority, with
@@ -265,8 +290,12 @@ class ParallelGradients:
             status, loss, correct, length = _REPLY.unpack(read_exactly(proc.stdout, _REPLY.size))
             message = read_exactly(proc.stdout, length).decode(errors="replace") if length else ""
         except (EOFError, OSError, ValueError) as exc:
+            try:
+                code = proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
             raise WorkerError(f"training worker {k} stopped unexpectedly "
-                              f"(exit code {proc.poll()})") from exc
+                              f"(it {describe_exit(code)})") from exc
         if status:
             raise WorkerError(f"training worker {k} failed: {message}")
         return loss, correct
@@ -303,8 +332,8 @@ class ParallelGradients:
             except (OSError, ValueError) as exc:
                 self._pending = (used[:-1], n)
                 self._drain()
-                raise WorkerError(f"training worker {k} stopped unexpectedly "
-                                  f"(exit code {self._procs[k].poll()})") from exc
+                raise WorkerError(f"training worker {k} stopped unexpectedly (it "
+                                  f"{describe_exit(self._procs[k].poll())})") from exc
         self._pending = (used, n)
 
     def _drain(self):
