@@ -25,14 +25,14 @@ import signal
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 from dataclasses import asdict, fields
 
 import numpy as np
 
 from cnnviz.nn import Sequential
-from cnnviz.nn.parallel import describe_exit, quiet_stdout, read_exactly, start_child
+from cnnviz.nn.parallel import (describe_exit, map_shared, quiet_stdout, read_exactly,
+                                shared_memory, start_child)
 
 from .health import NetworkHealth
 from .trainer import Progress, TrainConfig
@@ -124,8 +124,7 @@ def _serve() -> None:
     try:
         try:
             spec = json.loads(requests.readline())
-            with open(spec["path"], "rb") as f:
-                buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            buf = map_shared(spec)
             arrays = _views(buf, spec["layout"])
             model = Sequential.from_config(spec["model"]).astype(spec["dtype"])
             model.set_weights({name: arrays[f"param:{name}"] for name in model.named_params()})
@@ -243,21 +242,20 @@ class TrainerProcess:
         for name, value in model.named_params().items():
             arrays[f"param:{name}"] = np.asarray(value, dtype=model.dtype)
         layout, size = _layout(arrays)
-        folder = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-        fd, path = tempfile.mkstemp(prefix="cnnviz-training-", dir=folder)
+        fd, path = shared_memory("cnnviz-training-", size)
         try:
-            with os.fdopen(fd, "r+b") as f:
-                f.truncate(size)
-                with mmap.mmap(f.fileno(), size) as buf:
-                    for name, view in _views(buf, layout).items():
-                        view[...] = arrays[name]
-                        del view
-            spec = {"path": path, "layout": layout, "model": model.config(),
-                    "dtype": np.dtype(model.dtype).str, "config": asdict(self.config)}
+            with mmap.mmap(fd, size) as buf:
+                for name, view in _views(buf, layout).items():
+                    view[...] = arrays[name]
+                    del view
+            spec = {"path": path, "fd": fd if path is None else None, "layout": layout,
+                    "model": model.config(), "dtype": np.dtype(model.dtype).str,
+                    "config": asdict(self.config)}
             with self._lock:
                 stopped = self._stopped
                 if not stopped:
-                    self._process = start_child(__name__, spec, self.nice)
+                    self._process = start_child(__name__, spec, self.nice,
+                                                pass_fds=() if spec["fd"] is None else (fd,))
                     if self._paused:
                         self._process.stdin.write(b"p")
                         self._process.stdin.flush()
@@ -269,11 +267,13 @@ class TrainerProcess:
                 return
             yield from self._reports(path)
         finally:
+            os.close(fd)
             status = self._close()
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+            if path is not None:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
         if status:  # the run ended, but the process did not end cleanly: say so
             raise TrainingProcessError(f"the training process {describe_exit(status)} "
                                        "after the run")
@@ -296,7 +296,10 @@ class TrainerProcess:
                 raise TrainingProcessError(f"the training process stopped unexpectedly (it "
                                            f"{describe_exit(status)})") from exc
             if path is not None:  # the child has mapped the file: nothing need stay behind
-                os.unlink(path)
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
                 path = None
             if kind == 1:
                 raise TrainingProcessError(text)
