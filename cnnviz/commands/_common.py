@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -101,24 +102,50 @@ class ByteProgress:
 
 
 class ProgressBar:
-    """A one-line progress bar with rate and ETA, redrawn at most ten times a second."""
+    """A one-line progress bar with rate and ETA, redrawn at most ten times a second.
 
-    def __init__(self, stream=None, width: int = 28):
+    On a terminal the line fits its width (:meth:`columns`, read at every redraw), one column
+    short of it so that the terminal never wraps it: the bar narrows down to ``min_width``, then
+    the text is cut. Elsewhere (a log) whole lines are written, every ten seconds."""
+
+    def __init__(self, stream=None, width: int = 28, min_width: int = 10):
         stream = stream if stream is not None else sys.stderr
-        self.stream, self.width, self._last = stream, width, 0.0
+        self.stream, self.width, self.min_width, self._last = stream, width, min_width, 0.0
         self.interactive = getattr(stream, "isatty", lambda: False)()
+
+    def line(self, fraction: float, text: str, columns: int) -> str:
+        """The line drawn for ``fraction`` and ``text`` on a terminal ``columns`` wide."""
+        room = max(columns - 1, 1)
+        percent = f"{100 * fraction:5.1f}%"
+        # "[" bar "] " percent " " text
+        width = min(self.width, max(self.min_width, room - len(percent) - len(text) - 4))
+        filled = int(width * min(max(fraction, 0.0), 1.0))
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {percent} {text}"
+        return line[:room]
 
     def update(self, fraction: float, text: str, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < (0.1 if self.interactive else 10.0):
             return
         self._last = now
-        filled = int(self.width * min(max(fraction, 0.0), 1.0))
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {100 * fraction:5.1f}% {text}"
         if self.interactive:
+            columns = self.columns()
+            # Spaces over whatever a longer line before left, still within the width.
+            line = self.line(fraction, text, columns).ljust(max(columns - 1, 1))
             print(f"\r{line}", end="", file=self.stream, flush=True)
-        else:
-            print(line, file=self.stream, flush=True)
+        else:  # a log: whole lines, no width to keep to
+            print(self.line(fraction, text, 1 << 20), file=self.stream, flush=True)
+
+    def columns(self) -> int:
+        """The terminal's width: ``COLUMNS``, else standard output's terminal, else the
+        stream's, else 80."""
+        columns = shutil.get_terminal_size((0, 0)).columns
+        if columns <= 0:
+            try:
+                columns = os.get_terminal_size(self.stream.fileno()).columns
+            except (AttributeError, OSError, ValueError):
+                columns = 0
+        return columns if columns > 0 else 80
 
     def close(self) -> None:
         if self.interactive:

@@ -7,11 +7,73 @@ import signal
 import sys
 
 
+#: Validation images held out by default: this many, or a tenth of the training images if fewer.
+DEFAULT_VAL_SPLIT = 5000
+
+
+def default_val_split(train_images: int) -> int:
+    """How many images ``--val-split`` holds out when it is not given."""
+    return min(DEFAULT_VAL_SPLIT, train_images // 10)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The ``cnnviz train`` command that runs with the settings ``args`` (every option, so
+    that it repeats the run even if a default changes)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    train = add_train_parser(parser.add_subparsers())
+    words = ["cnnviz", "train"]
+    for action in train._actions:
+        if not action.option_strings or action.dest == "help" or not hasattr(args, action.dest):
+            continue
+        value, flag = getattr(args, action.dest), action.option_strings[-1]
+        if action.nargs == 0:  # a switch
+            if value:
+                words.append(flag)
+        elif value is not None:
+            words += [flag, str(value)]
+    return shlex.join(words)
+
+
+class _Interrupts:
+    """Ctrl-C (SIGINT) and SIGTERM while ``cnnviz train`` runs, handled so that the run is
+    never lost and everything is cleaned up (worker processes, shared memory).
+
+    While training (``mode = "stop"``) a signal asks the trainer to stop after the current batch;
+    during the final test (``"skip"``) it raises :class:`KeyboardInterrupt` to skip it; while
+    saving (``"hold"``) it is only noted, as it is at any time in ``received``."""
+
+    def __init__(self, trainer):
+        self.trainer, self.mode, self.received = trainer, "stop", None
+        self._previous = {}
+
+    def _handle(self, number, _frame) -> None:
+        self.received = signal.Signals(number).name
+        if self.mode == "stop":
+            self.trainer.stop()
+        elif self.mode == "skip":
+            raise KeyboardInterrupt
+
+    def __enter__(self):
+        for name in ("SIGINT", "SIGTERM"):
+            number = getattr(signal, name, None)
+            if number is not None:
+                try:
+                    self._previous[number] = signal.signal(number, self._handle)
+                except ValueError:  # not the main thread: signals are not ours to handle
+                    pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
+
+
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "train", help="train a network on MNIST, the offline digits or a folder of MNIST files",
-        description="Train a network and save it. Ctrl-C stops after the current batch and still "
-                    "saves. The last line on standard output is a JSON summary.")
+        description="Train a network and save it. Ctrl-C (or SIGTERM) stops after the current "
+                    "batch and still saves; during the final test it skips the test and saves. "
+                    "The last line on standard output is a JSON summary.")
     parser.add_argument("--arch", default="lenet5",
                         help="preset (lenet5, tiny, mlp) or a .npz network to train further")
     parser.add_argument("--data", default="mnist", help="mnist, offline, or a folder of MNIST files")
@@ -31,8 +93,10 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                              "updated every batch)")
     parser.add_argument("--augment", action="store_true",
                         help="random affine and elastic distortions of the training images")
-    parser.add_argument("--val-split", type=int, default=5000, metavar="N",
-                        help="hold out N training images for validation after each epoch (0: none)")
+    parser.add_argument("--val-split", type=int, default=None, metavar="N",
+                        help="hold out N training images for validation after each epoch (0: "
+                             f"none; default {DEFAULT_VAL_SPLIT}, or a tenth of the training "
+                             "images when that is fewer, as with --limit)")
     parser.add_argument("--limit", type=int, metavar="N",
                         help="use at most N training and N test images (quick experiments)")
     parser.add_argument("--seed", type=int, default=0)
@@ -72,52 +136,72 @@ def run_train(args: argparse.Namespace) -> int:
     if (1,) + data.train_x.shape[1:] != model.input_shape:
         raise UserError(f"the network takes inputs of shape {model.input_shape}, the data is "
                         f"{data.train_x.shape[1:]}")
-    if args.val_split and not 0 < args.val_split < len(data.train_x):
-        raise UserError(f"--val-split must be below the {len(data.train_x)} training images")
-    split = data.split_validation(args.val_split, seed=args.seed) if args.val_split else None
+    val_split = args.val_split if args.val_split is not None \
+        else default_val_split(len(data.train_x))
+    if val_split < 0 or val_split and val_split >= len(data.train_x):
+        raise UserError(f"--val-split must be below the {len(data.train_x)} training images "
+                        "(0: no validation)")
+    split = data.split_validation(val_split, seed=args.seed) if val_split else None
     train_x, train_y = (split.train_x, split.train_y) if split else (data.train_x, data.train_y)
     val = (to_float_batch(split.val_x), split.val_y) if split else (None, None)
     trainer = Trainer(model, to_float_batch(train_x), train_y, *val, config=config)
 
-    previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop())
     bar = ProgressBar()
     print(f"training {model.name} on {data.name}: {len(train_x)} images, "
+          f"{len(split.val_y) if split else 0} for validation, "
           f"{config.epochs} epochs of batch {config.batch_size}, {config.optimizer} lr {lr}, "
           f"{config.workers} worker{'s' * (config.workers > 1)}", file=sys.stderr)
     last = None
-    try:
-        for p in trainer.run():
-            last = p
-            if p.kind == "step" and not args.quiet:
-                bar.update(p.fraction, f"epoch {p.epoch + 1}/{p.epochs} loss {p.loss:.4f} "
-                           f"acc {p.accuracy:.4f} {p.samples_per_s:,.0f} img/s "
-                           f"ETA {format_seconds(p.eta)}")
-            elif p.kind == "epoch":
-                bar.close() if not args.quiet else None
-                val_text = f" val_acc {p.val_accuracy:.4f} val_loss {p.val_loss:.4f}" \
-                    if p.val_accuracy is not None else ""
-                print(f"epoch {p.epoch + 1}/{p.epochs}: loss {p.loss:.4f} train_acc "
-                      f"{p.accuracy:.4f}{val_text} lr {p.lr:g} {p.samples_per_s:,.0f} img/s "
-                      f"{format_seconds(p.elapsed)}", file=sys.stderr, flush=True)
-            elif p.kind in ("stopped", "diverged"):
-                bar.close() if not args.quiet else None
-                print(f"cnnviz: {p.message}", file=sys.stderr)
-    except WorkerError as exc:
-        raise UserError(f"{exc}; nothing was saved") from None
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with _Interrupts(trainer) as interrupts:
+        try:
+            for p in trainer.run():
+                last = p
+                if p.kind == "step" and not args.quiet:
+                    bar.update(p.fraction, f"epoch {p.epoch + 1}/{p.epochs} loss {p.loss:.4f} "
+                               f"acc {p.accuracy:.4f} {p.samples_per_s:,.0f} img/s "
+                               f"ETA {format_seconds(p.eta)}")
+                elif p.kind == "epoch":
+                    bar.close() if not args.quiet else None
+                    val_text = f" val_acc {p.val_accuracy:.4f} val_loss {p.val_loss:.4f}" \
+                        if p.val_accuracy is not None else ""
+                    print(f"epoch {p.epoch + 1}/{p.epochs}: loss {p.loss:.4f} train_acc "
+                          f"{p.accuracy:.4f}{val_text} lr {p.lr:g} {p.samples_per_s:,.0f} img/s "
+                          f"{format_seconds(p.elapsed)}", file=sys.stderr, flush=True)
+                elif p.kind in ("stopped", "diverged"):
+                    bar.close() if not args.quiet else None
+                    print(f"cnnviz: {p.message}", file=sys.stderr)
+        except WorkerError as exc:
+            raise UserError(f"{exc}; nothing was saved") from None
 
-    test = evaluate(model, to_float_batch(data.test_x), data.test_y)
-    summary = {"status": last.kind, "arch": model.name, "data": data.name,
-               "epochs_completed": last.epoch + (last.kind in ("epoch", "finished")),
-               "steps": last.step, "train_loss": last.loss, "val_accuracy": last.val_accuracy,
-               "test_accuracy": test.accuracy, "seconds": round(last.elapsed, 2),
-               "samples_per_s": round(last.samples_per_s, 1), "out": args.out,
-               "command": "cnnviz " + shlex.join(sys.argv[1:])}
-    try:
-        save_model(model, args.out, metadata=summary)
-    except OSError as exc:
-        raise UserError(f"cannot save the network to {args.out}: {exc}") from None
-    print(f"test accuracy {test.accuracy:.4f}; saved {args.out}", file=sys.stderr)
+        # The run is over: from here on a signal never throws it away. During the test it skips
+        # the test; during the save it waits for the save to end.
+        # A Ctrl-C that stopped the run still lets the test run (another one skips it); a
+        # SIGTERM asks for a prompt end: the test is skipped.
+        test_accuracy, stopped_by = None, interrupts.received
+        if stopped_by != "SIGTERM":
+            interrupts.mode, interrupts.received = "skip", None
+            try:
+                test_accuracy = evaluate(model, to_float_batch(data.test_x), data.test_y).accuracy
+            except KeyboardInterrupt:
+                pass
+        interrupts.mode = "hold"
+        interrupts.received = interrupts.received or stopped_by
+        if test_accuracy is None:
+            print(f"cnnviz: {interrupts.received}: the test was skipped", file=sys.stderr)
+        summary = {"status": last.kind, "arch": model.name, "data": data.name,
+                   "epochs_completed": last.epoch + (last.kind in ("epoch", "finished")),
+                   "steps": last.step, "train_loss": last.loss,
+                   "val_accuracy": last.val_accuracy, "test_accuracy": test_accuracy,
+                   "seconds": round(last.elapsed, 2),
+                   "samples_per_s": round(last.samples_per_s, 1), "out": args.out,
+                   "command": command_line(args)}
+        if interrupts.received is not None:
+            summary["interrupted_by"] = interrupts.received
+        try:
+            save_model(model, args.out, metadata=summary)
+        except OSError as exc:
+            raise UserError(f"cannot save the network to {args.out}: {exc}") from None
+    tested = f"test accuracy {test_accuracy:.4f}" if test_accuracy is not None else "not tested"
+    print(f"{tested}; saved {args.out}", file=sys.stderr)
     print(json.dumps(summary))
     return 0 if last.kind in ("finished", "stopped") else 1

@@ -103,10 +103,78 @@ def read_exactly(stream, size: int) -> bytes:
     return data
 
 
-def start_child(module: str, spec: dict, nice: int = 0) -> subprocess.Popen:
+def shared_memory(prefix: str, size: int) -> tuple[int, str | None]:
+    """A file of ``size`` bytes, in memory where the system allows, for child processes to map:
+    ``(fd, path)``.
+
+    Where a child can inherit the descriptor (POSIX: :func:`start_child`'s ``pass_fds``), the
+    file has no name from the start (``memfd_create``), or loses it before this returns (a
+    temporary file unlinked at once), and ``path`` is None: nothing can stay behind, whatever
+    kills the processes and whenever. Elsewhere the children open ``path``, which the caller
+    removes as soon as they have (and on every way out)."""
+    if os.name == "posix" and hasattr(os, "memfd_create"):
+        fd = os.memfd_create(prefix.rstrip("-"), os.MFD_CLOEXEC)
+        path = None
+    else:
+        folder = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) \
+            else None
+        fd, path = tempfile.mkstemp(prefix=prefix, dir=folder)
+        if os.name == "posix":
+            os.unlink(path)
+            path = None
+    try:
+        os.ftruncate(fd, size)
+    except BaseException:
+        os.close(fd)
+        if path is not None:
+            os.unlink(path)
+        raise
+    return fd, path
+
+
+def map_shared(spec: dict, write: bool = False) -> mmap.mmap:
+    """In a child: map the file of :func:`shared_memory` that ``spec`` names (its inherited
+    descriptor ``fd``, or its ``path``)."""
+    access = mmap.ACCESS_WRITE if write else mmap.ACCESS_READ
+    if spec.get("fd") is not None:
+        try:
+            return mmap.mmap(spec["fd"], 0, access=access)
+        finally:
+            os.close(spec["fd"])
+    with open(spec["path"], "r+b" if write else "rb") as f:
+        return mmap.mmap(f.fileno(), 0, access=access)
+
+
+def describe_exit(status: int | None) -> str:
+    """How a child process ended, from its ``returncode``, in words: "exited with status 3",
+    "was killed by signal 9 (SIGKILL)"."""
+    if status is None:
+        return "gave no exit status"
+    if status < 0:
+        try:
+            name = f" ({signal.Signals(-status).name})"
+        except ValueError:
+            name = ""
+        return f"was killed by signal {-status}{name}"
+    return f"exited with status {status}"
+
+
+def quiet_stdout() -> None:
+    """For a child whose parent is gone: point standard output at the null device, so that
+    nothing tries to write to the broken pipe again (no ``BrokenPipeError`` at exit)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass
+
+
+def start_child(module: str, spec: dict, nice: int = 0, pass_fds=()) -> subprocess.Popen:
     """Start a fresh interpreter that runs ``module._serve()`` (not forked, so safe beside
     threads, and without re-running the caller's main module), at ``nice`` lower priority, with
-    pipes on its standard input and output; ``spec`` goes to it as the first line, in JSON."""
+    pipes on its standard input and output, inheriting the descriptors ``pass_fds`` (same
+    numbers); ``spec`` goes to it as the first line, in JSON."""
     import cnnviz
 
     env = dict(os.environ)
@@ -115,7 +183,7 @@ def start_child(module: str, spec: dict, nice: int = 0) -> subprocess.Popen:
     # Lower the priority first thing, before the imports, which take a core for a while.
     boot = (f"import os\nif {int(nice)}:\n try: os.nice({int(nice)})\n except "
             f"(AttributeError, OSError): pass\nfrom {module} import _serve\n_serve()")
-    process = subprocess.Popen([sys.executable, "-c", boot], env=env,
+    process = subprocess.Popen([sys.executable, "-c", boot], env=env, pass_fds=tuple(pass_fds),
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     process.stdin.write(json.dumps(spec).encode() + b"\n")
     process.stdin.flush()
@@ -137,7 +205,16 @@ def _shard_gradients(model, loss_fn, x, y, training, share, out):
 # ----------------------------------------------------------------------------- worker side
 def _serve() -> None:
     """Body of a worker process (started by :func:`start_child`)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # Ctrl-C and SIGTERM are the parent's to handle: it stops its run, then these workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        _work()
+    except BrokenPipeError:  # the parent is gone: nothing to tell, and no traceback
+        quiet_stdout()
+
+
+def _work() -> None:
     from .model import Sequential
     from .threads import prepare_process
 
@@ -150,8 +227,7 @@ def _serve() -> None:
             layer.rng = np.random.default_rng([*spec["seed"], index])
     entries, total = _param_layout(model)
     k = spec["index"]
-    with open(spec["path"], "r+b") as f:
-        buf = mmap.mmap(f.fileno(), 0)
+    buf = map_shared(spec, write=True)
     region = _Region(buf, total, spec["workers"], spec["shard"], model.input_shape, spec["dtype"])
     for name, view in _views(region.params, entries).items():
         index, key = name.split(".", 1)
@@ -224,40 +300,44 @@ class ParallelGradients:
         self._procs: list = [None] * workers
         self._pending = self._local_batch = None
         self._loss_fn = SoftmaxCrossEntropy()
-        self._path = self._buf = self._region = None
+        self._path = self._buf = self._region = self._fd = None
         try:
             self._open_shared(total, shard)
             self._sum = np.zeros(total, self.dtype)
             self._sum_views = _views(self._sum, self._entries)
             self._params_views = _views(self._region.params, self._entries)
             spec = {"config": model.config(), "dtype": self.dtype.str, "path": self._path,
-                    "workers": workers, "shard": shard, "nice": int(nice)}
+                    "fd": self._fd, "workers": workers, "shard": shard, "nice": int(nice)}
             for k in range(self.local, workers):
                 self._procs[k] = self._start(dict(spec, index=k, seed=[seed, k]))
             for k in range(self.local, workers):
                 self._receive(k)
-            # Every worker has mapped the file: remove its name now, so that nothing stays behind
-            # even if this process is killed.
+            # Every worker has mapped the file: remove its name now (where it has one), so that
+            # nothing stays behind even if this process is killed.
             self._unlink()
+            self._close_fd()
         except BaseException:
             self.close()
             raise
 
     def _open_shared(self, total, shard):
         _, size = _shared_layout(total, self.workers, shard, self.model.input_shape, self.dtype)
-        folder = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-        fd, self._path = tempfile.mkstemp(prefix="cnnviz-gradients-", dir=folder)
-        try:
-            os.ftruncate(fd, size)
-            self._buf = mmap.mmap(fd, size)
-        finally:
-            os.close(fd)
+        self._fd, self._path = shared_memory("cnnviz-gradients-", size)
+        self._buf = mmap.mmap(self._fd, size)
         self._region = _Region(self._buf, total, self.workers, shard, self.model.input_shape,
                                self.dtype)
 
     @staticmethod
     def _start(spec):
-        return start_child(__name__, spec, spec["nice"])
+        fds = () if spec["fd"] is None or spec["path"] is not None else (spec["fd"],)
+        if not fds:
+            spec = dict(spec, fd=None)
+        return start_child(__name__, spec, spec["nice"], pass_fds=fds)
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def _receive(self, k):
         proc = self._procs[k]
@@ -265,8 +345,12 @@ class ParallelGradients:
             status, loss, correct, length = _REPLY.unpack(read_exactly(proc.stdout, _REPLY.size))
             message = read_exactly(proc.stdout, length).decode(errors="replace") if length else ""
         except (EOFError, OSError, ValueError) as exc:
+            try:
+                code = proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
             raise WorkerError(f"training worker {k} stopped unexpectedly "
-                              f"(exit code {proc.poll()})") from exc
+                              f"(it {describe_exit(code)})") from exc
         if status:
             raise WorkerError(f"training worker {k} failed: {message}")
         return loss, correct
@@ -303,8 +387,8 @@ class ParallelGradients:
             except (OSError, ValueError) as exc:
                 self._pending = (used[:-1], n)
                 self._drain()
-                raise WorkerError(f"training worker {k} stopped unexpectedly "
-                                  f"(exit code {self._procs[k].poll()})") from exc
+                raise WorkerError(f"training worker {k} stopped unexpectedly (it "
+                                  f"{describe_exit(self._procs[k].poll())})") from exc
         self._pending = (used, n)
 
     def _drain(self):
@@ -391,6 +475,7 @@ class ParallelGradients:
                 pass
             self._buf = None
         self._unlink()
+        self._close_fd()
 
     def _unlink(self) -> None:
         if self._path is not None:

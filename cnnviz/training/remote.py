@@ -25,14 +25,14 @@ import signal
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 from dataclasses import asdict, fields
 
 import numpy as np
 
 from cnnviz.nn import Sequential
-from cnnviz.nn.parallel import read_exactly, start_child
+from cnnviz.nn.parallel import (describe_exit, map_shared, quiet_stdout, read_exactly,
+                                shared_memory, start_child)
 
 from .health import NetworkHealth
 from .trainer import Progress, TrainConfig
@@ -76,6 +76,36 @@ def _weights_bytes(model: Sequential, weights: dict[str, np.ndarray]) -> bytes:
 
 
 # ----------------------------------------------------------------------------- child side
+class _Requests:
+    """The parent's bytes on standard input, read from the file descriptor itself.
+
+    A thread blocked in a read of ``sys.stdin.buffer`` holds the buffer's lock; if the
+    interpreter exits meanwhile, it aborts (``_enter_buffered_busy``). ``os.read`` holds no
+    lock, and ``sys.stdin`` is never read at all."""
+
+    def __init__(self, fd: int):
+        self.fd, self.pending = fd, b""
+
+    def _fill(self) -> bool:
+        chunk = os.read(self.fd, 65536)
+        self.pending += chunk
+        return bool(chunk)
+
+    def readline(self) -> bytes:
+        while b"\n" not in self.pending:
+            if not self._fill():
+                raise EOFError("the parent closed the pipe before the run's settings")
+        line, _, self.pending = self.pending.partition(b"\n")
+        return line
+
+    def read_byte(self) -> bytes:
+        """One byte; b"" once the parent has closed the pipe (or died)."""
+        if not self.pending and not self._fill():
+            return b""
+        byte, self.pending = self.pending[:1], self.pending[1:]
+        return byte
+
+
 def _serve() -> None:
     """Body of the training process (started by :meth:`TrainerProcess.run`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -84,7 +114,7 @@ def _serve() -> None:
     from .trainer import Trainer
 
     prepare_process()
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    requests, stdout = _Requests(sys.stdin.fileno()), sys.stdout.buffer
 
     def send(kind: int, text: str, weights: bytes = b"") -> None:
         data = text.encode()
@@ -92,39 +122,45 @@ def _serve() -> None:
         stdout.flush()
 
     try:
-        spec = json.loads(stdin.readline())
-        with open(spec["path"], "rb") as f:
-            buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        arrays = _views(buf, spec["layout"])
-        model = Sequential.from_config(spec["model"]).astype(spec["dtype"])
-        model.set_weights({name: arrays[f"param:{name}"] for name in model.named_params()})
-        trainer = Trainer(model, arrays["train_x"], arrays["train_y"], arrays.get("val_x"),
-                          arrays.get("val_y"), TrainConfig(**spec["config"]))
-    except Exception as exc:
-        send(1, f"{type(exc).__name__}: {exc}")
-        return
+        try:
+            spec = json.loads(requests.readline())
+            buf = map_shared(spec)
+            arrays = _views(buf, spec["layout"])
+            model = Sequential.from_config(spec["model"]).astype(spec["dtype"])
+            model.set_weights({name: arrays[f"param:{name}"] for name in model.named_params()})
+            trainer = Trainer(model, arrays["train_x"], arrays["train_y"], arrays.get("val_x"),
+                              arrays.get("val_y"), TrainConfig(**spec["config"]))
+        except Exception as exc:
+            send(1, f"{type(exc).__name__}: {exc}")
+            return
 
-    def listen() -> None:  # the parent's requests, between steps
-        actions = {b"p": trainer.pause, b"r": trainer.resume}
-        while True:
-            request = stdin.read(1)
-            if request in actions:
+        def listen() -> None:  # the parent's requests, between steps
+            actions = {b"p": trainer.pause, b"r": trainer.resume}
+            request = requests.read_byte()
+            while request in actions:
                 actions[request]()
-            else:  # b"s", or the parent closed the pipe (or died)
-                trainer.stop()
-                return
+                request = requests.read_byte()
+            trainer.stop()  # b"s", or the parent closed the pipe (or died)
+            while request:  # nothing undoes a stop; wait for the pipe's end
+                request = requests.read_byte()
 
-    threading.Thread(target=listen, daemon=True).start()
-    try:
-        for report in trainer.run():
-            weights = model.get_weights() if report.kind in _TERMINAL else report.weights
-            header = {name: getattr(report, name) for name in _PROGRESS_FIELDS}
-            header["health"] = None if report.health is None else asdict(report.health)
-            send(0, json.dumps(header, default=_plain), b"" if weights is None else _weights_bytes(model, weights))
-    except BrokenPipeError:
-        return  # the parent is gone
-    except Exception as exc:  # reported to the parent, which raises it
-        send(1, f"{type(exc).__name__}: {exc}")
+        # Not a daemon: the process ends once the parent has closed the pipe (which it does on
+        # the run's last report, or by dying), with no thread left in a read.
+        listener = threading.Thread(target=listen, name="cnnviz-requests")
+        listener.start()
+        try:
+            for report in trainer.run():
+                weights = model.get_weights() if report.kind in _TERMINAL else report.weights
+                header = {name: getattr(report, name) for name in _PROGRESS_FIELDS}
+                header["health"] = None if report.health is None else asdict(report.health)
+                send(0, json.dumps(header, default=_plain),
+                     b"" if weights is None else _weights_bytes(model, weights))
+        except Exception as exc:  # reported to the parent, which raises it
+            if not isinstance(exc, BrokenPipeError):
+                send(1, f"{type(exc).__name__}: {exc}")
+        listener.join()
+    except BrokenPipeError:  # the parent is gone: nothing to tell, and no traceback
+        quiet_stdout()
 
 
 # ----------------------------------------------------------------------------- parent side
@@ -166,20 +202,17 @@ class TrainerProcess:
         self._paused = self._stopped = False
 
     # Requests, safe to call from any thread; honoured between steps.
+    # Each sets its flag and sends its byte under one lock, the lock under which run() starts
+    # the child and sends it the flags as they are: a request is either seen by run() before
+    # the child starts or sent to the child after, never lost in between.
     def stop(self) -> None:
-        self._send(b"s")
-        with self._lock:
-            self._stopped = True
+        self._request("_stopped", True, b"s")
 
     def pause(self) -> None:
-        with self._lock:
-            self._paused = True
-        self._send(b"p")
+        self._request("_paused", True, b"p")
 
     def resume(self) -> None:
-        with self._lock:
-            self._paused = False
-        self._send(b"r")
+        self._request("_paused", False, b"r")
 
     @property
     def paused(self) -> bool:
@@ -190,11 +223,12 @@ class TrainerProcess:
         """The child process while it runs (for tests: killing it is a failure to report)."""
         return self._process
 
-    def _send(self, request: bytes) -> None:
+    def _request(self, flag: str, value: bool, request: bytes) -> None:
         with self._lock:
+            setattr(self, flag, value)
             process = self._process
             if process is None:
-                return
+                return  # run() sends the flags when it starts the child
             try:
                 process.stdin.write(request)
                 process.stdin.flush()
@@ -208,31 +242,41 @@ class TrainerProcess:
         for name, value in model.named_params().items():
             arrays[f"param:{name}"] = np.asarray(value, dtype=model.dtype)
         layout, size = _layout(arrays)
-        folder = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-        fd, path = tempfile.mkstemp(prefix="cnnviz-training-", dir=folder)
+        fd, path = shared_memory("cnnviz-training-", size)
         try:
-            with os.fdopen(fd, "r+b") as f:
-                f.truncate(size)
-                with mmap.mmap(f.fileno(), size) as buf:
-                    for name, view in _views(buf, layout).items():
-                        view[...] = arrays[name]
-                        del view
-            spec = {"path": path, "layout": layout, "model": model.config(),
-                    "dtype": np.dtype(model.dtype).str, "config": asdict(self.config)}
+            with mmap.mmap(fd, size) as buf:
+                for name, view in _views(buf, layout).items():
+                    view[...] = arrays[name]
+                    del view
+            spec = {"path": path, "fd": fd if path is None else None, "layout": layout,
+                    "model": model.config(), "dtype": np.dtype(model.dtype).str,
+                    "config": asdict(self.config)}
             with self._lock:
-                if self._stopped:
-                    return
-                self._process = start_child(__name__, spec, self.nice)
-                if self._paused:
-                    self._process.stdin.write(b"p")
-                    self._process.stdin.flush()
+                stopped = self._stopped
+                if not stopped:
+                    self._process = start_child(__name__, spec, self.nice,
+                                                pass_fds=() if spec["fd"] is None else (fd,))
+                    if self._paused:
+                        self._process.stdin.write(b"p")
+                        self._process.stdin.flush()
+            if stopped:  # before the child started: the run ends where it began
+                batches = -(-len(self._arrays["train_x"]) // self.config.batch_size)
+                yield Progress("stopped", 0, 0, self.config.epochs, 0, batches, float("nan"),
+                               0.0, self.config.lr, 0.0, 0.0, weights=model.get_weights(),
+                               message="stopped by request")
+                return
             yield from self._reports(path)
         finally:
-            self._close()
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+            os.close(fd)
+            status = self._close()
+            if path is not None:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+        if status:  # the run ended, but the process did not end cleanly: say so
+            raise TrainingProcessError(f"the training process {describe_exit(status)} "
+                                       "after the run")
 
     def _reports(self, path: str):
         model, process = self.model, self._process
@@ -245,10 +289,17 @@ class TrainerProcess:
                 text = read_exactly(process.stdout, text_length).decode()
                 raw = read_exactly(process.stdout, weights_length)
             except (EOFError, OSError, ValueError) as exc:
-                raise TrainingProcessError(f"the training process stopped unexpectedly (exit "
-                                           f"code {process.poll()})") from exc
+                try:
+                    status = process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    status = None
+                raise TrainingProcessError(f"the training process stopped unexpectedly (it "
+                                           f"{describe_exit(status)})") from exc
             if path is not None:  # the child has mapped the file: nothing need stay behind
-                os.unlink(path)
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
                 path = None
             if kind == 1:
                 raise TrainingProcessError(text)
@@ -271,11 +322,12 @@ class TrainerProcess:
             if report.kind in _TERMINAL:
                 return
 
-    def _close(self) -> None:
+    def _close(self) -> int:
+        """End the child (after its current step) and wait for it; its exit status."""
         with self._lock:
             process, self._process = self._process, None
         if process is None:
-            return
+            return 0
         try:
             process.stdin.close()  # the child stops after its current step
         except OSError:
@@ -286,3 +338,4 @@ class TrainerProcess:
             process.kill()
             process.wait()
         process.stdout.close()
+        return process.returncode

@@ -137,6 +137,8 @@ class PlotStack(QWidget):
         layout.addWidget(self.graphics, 1)
         self._stale = False
         self._drawn: tuple | None = None
+        #: Why the curves no longer describe the current network, or None.
+        self.outdated: str | None = None
 
     # ----------------------------------------------------------------- data
     @Slot(object)
@@ -144,6 +146,14 @@ class PlotStack(QWidget):
         """Show ``history`` (a new run) and follow the data again."""
         self.history = history
         self.following = True
+        self.outdated = None
+        self.refresh()
+
+    @Slot(str)
+    def mark_outdated(self, note: str) -> None:
+        """Say above the plots that they describe weights that are gone (``note``), or no more
+        (``""``)."""
+        self.outdated = note or None
         self.refresh()
 
     @Slot()
@@ -190,11 +200,13 @@ class PlotStack(QWidget):
         self._stale = not self.isVisible()
         if self._stale:
             return
-        version = (id(self.history), self.data_version())
+        version = (id(self.history), self.data_version(), self.outdated)
         if version != self._drawn:
             self._drawn = version
             self.draw()
             self.fit_ranges()
+            if self.outdated:
+                self.summary_label.setText(f"{self.outdated} {self.summary_label.text()}")
 
     def data_version(self) -> tuple:
         """What changes when the plots need redrawing (subclasses)."""

@@ -52,6 +52,7 @@ class TrainingDocks:
         panel = self.training_panel
         for view in (self.training_curves, self.network_health):
             panel.history_changed.connect(view.set_history)
+            panel.history_outdated.connect(view.mark_outdated)
             view.failed.connect(self._on_training_error)
         panel.history_updated.connect(self._on_history_updated)
         panel.error.connect(self._on_training_error)

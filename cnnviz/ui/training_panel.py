@@ -58,6 +58,8 @@ WORKER_NICE = 10
 #: Training images run (in the training process) to count dead ReLUs, and how often (seconds).
 HEALTH_PROBE = 64
 HEALTH_INTERVAL = 0.25
+#: Said of the last run's curves once the weights they describe are gone.
+OUTDATED_NOTE = "Weights changed since this run (figures of weights that are gone)."
 #: The digits' shape and classes.
 IMAGE_SHAPE = (1, 28, 28)
 CLASSES = 10
@@ -105,6 +107,9 @@ class TrainingPanel(QWidget):
         A run started (once its network is current and drawn); it ended (with its last
         :class:`~cnnviz.training.Progress`, or None when it failed), once its last weights and
         curves are drawn.
+    history_outdated(str)
+        The weights the last run's figures describe are gone (Reset Weights, an edit, Undo,
+        another network): a note saying so, or "" when they are back (Redo).
 
     Attributes
     ----------
@@ -120,6 +125,7 @@ class TrainingPanel(QWidget):
     history_updated = Signal()
     run_started = Signal()
     run_ended = Signal(object)
+    history_outdated = Signal(str)
     save_requested = Signal()
 
     def __init__(self, document: Document, parent: QWidget | None = None):
@@ -158,7 +164,13 @@ class TrainingPanel(QWidget):
         self.settings = HyperparameterBox()
         layout.addWidget(self.settings)
         layout.addStretch(1)
+        # The network and weights token the last run's figures describe, whether they are still
+        # the document's, and the texts that showed them.
+        self._figures_of: tuple | None = None
+        self._figures_current = True
+        self._figures_texts: tuple | None = None
         document.model_changed.connect(self._on_model_changed)
+        document.weights_changed.connect(self._check_figures)
         self._on_model_changed(document.network)
 
     # ----------------------------------------------------------------- building
@@ -303,6 +315,7 @@ class TrainingPanel(QWidget):
         if self.run is not None and network is not self.run.network:
             self.runner.stop()
             self.status_label.setText("Another network became current: the run stops.")
+        self._check_figures()
         self._update_controls()
 
     # ----------------------------------------------------------------- actions
@@ -335,6 +348,7 @@ class TrainingPanel(QWidget):
         if self._starting is None:
             return  # stopped (or the window closed) before it began
         (data, config), self._starting = self._starting, None
+        self._figures_of = None  # the new run's figures replace them
         if self.network_combo.currentData() == "new":
             name = self.editor.network_name
             model = build_network(self.editor.layers(), IMAGE_SHAPE, seed=config.seed, name=name)
@@ -416,7 +430,10 @@ class TrainingPanel(QWidget):
 
     def close_run(self, keep: bool) -> None:
         """Stop everything now, for closing the window: join the worker threads, then keep the
-        weights the run reached (``keep``) or bring back those from before it."""
+        weights the run reached (``keep``) or bring back those from before it.
+
+        The run is over for good, even if the window then stays open (Cancel at "Save the
+        changes?"): the panel shows it stopped, and Start can begin another."""
         self.loader.shutdown()
         self._starting = None
         self.stages.flush()
@@ -427,6 +444,17 @@ class TrainingPanel(QWidget):
                 self._adopt(run, self.runner.trainer.model.get_weights())
             elif self.document.undo_stack.index() > run.undo_index:
                 self.document.undo_stack.setIndex(run.undo_index)
+        if run is None:
+            self._update_controls()
+            return
+        final = self.runner.final
+        if final is None:  # it failed, or did not end in time
+            self.status_label.setText("The run was stopped as the window was closing.")
+            self.rate_label.clear()
+            self._update_controls()
+            self.run_ended.emit(None)
+        else:
+            self._end_run(run, final, closing=True, kept=keep)
 
     # ----------------------------------------------------------------- loading
     @Slot()
@@ -495,21 +523,67 @@ class TrainingPanel(QWidget):
                         self.history_updated.emit, partial(self._end_run, run, final))
         self._update_controls()
 
-    def _end_run(self, run: TrainingRun, final: Progress) -> None:
-        run.network.metadata = {**run.network.metadata,
-                                "last_training": self._summary(run, final)}
+    def _end_run(self, run: TrainingRun, final: Progress, closing: bool = False,
+                 kept: bool = True) -> None:
+        if kept:
+            run.network.metadata = {**run.network.metadata,
+                                    "last_training": self._summary(run, final)}
         done = {"finished": "Finished", "stopped": "Stopped", "diverged": "Diverged"}[final.kind]
-        where = ("The trained network is the current one: Undo brings back the weights from "
-                 "before." if run.network is self.document.network else
-                 "Another network is current; the trained one is in the undo history.")
-        self.status_label.setText(f"{done} after {final.step:,} steps "
-                                  f"({_format_seconds(final.elapsed)}). {where}")
+        if closing:
+            where = ("as the window was closing; the network keeps the weights it reached."
+                     if kept else "as the window was closing; the weights from before the "
+                     "run are back.")
+            self.status_label.setText(f"{done} after {final.step:,} steps "
+                                      f"({_format_seconds(final.elapsed)}) {where}")
+        else:
+            where = ("The trained network is the current one: Undo brings back the weights "
+                     "from before." if run.network is self.document.network else
+                     "Another network is current; the trained one is in the undo history.")
+            self.status_label.setText(f"{done} after {final.step:,} steps "
+                                      f"({_format_seconds(final.elapsed)}). {where}")
         if final.kind == "finished":
             self.progress_bar.setValue(100)
+        else:
+            self.progress_bar.setFormat(f"{done.lower()} at epoch {final.epoch + 1}/"
+                                        f"{final.epochs} \u00b7 {final.fraction:.0%}")
+        # Nothing is left to do: the rate of the run, no time left.
+        self.rate_label.setText(f"{final.samples_per_s:,.0f} images/s \u00b7 "
+                                f"{_format_seconds(final.elapsed)} in all")
+        self._figures_of = (run.network, run.network.token) if kept else (run.network, None)
+        self._figures_current = True
+        self._figures_texts = (self.progress_bar.value(), self.progress_bar.format(),
+                               self.rate_label.text(), self.metrics_label.text())
+        self._check_figures()
         self._update_controls()
         if final.kind == "diverged":
             self.error.emit("Training diverged", final.message)
         self.run_ended.emit(final)
+
+    @Slot()
+    def _check_figures(self) -> None:
+        """Mark the last run's figures (here and in the curves) as outdated once the weights
+        they describe are no longer the document's, and bring them back if those return."""
+        if self.run is not None or self._figures_of is None:
+            return
+        network, token = self._figures_of
+        current = self.document.network is network and network.token == token
+        if current == self._figures_current:
+            return
+        self._figures_current = current
+        if current:
+            value, text, rate, metrics = self._figures_texts
+            self.progress_bar.setValue(value)
+            self.progress_bar.setFormat(text)
+            self.rate_label.setText(rate)
+            self.metrics_label.setText(metrics)
+            self.history_outdated.emit("")
+        else:
+            self.progress_bar.setValue(0)
+            self.progress_bar.setFormat("")
+            self.rate_label.clear()
+            self.metrics_label.setText("The weights have changed since the last run: its "
+                                       "loss and accuracy no longer describe them.")
+            self.history_outdated.emit(OUTDATED_NOTE)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:

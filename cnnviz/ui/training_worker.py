@@ -35,6 +35,8 @@ class TrainingWorker(QObject):
         self.trainer = trainer
         self.interval = 1.0 / rate
         self.nice = nice
+        #: The run's last report, once the run has ended (read it after joining the thread).
+        self.final: Progress | None = None
 
     @Slot()
     def run(self) -> None:
@@ -63,6 +65,7 @@ class TrainingWorker(QObject):
             self.failed.emit(f"{type(exc).__name__}: {exc}")
             return
         self._flush(records)
+        self.final = final
         self.done.emit(final)
 
     def _flush(self, records: list) -> list:
@@ -135,14 +138,22 @@ class TrainingRunner(QObject):
         if self.trainer is not None:
             self.trainer.stop()
 
+    @property
+    def final(self) -> Progress | None:
+        """The last report of the last run that ended (None while one runs, or if it failed);
+        after :meth:`shutdown` too, which drops the signals still queued."""
+        return self._final
+
     def shutdown(self, timeout_ms: int = 10000) -> bool:
-        """Stop and wait for the thread to end (for closing the window); True if it ended."""
+        """Stop and wait for the thread to end (for closing the window); True if it ended.
+        Its ``finished`` signal is not emitted: :attr:`final` holds the last report."""
         if self._thread is None:
             return True
         self.stop()
         self._thread.quit()
         ended = self._thread.wait(timeout_ms)
         if ended:
+            self._final = self._worker.final
             self._cleanup()
         return ended
 

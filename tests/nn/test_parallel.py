@@ -170,3 +170,33 @@ def test_default_workers_keeps_shards_of_at_least_16():
     assert default_workers(8) == 1
     assert 1 <= default_workers(64) <= 4
     assert default_workers(32) <= 2
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc (Linux)")
+def test_the_shared_memory_never_has_a_name_that_could_stay_behind():
+    """Whatever kills the processes, and when: the workers map memory with no file name."""
+    model = build_preset("tiny", seed=0)
+    with ParallelGradients(model, 3, max_batch=8) as parallel:
+        for proc in parallel._procs[1:]:
+            with open(f"/proc/{proc.pid}/maps") as f:
+                shared = [line for line in f if "cnnviz" in line]
+            assert shared and all("/memfd:cnnviz-gradients" in line for line in shared), shared
+
+
+def test_a_worker_whose_parent_is_gone_ends_quietly(capfd):
+    """Its reply meets a closed pipe: no BrokenPipeError traceback, a clean exit."""
+    model = build_preset("lenet5", seed=0)
+    parallel = ParallelGradients(model, 2, max_batch=64, local=False)
+    try:
+        procs = parallel._procs
+        parallel.submit(*batch(64, shape=(1, 28, 28)))   # the workers compute
+        for proc in procs:
+            proc.stdout.close()                            # as if the parent had died
+        for proc in procs:
+            proc.stdin.close()
+            assert proc.wait(timeout=30) == 0
+    finally:
+        parallel._pending = None
+        parallel.close()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

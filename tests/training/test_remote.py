@@ -145,3 +145,93 @@ def test_leaving_the_loop_early_stops_the_child(no_leftovers):
     process = trainer.process
     reports.close()
     assert process.poll() is not None and trainer.process is None
+
+
+class _GatedLock:
+    """A lock that, released for the first time by ``holder``, lets ``holder`` go on only once
+    another thread has taken and released it: the slowest interleaving of a request and the
+    start of a run."""
+
+    def __init__(self, holder_name):
+        import threading
+
+        self._lock = threading.Lock()
+        self.holder_name = holder_name
+        self.other_passed = threading.Event()
+        self.held_back = False
+
+    def __enter__(self):
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        import threading
+
+        self._lock.release()
+        if threading.current_thread().name != self.holder_name:
+            self.other_passed.set()
+        elif not self.held_back:
+            self.held_back = True
+            self.other_passed.wait(10)
+
+
+def test_a_stop_before_the_run_starts_ends_it_at_once(no_leftovers):
+    x, y = toy_data(32)
+    model = toy_model()
+    before = model.get_weights()
+    trainer = TrainerProcess(model, x, y, config=TrainConfig(epochs=1000, batch_size=8))
+    trainer.stop()
+    reports = list(trainer.run())
+    assert [r.kind for r in reports] == ["stopped"]
+    assert reports[0].step == 0 and reports[0].epochs == 1000 and reports[0].batches == 4
+    for name, value in reports[0].weights.items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_a_stop_while_the_run_starts_is_never_lost(no_leftovers):
+    import threading
+
+    x, y = toy_data(32)
+    trainer = TrainerProcess(toy_model(), x, y, config=TrainConfig(epochs=1000, batch_size=8))
+    trainer._lock = gate = _GatedLock("stopper")
+    stopper = threading.Thread(target=trainer.stop, name="stopper")
+    stopper.start()
+    while not gate.held_back:   # stop() has been through the lock once
+        stopper.join(0.001)
+    kinds = []
+    runner = threading.Thread(target=lambda: kinds.extend(r.kind for r in trainer.run()))
+    runner.start()
+    runner.join(20)
+    stopper.join(10)
+    if runner.is_alive():       # the stop was lost: end the run for the next tests
+        trainer.stop()
+        runner.join(20)
+        pytest.fail("the run did not hear the stop")
+    assert kinds[-1] == "stopped"
+
+
+def test_the_child_exits_cleanly_run_after_run(no_leftovers):
+    x, y = toy_data(32)
+    statuses = []
+    for seed in range(8):
+        trainer = TrainerProcess(toy_model(), x, y,
+                                 config=TrainConfig(epochs=1, batch_size=8, seed=seed))
+        processes = {trainer.process for _ in trainer.run()}
+        (process,) = processes
+        statuses.append(process.returncode)
+    assert statuses == [0] * 8
+
+
+def test_a_child_that_ends_badly_after_its_last_report_is_reported(no_leftovers):
+    import signal
+
+    x, y = toy_data(32)
+    trainer = TrainerProcess(toy_model(), x, y, config=TrainConfig(epochs=1, batch_size=8))
+    kinds = []
+    with pytest.raises(TrainingProcessError, match=r"killed by signal 9 \(SIGKILL\) after the run"):
+        for report in trainer.run():
+            kinds.append(report.kind)
+            if report.kind == "finished":
+                trainer.process.send_signal(signal.SIGKILL)
+                trainer.process.wait()
+    assert kinds[-1] == "finished"

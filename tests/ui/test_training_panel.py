@@ -397,3 +397,74 @@ def test_curves_and_health_export_png_and_csv(window, quick_data, qtbot, tmp_pat
     assert len(lines) == 1 + 8 and "dead_relu:1 ReLU" in lines[0]
     assert curves.export_png(tmp_path / "missing" / "curves.png") is None
     assert window.errors and window.errors[-1][0] == "Export failed"
+
+
+@pytest.mark.parametrize("answer", [Button.Yes, Button.No])
+def test_cancel_at_save_the_changes_after_stopping_leaves_the_panel_usable(
+        window, quick_data, qtbot, answer):
+    """Close while training, answer Yes (or No), then Cancel at "Save the changes?": the run was
+    stopped as asked; the window stays, with the run shown stopped and Start ready."""
+    panel = window.training_panel
+    configure(panel, epochs=1000, network="current")
+    document = window.document
+    document.set_weights({k: v * 0.5 for k, v in document.model.get_weights().items()},
+                         "Halve")  # modified whatever the answer: the save question is asked
+    window.ask_keep_training = lambda: answer
+    window.answer = Button.Cancel
+    try:
+        ended = []
+        panel.run_ended.connect(ended.append)
+        with qtbot.waitSignal(document.weights_changed, timeout=20000):
+            panel.start_button.click()          # wait until a snapshot was adopted
+        assert not window.close()
+        assert window.isVisible() and window.questions == [document.network.name]
+        assert_idle(panel)
+        assert [report.kind for report in ended] == ["stopped"]
+        assert panel.start_button.isEnabled() and panel.reset_button.isEnabled()
+        assert not panel.pause_button.isEnabled() and not panel.stop_button.isEnabled()
+        assert "left" not in panel.rate_label.text()
+        assert "closing" in panel.status_label.text()
+        final = train(qtbot, replace_epochs(panel, 1))   # and another run can start
+        assert final.kind == "finished"
+    finally:
+        window.answer = Button.Discard   # the window can close at the test's end
+
+
+def replace_epochs(panel, epochs):
+    panel.settings.epochs_spin.setValue(epochs)
+    return panel
+
+
+def test_after_stop_no_time_is_left(window, quick_data, qtbot):
+    panel = window.training_panel
+    configure(panel, epochs=1000)
+    with qtbot.waitSignal(panel.runner.progress, timeout=20000):
+        panel.start_button.click()
+    assert "left" in panel.rate_label.text()
+    with qtbot.waitSignal(panel.run_ended, timeout=20000):
+        panel.stop()
+    assert "left" not in panel.rate_label.text() and "images/s" in panel.rate_label.text()
+    assert panel.progress_bar.format().startswith("stopped at epoch 1/1000")
+
+
+def test_figures_of_a_run_are_marked_once_its_weights_are_gone(window, quick_data, qtbot):
+    panel, curves = window.training_panel, window.training_curves
+    configure(panel, epochs=1)
+    train(qtbot, panel)
+    qtbot.waitUntil(lambda: curves.isVisible(), timeout=5000)
+    curves.refresh()
+    metrics = panel.metrics_label.text()
+    assert "accuracy" in metrics and not curves.outdated
+    assert not curves.summary_label.text().startswith(training_panel.OUTDATED_NOTE)
+    panel.reset_button.click()
+    curves.refresh()
+    assert "changed since the last run" in panel.metrics_label.text()
+    assert panel.progress_bar.format() == "" and panel.rate_label.text() == ""
+    assert curves.summary_label.text().startswith(training_panel.OUTDATED_NOTE)
+    assert window.network_health.outdated == training_panel.OUTDATED_NOTE
+    window.document.undo()                  # the trained weights are back: so are their figures
+    curves.refresh()
+    assert panel.metrics_label.text() == metrics and not curves.outdated
+    assert not curves.summary_label.text().startswith(training_panel.OUTDATED_NOTE)
+    window.reset_weights_action.trigger()   # Edit > Reset Weights: the weights as opened
+    assert "changed since the last run" in panel.metrics_label.text()
