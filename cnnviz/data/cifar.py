@@ -65,6 +65,9 @@ MAX_RECORDS = 10_000
 MAX_META_BYTES = 64 * 1024
 #: An archive with more members than this is not the release (which has 8).
 MAX_MEMBERS = 1000
+#: Bytes the members of an archive may hold in all (the release: 184 MB); more is refused before
+#: it is decompressed, so that a small archive cannot keep cnnviz busy for ever.
+MAX_ARCHIVE_BYTES = 256 * 2**20
 
 _OFFLINE_ADVICE = (
     f"To work offline, copy {CIFAR10_ARCHIVE[0]} (or its extracted {CIFAR10_FOLDER} folder) from "
@@ -166,10 +169,15 @@ def _read_archive(archive: Path) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     try:
         with tarfile.open(archive, mode="r|*") as tar:
+            total = 0
             for count, member in enumerate(tar, start=1):
                 if count > MAX_MEMBERS:
                     raise CifarError(f"{archive}: more than {MAX_MEMBERS} members; not CIFAR-10")
                 _check_member(member, archive)
+                total += member.size
+                if total > MAX_ARCHIVE_BYTES:
+                    raise CifarError(f"{archive}: its files hold more than {MAX_ARCHIVE_BYTES} "
+                                     "bytes, far more than CIFAR-10; not the release")
                 file = _wanted(member.name) if member.isreg() else None
                 if file is None:
                     continue

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +39,7 @@ from .datasets import Dataset
 from .download import default_cache_dir
 from .errors import ImageFolderError, ImageLoadCancelled, ImageLoadError
 from .images import (_ORIENTATION, MAX_PIXELS, MAX_SIDE, SUPPORTED_FORMATS, _orientation,
-                     load_image, to_network_input)
+                     available_memory, load_image, to_network_input)
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -239,6 +240,8 @@ def _decode(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
     """uint8 (C, H, W) pixels of one file; ImageLoadError (reason only) when it cannot be read."""
     channels, height, width = shape
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # opening a pipe could wait for ever
+            raise ImageLoadError("not a regular file (a pipe, device or socket?)")
         pixels = _decode_fast(path, channels, height, width)
         if pixels is None:  # 16-bit, 32-bit and float images: scaled by load_image
             loaded = load_image(path, max_memory=None)
@@ -440,6 +443,13 @@ def load_image_folder(
     if len(shape) != 3 or shape[0] not in (1, 3) or min(shape) < 1:
         raise ImageFolderError(f"{root}: images can become 1xHxW (grey) or 3xHxW (colour) "
                                f"inputs, not {'x'.join(map(str, shape))}")
+    total = sum(len(files) for files in listing.files.values())
+    needed, free = total * shape[0] * shape[1] * shape[2], available_memory()
+    if free is not None and needed > free // 2:
+        raise ImageFolderError(
+            f"{root}: its {total:,} images as {'x'.join(map(str, shape))} inputs need "
+            f"{needed / 2**20:,.0f} MB of memory, more than half of the {free / 2**20:,.0f} MB "
+            "available: choose a network with smaller inputs, or a folder with fewer images")
     name = name or root.resolve().name or str(root)
     cache = folder_cache_dir(cache_dir)
     root_hash = hashlib.sha256(str(root.resolve()).encode("utf-8", "surrogatepass")).hexdigest()
@@ -449,7 +459,6 @@ def load_image_folder(
         if cached is not None:
             return cached
     out, failures = _decode_all(listing, shape, progress, workers or os.cpu_count() or 1)
-    total = sum(len(files) for files in listing.files.values())
     notes = _notes(listing, failures, total)
     if listing.split_layout:
         (train_x, train_y), (test_x, test_y) = out["train"], out["test"]

@@ -308,3 +308,13 @@ def test_offline_message_says_what_to_do(tmp_path):
     message = str(info.value)
     assert "cannot connect" in message and "To work offline" in message
     assert "CNNVIZ_CIFAR_DIR" in message and isinstance(info.value, DataError)
+
+
+def test_an_archive_holding_too_much_is_refused_before_decompressing_it(tmp_path, fake_release,
+                                                                        monkeypatch):
+    from cnnviz.data import cifar as cifar_module
+
+    archive = write_archive(tmp_path / "a.tar.gz", fake_release)
+    monkeypatch.setattr(cifar_module, "MAX_ARCHIVE_BYTES", 5 * 3 * RECORD_BYTES)
+    with pytest.raises(CifarError, match="more than .* bytes, far more than CIFAR-10"):
+        load_cifar10(archive)

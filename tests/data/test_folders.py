@@ -218,3 +218,20 @@ def test_data_folders_are_recognised_by_content(tmp_path, odd_folder):
 def test_mnist_folder_is_recognised(mnist_dir):
     assert describe_data_folder(mnist_dir) == "mnist"
     assert load_data_folder(mnist_dir).name == "MNIST"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX feature")
+def test_a_pipe_named_like_an_image_is_skipped_not_waited_on(odd_folder, tmp_path):
+    root, expected = odd_folder
+    os.mkfifo(root / "cat" / "pipe.png")
+    data = load_image_folder(root, (3, 8, 8), use_cache=False)
+    assert data.n_train + data.n_test == len(expected)
+    assert "cat/pipe.png (not a regular file" in "".join(data.notes)
+
+
+def test_a_folder_too_large_for_memory_is_refused_before_decoding(odd_folder, monkeypatch):
+    root, _ = odd_folder
+    monkeypatch.setattr(folders_module, "available_memory", lambda: 2 * 9 * 3 * 64 * 64 - 1)
+    with pytest.raises(ImageFolderError, match="need 0 MB of memory, more than half"):
+        load_image_folder(root, (3, 64, 64), use_cache=False)
+    load_image_folder(root, (3, 32, 32), use_cache=False)  # a quarter of that fits
