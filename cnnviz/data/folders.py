@@ -341,7 +341,7 @@ def folder_cache_dir(cache_dir: str | Path | None = None) -> Path:
 _PARTS = ("train_x", "train_y", "test_x", "test_y")
 
 
-def _read_cache(folder: Path, shape: tuple[int, int, int]) -> Dataset | None:
+def _read_cache(folder: Path, shape: tuple[int, int, int], name: str) -> Dataset | None:
     """The cached dataset in ``folder``, or None if absent or not as written."""
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
@@ -353,7 +353,7 @@ def _read_cache(folder: Path, shape: tuple[int, int, int]) -> Dataset | None:
             if (x.dtype != np.uint8 or y.dtype != np.uint8 or x.shape[1:] != tuple(shape)
                     or x.shape[0] != meta[f"n_{split}"] or y.shape != (x.shape[0],)):
                 return None
-        return Dataset(*(arrays[p] for p in _PARTS), name=str(meta["name"]),
+        return Dataset(*(arrays[p] for p in _PARTS), name=name,
                        class_names=tuple(meta["classes"]), notes=tuple(meta["notes"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -366,7 +366,7 @@ def _write_cache(folder: Path, data: Dataset) -> None:
         for part in _PARTS:
             with atomic_write(folder / f"{part}.npy") as out:
                 np.save(out, np.ascontiguousarray(getattr(data, part)), allow_pickle=False)
-        meta = {"version": CACHE_VERSION, "name": data.name, "classes": list(data.class_names),
+        meta = {"version": CACHE_VERSION, "classes": list(data.class_names),
                 "notes": list(data.notes), "n_train": data.n_train, "n_test": data.n_test}
         with atomic_write(folder / "meta.json", "w", encoding="utf-8") as out:
             json.dump(meta, out)
@@ -455,7 +455,7 @@ def load_image_folder(
     root_hash = hashlib.sha256(str(root.resolve()).encode("utf-8", "surrogatepass")).hexdigest()
     entry = f"{root_hash[:16]}-{listing.key(shape)[:32]}"
     if use_cache:
-        cached = _read_cache(cache / entry, shape)
+        cached = _read_cache(cache / entry, shape, name)
         if cached is not None:
             return cached
     out, failures = _decode_all(listing, shape, progress, workers or os.cpu_count() or 1)

@@ -318,3 +318,33 @@ def test_an_archive_holding_too_much_is_refused_before_decompressing_it(tmp_path
     monkeypatch.setattr(cifar_module, "MAX_ARCHIVE_BYTES", 5 * 3 * RECORD_BYTES)
     with pytest.raises(CifarError, match="more than .* bytes, far more than CIFAR-10"):
         load_cifar10(archive)
+
+
+def test_the_python_release_archive_is_refused_unread(tmp_path):
+    """cifar-10-python.tar.gz's members are pickles: a pickle that would create a file when
+    loaded shows that nothing is unpickled."""
+    import pickle
+
+    marker = tmp_path / "pickle-ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    payload = pickle.dumps(Evil())
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
+                     "data_batch_5", "test_batch", "batches.meta"):
+            add_bytes(tar, f"cifar-10-batches-py/{name}", payload)
+    with pytest.raises(CifarError, match="data_batch_1.bin, .* missing; not the CIFAR-10 release"):
+        load_cifar10(archive)
+    assert not marker.exists()
+
+
+def test_the_archive_itself_is_a_data_path(tmp_path, fake_release):
+    from cnnviz.data import describe_data_folder, load_data_folder
+
+    archive = write_archive(tmp_path / "cifar-10-binary.tar.gz", fake_release)
+    assert describe_data_folder(archive) == "cifar10" == describe_data_folder(tmp_path)
+    check_matches(load_data_folder(archive), fake_release)

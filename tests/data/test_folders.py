@@ -138,6 +138,8 @@ def test_cache_is_used_and_follows_the_folder(odd_folder, tmp_path, monkeypatch)
     for part in ("train_x", "train_y", "test_x", "test_y"):
         np.testing.assert_array_equal(getattr(second, part), getattr(first, part))
     assert second.class_names == first.class_names and second.notes == first.notes
+    assert second.name == first.name == "odd"
+    assert load_image_folder(root, (3, 8, 8), cache_dir=cache, name="Odd set").name == "Odd set"
     monkeypatch.undo()
 
     # Another shape is another entry; a changed file invalidates (and replaces) the entry.
