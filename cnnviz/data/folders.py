@@ -188,6 +188,8 @@ def guess_input_shape(path: str | Path, sample: int = 64) -> tuple[int, int, int
     grey = True
     for rel, *_ in [f for split in listing.files.values() for f in split][:sample]:
         try:
+            if not stat.S_ISREG(os.stat(listing.root / rel).st_mode):
+                continue  # a pipe would never answer
             with Image.open(listing.root / rel, formats=SUPPORTED_FORMATS) as im:
                 sizes[(im.size[1], im.size[0])] += 1
                 grey = grey and (im.mode in _GREY_MODES or (

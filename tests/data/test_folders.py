@@ -226,6 +226,7 @@ def test_mnist_folder_is_recognised(mnist_dir):
 def test_a_pipe_named_like_an_image_is_skipped_not_waited_on(odd_folder, tmp_path):
     root, expected = odd_folder
     os.mkfifo(root / "cat" / "pipe.png")
+    assert guess_input_shape(root) == (3, 8, 8)
     data = load_image_folder(root, (3, 8, 8), use_cache=False)
     assert data.n_train + data.n_test == len(expected)
     assert "cat/pipe.png (not a regular file" in "".join(data.notes)
