@@ -7,6 +7,11 @@ CNNVIZ_MNIST_DIR
     ``<repo>/../shared/data/mnist``.
 CNNVIZ_REQUIRE_MNIST=1
     Fail, instead of skip, tests that need MNIST when it is missing (set by ``.ci/run``).
+CNNVIZ_CIFAR_DIR
+    CIFAR-10 as JPEG files in class folders (``train/CLASS/*.jpg``, ``test/CLASS/*.jpg``);
+    defaults to ``<repo>/../shared/data/cifar10``.
+CNNVIZ_REQUIRE_CIFAR=1
+    Fail, instead of skip, tests that need CIFAR-10 when it is missing (set by ``.ci/run``).
 CNNVIZ_REQUIRE_TORCH=1
     Fail, instead of skip, tests that need PyTorch when it is missing (set by ``.ci/run``).
 """
@@ -45,6 +50,22 @@ def mnist_dir() -> Path:
     missing = [part for part, path in find_mnist_files(folder).items() if path is None]
     if missing:
         _missing(f"MNIST {', '.join(missing)} missing in {folder}", "CNNVIZ_REQUIRE_MNIST")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def cifar_dir() -> Path:
+    """Folder holding CIFAR-10 as images: ``train/CLASS/*.jpg`` and ``test/CLASS/*.jpg``.
+
+    ``CNNVIZ_CIFAR_DIR`` if set, else ``<repo>/../shared/data/cifar10``. Skips the test when the
+    folder is missing, or fails it when ``CNNVIZ_REQUIRE_CIFAR=1``.
+    """
+    default = REPO_ROOT.parent / "shared" / "data" / "cifar10"
+    folder = Path(os.environ.get("CNNVIZ_CIFAR_DIR") or default)
+    missing = [split for split in ("train", "test") if not (folder / split / "airplane").is_dir()]
+    if missing:
+        _missing(f"CIFAR-10 {'/'.join(missing)}/airplane missing in {folder}",
+                 "CNNVIZ_REQUIRE_CIFAR")
     return folder
 
 

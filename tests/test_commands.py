@@ -155,10 +155,10 @@ def test_evaluate_refuses_a_network_that_does_not_take_the_data(tmp_path, capsys
 
 
 def test_an_unknown_data_name_is_reported_as_such(capsys):
-    assert main(["evaluate", "--data", "cifar10", "--limit", "30"]) == 2
+    assert main(["evaluate", "--data", "imagenet", "--limit", "30"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("cnnviz: error: --data cifar10: no dataset or folder of that name")
-    assert "mnist, offline" in err and "MNIST folder" not in err
+    assert err.startswith("cnnviz: error: --data imagenet: no dataset or folder of that name")
+    assert "mnist, cifar10, offline" in err and "MNIST folder" not in err
 
 
 @pytest.mark.parametrize("network", ["lenet5", "colour"])

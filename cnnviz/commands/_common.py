@@ -11,8 +11,9 @@ from pathlib import Path
 from cnnviz.commands import UserError
 
 DEFAULT_MODEL = ("models", "lenet5.npz")
-#: The datasets ``--data`` names (anything else must be a folder of MNIST files).
-DATA_NAMES = ("mnist", "offline")
+#: The datasets ``--data`` names (anything else must be a folder: MNIST files, CIFAR-10's binary
+#: release, or images in class folders).
+DATA_NAMES = ("mnist", "cifar10", "offline")
 
 
 def default_model_path() -> Path:
@@ -43,16 +44,24 @@ def open_model(spec: str | None, seed: int = 0):
 
 def open_dataset(spec: str, seed: int = 0, download: bool = True, limit: int | None = None,
                  model=None):
-    """``"mnist"`` (found locally or downloaded), ``"offline"`` (generated) or a folder of MNIST
-    files; ``limit`` keeps at most that many training and test images. With ``model``, the
-    images must be what the network takes (:func:`cnnviz.data.check_network_input`)."""
-    from cnnviz.data import DataError, Dataset, load_default_mnist, load_mnist, synthetic_dataset
+    """``"mnist"`` or ``"cifar10"`` (found locally or downloaded), ``"offline"`` (generated) or a
+    folder, recognised by its content: MNIST files, CIFAR-10's binary release, or images in class
+    folders (which become what ``model`` takes, or keep their own size and colour without one).
+    ``limit`` keeps at most that many training and test images. With ``model``, the images must
+    be what the network takes (:func:`cnnviz.data.check_network_input`). What the user should know
+    about the data (files skipped...) goes to standard error."""
+    from cnnviz.data import (DataError, Dataset, load_data_folder, load_default_cifar10,
+                             load_default_mnist, synthetic_dataset)
 
     if limit is not None and limit < 2:
         raise UserError("--limit must be at least 2")
     if spec not in DATA_NAMES and not os.path.lexists(spec):  # a link loop is load_mnist's to say
         raise UserError(f"--data {spec}: no dataset or folder of that name; choose "
-                        f"{', '.join(DATA_NAMES)}, or a folder holding the four MNIST files")
+                        f"{', '.join(DATA_NAMES)}, or a folder holding the four MNIST files, "
+                        "CIFAR-10's binary release or images in class folders (CLASS/*.png)")
+    shape = tuple(model.input_shape) if model is not None else None
+    if shape is not None and (len(shape) != 3 or shape[0] not in (1, 3)):
+        shape = None  # images cannot become that input: check_fits says so below
     try:
         if spec == "offline":
             if limit is None:
@@ -61,16 +70,23 @@ def open_dataset(spec: str, seed: int = 0, download: bool = True, limit: int | N
                 data = synthetic_dataset(n_train=limit, n_test=min(limit, 5000), seed=seed)
         elif spec == "mnist":
             data = load_default_mnist(download=download, progress=ByteProgress())
+        elif spec == "cifar10":
+            data = load_default_cifar10(download=download, progress=ByteProgress(),
+                                        folder_progress=ImageProgress())
         else:
-            data = load_mnist(spec)
+            data = load_data_folder(spec, shape, progress=ImageProgress())
     except DataError as exc:
         raise UserError(str(exc)) from None
+    for note in data.notes:
+        print(f"cnnviz: {note}", file=sys.stderr)
     if limit is not None and spec != "offline":
         data = Dataset(data.train_x[:limit], data.train_y[:limit], data.test_x[:limit],
-                       data.test_y[:limit], name=f"{data.name} (first {limit})")
+                       data.test_y[:limit], name=f"{data.name} (first {limit})",
+                       class_names=data.class_names, notes=data.notes)
     if model is not None:
-        what = {"offline": "the offline digits", "mnist": "the MNIST digits"}
-        check_fits(model, data, what.get(spec, f"the digits in {spec}"))
+        what = {"offline": "the offline digits", "mnist": "the MNIST digits",
+                "cifar10": "the CIFAR-10 images"}
+        check_fits(model, data, what.get(spec, f"the images in {spec}"))
     return data
 
 
@@ -98,6 +114,23 @@ class ByteProgress:
                   end="", file=sys.stderr, flush=True)
         elif total:
             print(f"\r{name}: ready{' ' * 30}", file=sys.stderr, flush=True)
+        return True
+
+
+class ImageProgress:
+    """Progress of decoding a folder of images, on standard error (a bar, or a line every 10 s
+    when standard error is not a terminal)."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, done, total):
+        if self.bar is None:
+            self.bar = ProgressBar()
+        self.bar.update(done / max(total, 1), f"reading images: {done:,} of {total:,}",
+                        force=done == total)
+        if done == total:
+            self.bar.close()
         return True
 
 

@@ -9,7 +9,9 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
         "evaluate", help="test a network: accuracy, per-class accuracy, confusion matrix",
         description="Evaluate a network on the test split of a dataset.")
     parser.add_argument("--model", help="a .npz network (default: the shipped lenet5)")
-    parser.add_argument("--data", default="mnist", help="mnist, offline, or a folder of MNIST files")
+    parser.add_argument("--data", default="mnist",
+                        help="mnist, cifar10, offline, or a folder (MNIST files, CIFAR-10's "
+                             "binary release, or images in class folders)")
     parser.add_argument("--limit", type=int, metavar="N", help="use at most N test images")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser

@@ -76,7 +76,9 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                     "The last line on standard output is a JSON summary.")
     parser.add_argument("--arch", default="lenet5",
                         help="preset (lenet5, tiny, mlp) or a .npz network to train further")
-    parser.add_argument("--data", default="mnist", help="mnist, offline, or a folder of MNIST files")
+    parser.add_argument("--data", default="mnist",
+                        help="mnist, cifar10, offline, or a folder (MNIST files, CIFAR-10's "
+                             "binary release, or images in class folders)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=None,
@@ -132,10 +134,7 @@ def run_train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     model = open_model(args.arch, seed=args.seed)
-    data = open_dataset(args.data, seed=args.seed, limit=args.limit)
-    if (1,) + data.train_x.shape[1:] != model.input_shape:
-        raise UserError(f"the network takes inputs of shape {model.input_shape}, the data is "
-                        f"{data.train_x.shape[1:]}")
+    data = open_dataset(args.data, seed=args.seed, limit=args.limit, model=model)
     val_split = args.val_split if args.val_split is not None \
         else default_val_split(len(data.train_x))
     if val_split < 0 or val_split and val_split >= len(data.train_x):

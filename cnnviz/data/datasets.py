@@ -1,4 +1,9 @@
-"""A small container for an image-classification dataset (MNIST or the synthetic set)."""
+"""A small container for an image-classification dataset (MNIST, the synthetic digits, CIFAR-10,
+a folder of images), and the checks made where data meets a network.
+
+Images are uint8: grey datasets hold (N, H, W) arrays (the digits), colour ones (N, C, H, W)
+arrays, channels first like the network's input (CIFAR-10: (N, 3, 32, 32), red, green, blue).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,8 @@ import numpy as np
 
 from .errors import InputShapeError
 
-__all__ = ["Dataset", "ValidationSplit", "check_network_classes", "check_network_input",
-           "format_input_shape", "input_shape_of", "to_float_batch"]
+__all__ = ["DIGIT_CLASSES", "Dataset", "ValidationSplit", "check_network_classes",
+           "check_network_input", "format_input_shape", "input_shape_of", "to_float_batch"]
 
 #: What the shipped lenet5 takes and gives, to name it where it would fit.
 _LENET5_INPUT, _LENET5_CLASSES = (1, 28, 28), 10
@@ -22,28 +27,33 @@ def to_float_batch(images: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     images : np.ndarray
-        uint8 array of shape (N, H, W), values 0..255, white ink on black.
+        uint8 array of shape (N, H, W) (grey, e.g. white ink on black digits) or (N, C, H, W)
+        (channels first, e.g. red, green, blue), values 0..255.
 
     Returns
     -------
     np.ndarray
-        float32 array of shape (N, 1, H, W) with values in [0, 1] (pixel / 255).
+        float32 array of shape (N, 1, H, W) or (N, C, H, W) with values in [0, 1] (pixel / 255).
     """
     images = np.asarray(images)
-    if images.ndim != 3:
-        raise ValueError(f"expected images of shape (N, H, W), got shape {images.shape}")
+    if images.ndim not in (3, 4):
+        raise ValueError(f"expected images of shape (N, H, W) or (N, C, H, W), "
+                         f"got shape {images.shape}")
     out = images.astype(np.float32)
     out /= 255.0
-    return out[:, None, :, :]
+    return out[:, None, :, :] if out.ndim == 3 else out
 
 
 def input_shape_of(images: np.ndarray) -> tuple[int, int, int]:
     """``(channels, height, width)`` of one of ``images`` once :func:`to_float_batch` has put
-    it in the network's layout: (N, H, W) grey images give ``(1, H, W)``."""
+    it in the network's layout: (N, H, W) grey images give ``(1, H, W)``, (N, C, H, W) images
+    ``(C, H, W)``."""
     shape = np.shape(images)
-    if len(shape) != 3:
-        raise ValueError(f"expected images of shape (N, H, W), got shape {shape}")
-    return (1, int(shape[1]), int(shape[2]))
+    if len(shape) == 3:
+        return (1, int(shape[1]), int(shape[2]))
+    if len(shape) == 4:
+        return (int(shape[1]), int(shape[2]), int(shape[3]))
+    raise ValueError(f"expected images of shape (N, H, W) or (N, C, H, W), got shape {shape}")
 
 
 def format_input_shape(shape) -> str:
@@ -77,9 +87,18 @@ def check_network_input(network_shape, images: np.ndarray, name: str = "the imag
     net, data = format_input_shape(network_shape), format_input_shape(data_shape)
     example = " (such as the shipped lenet5)" if data_shape == _LENET5_INPUT else ""
     raise InputShapeError(
-        f"this network takes {net} images (channels x height x width) but {name} are {data}: "
-        f"choose a network made for {data} images{example} or data of {net} images",
+        f"this network takes {net} images ({_describe_shape(network_shape)}) but {name} are "
+        f"{data} ({_describe_shape(data_shape)}): choose a network made for {data} "
+        f"images{example} or data of {net} images",
         network_shape, data_shape)
+
+
+def _describe_shape(shape) -> str:
+    """``(3, 32, 32)`` -> "colour, 32x32 pixels" ("channels x height x width" for the unusual)."""
+    if len(shape) != 3:
+        return "channels x height x width"
+    kind = {1: "grey", 3: "colour"}.get(shape[0], f"{shape[0]} channels")
+    return f"{kind}, {shape[1]}x{shape[2]} pixels"
 
 
 def check_network_classes(output_shape, labels: np.ndarray, name: str = "the images") -> None:
@@ -112,22 +131,32 @@ class ValidationSplit(NamedTuple):
     val_y: np.ndarray
 
 
+#: Class names of the digit datasets (and of any dataset that names none).
+DIGIT_CLASSES = tuple(str(digit) for digit in range(10))
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Train and test arrays of a digit dataset.
+    """Train and test arrays of an image-classification dataset.
 
     Attributes
     ----------
     train_x : np.ndarray
-        uint8 (N_train, H, W) images, white ink on black (28x28 for MNIST).
+        uint8 images: (N_train, H, W) grey (MNIST: 28x28, white ink on black) or
+        (N_train, C, H, W) channels first (CIFAR-10: 3x32x32, red, green, blue).
     train_y : np.ndarray
-        uint8 (N_train,) class labels 0..9.
+        uint8 (N_train,) class labels 0, 1, ... (indices into :attr:`classes`).
     test_x : np.ndarray
-        uint8 (N_test, H, W) images.
+        uint8 (N_test, ...) images, same layout as ``train_x``.
     test_y : np.ndarray
         uint8 (N_test,) class labels.
     name : str
         Human-readable name, e.g. ``"MNIST"`` or ``"synthetic"``.
+    class_names : tuple of str
+        Names of classes 0, 1, ...; empty for the digit datasets (see :attr:`classes`).
+    notes : tuple of str
+        What the user should know about how the data was read (files skipped, empty classes...),
+        one sentence each; empty when there is nothing to say.
     """
 
     train_x: np.ndarray
@@ -135,15 +164,19 @@ class Dataset:
     test_x: np.ndarray
     test_y: np.ndarray
     name: str = "dataset"
+    class_names: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "class_names", tuple(str(n) for n in self.class_names))
+        object.__setattr__(self, "notes", tuple(str(n) for n in self.notes))
         for split in ("train", "test"):
             x = getattr(self, f"{split}_x")
             y = getattr(self, f"{split}_y")
-            if x.ndim != 3 or y.ndim != 1:
+            if x.ndim not in (3, 4) or y.ndim != 1:
                 raise ValueError(
-                    f"{self.name}: {split} images must be (N, H, W) and labels (N,), "
-                    f"got {x.shape} and {y.shape}"
+                    f"{self.name}: {split} images must be (N, H, W) or (N, C, H, W) and labels "
+                    f"(N,), got {x.shape} and {y.shape}"
                 )
             if len(x) != len(y):
                 raise ValueError(
@@ -168,11 +201,26 @@ class Dataset:
     @property
     def image_shape(self) -> tuple[int, int]:
         """(H, W) of one image."""
-        return tuple(self.train_x.shape[1:])  # type: ignore[return-value]
+        return tuple(self.train_x.shape[-2:])  # type: ignore[return-value]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image in the network's layout (``(1, 28, 28)`` for MNIST)."""
+        return input_shape_of(self.train_x)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Names of classes 0, 1, ...: :attr:`class_names`, or the ten digits when it is empty."""
+        return self.class_names or DIGIT_CLASSES
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes (:attr:`classes`)."""
+        return len(self.classes)
 
     def class_counts(self, split: str = "train") -> np.ndarray:
-        """Number of images per class 0..9 as an int64 array of shape (10,)."""
-        return np.bincount(self._labels(split), minlength=10)
+        """Number of images per class as an int64 array of shape (n_classes,) (10 for digits)."""
+        return np.bincount(self._labels(split), minlength=self.n_classes)
 
     def as_float(self, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
         """Images and labels of one split in the network's layout.
@@ -184,7 +232,7 @@ class Dataset:
         Returns
         -------
         images : np.ndarray
-            float32 (N, 1, H, W) in [0, 1].
+            float32 (N, C, H, W) in [0, 1] (C = 1 for grey datasets).
         labels : np.ndarray
             int64 (N,).
         """

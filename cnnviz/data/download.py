@@ -1,9 +1,9 @@
-"""Download MNIST into a per-user cache folder, verifying the MD5 of every file.
+"""Download datasets (MNIST, CIFAR-10) into a per-user cache folder, verifying every file.
 
-Files are written to a temporary file in the destination folder and moved into
-place with :func:`os.replace` only once complete and verified, so a half-written
-MNIST file never exists under its real name. Mirrors are tried in turn for each
-file; only ``urllib`` is used.
+:func:`download_file` is the one mechanism: each file has a known size and MD5; it is
+written to a temporary file in the destination folder and moved into place with
+:func:`os.replace` only once complete and verified, so a half-written file never exists
+under its real name. Mirrors are tried in turn; only ``urllib`` is used.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ __all__ = [
     "default_cache_dir",
     "mnist_cache_dir",
     "file_md5",
+    "is_verified",
+    "download_file",
     "verify_mnist_folder",
     "download_mnist",
     "find_mnist",
@@ -97,9 +99,10 @@ def file_md5(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _is_verified(path: Path, size: int, md5: str) -> bool:
+def is_verified(path: str | Path, size: int, md5: str) -> bool:
     """True when ``path`` is a file of the right size and MD5."""
     try:
+        path = Path(path)
         return path.is_file() and path.stat().st_size == size and file_md5(path) == md5
     except OSError:
         return False
@@ -108,7 +111,7 @@ def _is_verified(path: Path, size: int, md5: str) -> bool:
 def verify_mnist_folder(folder: str | Path) -> bool:
     """True when ``folder`` holds the four original gzip files with the right MD5s."""
     folder = Path(folder)
-    return all(_is_verified(folder / name, *info) for name, info in MNIST_FILES.items())
+    return all(is_verified(folder / name, *info) for name, info in MNIST_FILES.items())
 
 
 def _report(progress: ProgressCallback | None, name: str, done: int, total: int | None) -> None:
@@ -161,24 +164,62 @@ def _fetch(url: str, dest: Path, size: int, md5: str,
             _copy_verified(response, out, dest.name, size, md5, progress)
 
 
-def _download_one(name: str, folder: Path, mirrors: Sequence[str],
-                  progress: ProgressCallback | None, timeout: float) -> None:
-    """Try every mirror for one file; raise DownloadError listing every failure."""
-    size, md5 = MNIST_FILES[name]
+def download_file(name: str, folder: str | Path, size: int, md5: str, mirrors: Sequence[str],
+                  progress: ProgressCallback | None = None, timeout: float = 30,
+                  advice: str = "") -> Path:
+    """Download ``name`` into ``folder``, trying each mirror in turn, and verify it.
+
+    Parameters
+    ----------
+    name : str
+        The file name, appended to each mirror's base URL and used in ``folder``.
+    folder : str or Path
+        Destination folder (must exist).
+    size, md5 : int, str
+        The file's exact size in bytes and MD5 hex digest: anything else is refused.
+    mirrors : sequence of str
+        Base URLs.
+    progress : callable or None
+        ``progress(name, bytes_done, bytes_total_or_None)``; False cancels.
+    timeout : float
+        Socket timeout in seconds for each request.
+    advice : str
+        Appended to the error message: what to do offline.
+
+    Returns
+    -------
+    Path
+        ``folder / name``, complete and verified.
+
+    Raises
+    ------
+    DownloadError
+        No mirror delivered the file (the message lists every URL with its reason).
+    DownloadCancelled
+        ``progress`` asked to stop; the partial file is deleted.
+    """
+    folder = Path(folder)
     failures = []
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + name
         try:
             _fetch(url, folder / name, size, md5, progress, timeout)
-            return
+            return folder / name
         except DownloadCancelled:
             raise
         except (_MirrorFailed, OSError, http.client.HTTPException, ValueError) as exc:
             failures.append(f"  - {url}: {_describe(exc)}")
     tried = "\n".join(failures) if failures else "  (no mirrors given)"
     raise DownloadError(
-        f"Could not download {name} from any mirror:\n{tried}\n{_OFFLINE_ADVICE}"
+        f"Could not download {name} from any mirror:\n{tried}" + (f"\n{advice}" if advice else "")
     )
+
+
+def _download_one(name: str, folder: Path, mirrors: Sequence[str],
+                  progress: ProgressCallback | None, timeout: float) -> None:
+    """Download one MNIST file (see :func:`download_file`)."""
+    size, md5 = MNIST_FILES[name]
+    download_file(name, folder, size, md5, mirrors, progress, timeout, _OFFLINE_ADVICE)
 
 
 def download_mnist(
@@ -221,7 +262,7 @@ def download_mnist(
     except OSError as exc:
         raise DownloadError(f"Cannot create the cache folder {folder}: {exc}") from exc
     for name, (size, md5) in MNIST_FILES.items():
-        if _is_verified(folder / name, size, md5):
+        if is_verified(folder / name, size, md5):
             _report(progress, name, size, size)
             continue
         _download_one(name, folder, mirrors, progress, timeout)

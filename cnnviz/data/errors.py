@@ -10,6 +10,8 @@ from __future__ import annotations
 __all__ = [
     "DataError",
     "MnistError",
+    "CifarError",
+    "ImageFolderError",
     "DownloadError",
     "DownloadCancelled",
     "ImageLoadError",
@@ -24,6 +26,14 @@ class DataError(Exception):
 
 class MnistError(DataError):
     """An MNIST/IDX file or folder is missing, malformed or inconsistent."""
+
+
+class CifarError(DataError):
+    """A CIFAR-10 binary archive or folder is missing, malformed or unsafe."""
+
+
+class ImageFolderError(DataError):
+    """A folder of images cannot be used as a dataset (no class folders, no readable image...)."""
 
 
 class DownloadError(DataError):

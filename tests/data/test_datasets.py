@@ -81,3 +81,38 @@ def test_the_shipped_network_is_suggested_only_where_it_fits():
     with pytest.raises(InputShapeError) as caught:
         check_network_input((1, 28, 28), np.zeros((2, 32, 32), np.uint8))
     assert "lenet5" not in str(caught.value)
+
+
+def test_colour_datasets_keep_channels_first_and_name_their_classes():
+    from cnnviz.data import DIGIT_CLASSES, Dataset, to_float_batch
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (12, 3, 4, 5), dtype=np.uint8)
+    y = (np.arange(12) % 3).astype(np.uint8)
+    data = Dataset(x, y, x[:4], y[:4], name="colour", class_names=["a", "b", "c"],
+                   notes=["2 files skipped"])
+    assert data.input_shape == (3, 4, 5) and data.image_shape == (4, 5)
+    assert data.classes == ("a", "b", "c") and data.n_classes == 3
+    assert data.class_counts().tolist() == [4, 4, 4] and data.notes == ("2 files skipped",)
+    floats, labels = data.as_float("test")
+    assert floats.shape == (4, 3, 4, 5) and floats.dtype == np.float32
+    np.testing.assert_array_equal(floats, x[:4] / np.float32(255))  # no channel axis added
+    assert to_float_batch(x[:, :1]).shape == (12, 1, 4, 5)
+    split = data.split_validation(3)
+    assert split.train_x.shape == (9, 3, 4, 5) and split.val_x.shape == (3, 3, 4, 5)
+    grey = Dataset(x[:, 0], y, x[:4, 0], y[:4])                  # the digit layout is unchanged
+    assert grey.input_shape == (1, 4, 5) and grey.classes == DIGIT_CLASSES
+    assert grey.class_counts().tolist() == [4, 4, 4] + [0] * 7
+    assert input_shape_of(x) == (3, 4, 5)
+    with pytest.raises(ValueError):
+        Dataset(x[:, :, :, :, None], y, x[:4, :, :, :, None], y[:4])
+
+
+def test_a_digit_network_meeting_colour_images_is_told_in_words():
+    colour = np.zeros((2, 3, 32, 32), np.uint8)
+    with pytest.raises(InputShapeError) as caught:
+        check_network_input((1, 28, 28), colour, "the CIFAR-10 images")
+    assert str(caught.value).startswith(
+        "this network takes 1x28x28 images (grey, 28x28 pixels) but the CIFAR-10 images are "
+        "3x32x32 (colour, 32x32 pixels): choose a network made for 3x32x32 images")
+    assert caught.value.network_shape == (1, 28, 28) and caught.value.data_shape == (3, 32, 32)
