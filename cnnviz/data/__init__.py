@@ -19,6 +19,7 @@ from .download import (
 from .errors import (DataError, DownloadCancelled, DownloadError, ImageLoadCancelled,
                      ImageLoadError, InputShapeError, MnistError)
 from .images import LoadedImage, load_image, resize_float, to_grey, to_network_input
+from .pipeline import NetworkInput, PipelineError, fit_geometry, image_to_input
 from .mnist import MNIST_FILES, find_mnist_files, has_mnist_files, load_mnist, read_idx
 from .preprocess import (
     PreprocessInfo,
@@ -44,6 +45,10 @@ __all__ = [
     "InputShapeError",
     "LoadedImage",
     "MnistError",
+    "NetworkInput",
+    "PipelineError",
+    "fit_geometry",
+    "image_to_input",
     "PreprocessInfo",
     "ValidationSplit",
     "center_of_mass",
