@@ -181,24 +181,24 @@ class InputContract:
         """Check a file's JSON value strictly (every field's type, range and length) and build
         the contract; raises :class:`ContractError` saying which field is wrong."""
         if not isinstance(value, dict):
-            raise ContractError("the input description must be a JSON object")
+            raise ContractError("it must be a JSON object")
         unknown = sorted(set(value) - _KEYS, key=str)
         if unknown:
-            raise ContractError(f"the input description has an unknown field "
+            raise ContractError(f"it has an unknown field "
                                 f"{show_value(unknown[0])}")
         if value.get("format") != FORMAT:
-            raise ContractError(f"the input description's format must be {FORMAT!r}, not "
+            raise ContractError(f"its format must be {FORMAT!r}, not "
                                 f"{show_value(value.get('format'))}")
         version = value.get("version")
         if not _is_int(version) or version < 1:
-            raise ContractError(f"the input description's version must be a positive whole "
+            raise ContractError(f"its version must be a positive whole "
                                 f"number, not {show_value(version)}")
         if version > VERSION:
-            raise ContractError(f"the input description is version {version}, written by a "
+            raise ContractError(f"it is version {version}, written by a "
                                 f"newer cnnviz (this one reads version {VERSION})")
         for key in ("shape", "classes", "pipeline"):
             if key not in value:
-                raise ContractError(f"the input description has no {key!r}")
+                raise ContractError(f"it has no {key!r}")
         shape, classes = value["shape"], value["classes"]
         if not isinstance(shape, list):
             raise ContractError(f"the input shape must be a list [channels, height, width], "
@@ -223,7 +223,7 @@ class InputContract:
         output shape (the same input shape; one class name per output unit)."""
         input_shape = tuple(int(v) for v in input_shape)
         if input_shape != self.shape:
-            raise ContractError(f"the input description says {_shape_text(self.shape)}, the "
+            raise ContractError(f"it says {_shape_text(self.shape)}, the "
                                 f"network takes {_shape_text(input_shape)}")
         outputs = math.prod(int(v) for v in output_shape)
         if self.classes and outputs != len(self.classes):

@@ -124,7 +124,7 @@ def _contract(config: dict, model: Sequential, path) -> InputContract:
         contract = InputContract.from_dict(config["input"])
         contract.check_network(model.input_shape, model.output_shape)
     except ContractError as exc:
-        _fail(path, f"the input description is wrong: {exc}")
+        _fail(path, f"the input description (what the network takes) is wrong: {exc}")
     return contract
 
 

@@ -196,7 +196,8 @@ def test_a_wrong_contract_is_one_precise_message(colour_file, tmp_path, case):
     with pytest.raises(ModelFileError) as info:
         load_network(path)
     message = str(info.value)
-    assert message.startswith("bad.npz: the input description is wrong: "), message
+    assert message.startswith("bad.npz: the input description (what the network takes) is "
+                              "wrong: "), message
     assert words in message and "\n" not in message
 
 
