@@ -47,7 +47,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_train(args: argparse.Namespace) -> int:
     from cnnviz.commands import UserError
-    from cnnviz.commands._common import ProgressBar, format_seconds, open_dataset, open_model
+    from cnnviz.commands._common import ProgressBar, format_seconds, open_dataset, open_network
     from cnnviz.data import to_float_batch
     from cnnviz.nn import save_model
     from cnnviz.nn.parallel import WorkerError, default_workers
@@ -67,7 +67,7 @@ def run_train(args: argparse.Namespace) -> int:
         config.validate()
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    model = open_model(args.arch, seed=args.seed)
+    model, contract = open_network(args.arch, seed=args.seed)  # a file's contract is kept
     data = open_dataset(args.data, seed=args.seed, limit=args.limit)
     if (1,) + data.train_x.shape[1:] != model.input_shape:
         raise UserError(f"the network takes inputs of shape {model.input_shape}, the data is "
@@ -115,7 +115,7 @@ def run_train(args: argparse.Namespace) -> int:
                "samples_per_s": round(last.samples_per_s, 1), "out": args.out,
                "command": "cnnviz " + shlex.join(sys.argv[1:])}
     try:
-        save_model(model, args.out, metadata=summary)
+        save_model(model, args.out, metadata=summary, contract=contract)
     except OSError as exc:
         raise UserError(f"cannot save the network to {args.out}: {exc}") from None
     print(f"test accuracy {test.accuracy:.4f}; saved {args.out}", file=sys.stderr)
