@@ -19,7 +19,7 @@ from .download import (
 from .errors import (DataError, DownloadCancelled, DownloadError, ImageLoadCancelled,
                      ImageLoadError, InputShapeError, MnistError)
 from .images import LoadedImage, load_image, resize_float, to_grey, to_network_input
-from .pipeline import NetworkInput, PipelineError, fit_geometry, image_to_input
+from .pipeline import NetworkInput, PipelineError, crop_box, image_to_input, pad_geometry
 from .mnist import MNIST_FILES, find_mnist_files, has_mnist_files, load_mnist, read_idx
 from .preprocess import (
     PreprocessInfo,
@@ -47,7 +47,8 @@ __all__ = [
     "MnistError",
     "NetworkInput",
     "PipelineError",
-    "fit_geometry",
+    "crop_box",
+    "pad_geometry",
     "image_to_input",
     "PreprocessInfo",
     "ValidationSplit",

@@ -5,8 +5,9 @@
 - ``"digits"``: the MNIST-style steps of :mod:`cnnviz.data.preprocess` (find the ink, crop, fit
   the digit in 20/28 of the side, centre by mass), on the image as loaded;
 - ``"image"``: grey (BT.601 luma) for one channel, RGB for three (a grey image is repeated);
-  resized, keeping the aspect ratio, so that it covers the frame (``fit="crop"``, then the middle
-  is cut out) or fits inside it (``fit="pad"``, the rest is ``fill``); area averaging when
+  resized, keeping the aspect ratio, so that it covers the frame (``fit="crop"``: the middle of
+  the image with the frame's aspect ratio is resized to the frame, :func:`crop_box`) or fits
+  inside it (``fit="pad"``, the rest is ``fill``, :func:`pad_geometry`); area averaging when
   shrinking, bilinear otherwise (Pillow, per channel in float); values in [0, 1];
 
 and then ``(x - mean) / std`` per channel.
@@ -24,7 +25,7 @@ from cnnviz.nn.contract import InputContract
 from .images import LoadedImage, resize_float, to_grey
 from .preprocess import DIGIT_BOX, DIGIT_SIZE, PreprocessInfo, preprocess_digit_info
 
-__all__ = ["NetworkInput", "PipelineError", "fit_geometry", "image_to_input"]
+__all__ = ["NetworkInput", "PipelineError", "crop_box", "pad_geometry", "image_to_input"]
 
 
 class PipelineError(ValueError):
@@ -51,26 +52,30 @@ class NetworkInput:
     digit: PreprocessInfo | None = None
 
 
-def fit_geometry(height: int, width: int, out_h: int, out_w: int,
-                 fit: str) -> tuple[int, int, int, int]:
-    """Where an ``height`` x ``width`` image goes in an ``out_h`` x ``out_w`` frame.
+def crop_box(height: int, width: int, out_h: int, out_w: int) -> tuple[float, float, float, float]:
+    """The part of an ``height`` x ``width`` image that fills an ``out_h`` x ``out_w`` frame when
+    the image is scaled to cover the frame and centre-cropped: ``(left, top, right, bottom)`` in
+    image pixels (fractions allowed), the middle of the image with the frame's aspect ratio.
 
-    Returns ``(new_h, new_w, top, left)``: the size the image is resized to (aspect ratio kept,
-    each side at least 1) and, for ``fit="crop"``, the offset of the frame inside the resized
-    image (the middle; the odd pixel is cut at the bottom/right), for ``fit="pad"``, the offset
-    of the resized image inside the frame.
+    Resizing this box straight to the frame does the same as resizing the whole image and
+    cropping it, without ever making the large intermediate image (a 1 x 60,000 picture covering
+    a 32 x 32 frame would be 32 x 1,920,000 pixels).
     """
-    if fit == "crop":
-        scale = max(out_h / height, out_w / width)
-        new_h = max(out_h, round(height * scale))
-        new_w = max(out_w, round(width * scale))
-    elif fit == "pad":
-        scale = min(out_h / height, out_w / width)
-        new_h = min(out_h, max(1, round(height * scale)))
-        new_w = min(out_w, max(1, round(width * scale)))
-    else:
-        raise ValueError(f"fit must be 'crop' or 'pad', not {fit!r}")
-    return new_h, new_w, abs(new_h - out_h) // 2, abs(new_w - out_w) // 2
+    scale = max(out_h / height, out_w / width)
+    box_h, box_w = out_h / scale, out_w / scale
+    left, top = (width - box_w) / 2, (height - box_h) / 2
+    return left, top, left + box_w, top + box_h
+
+
+def pad_geometry(height: int, width: int, out_h: int, out_w: int) -> tuple[int, int, int, int]:
+    """Where an ``height`` x ``width`` image goes when scaled to fit inside an ``out_h`` x
+    ``out_w`` frame: ``(new_h, new_w, top, left)``, the resized size (aspect ratio kept, each side
+    at least 1 and one side the frame's) and its offset in the frame (the middle; the odd pixel of
+    padding goes to the bottom/right)."""
+    scale = min(out_h / height, out_w / width)
+    new_h = min(out_h, max(1, round(height * scale)))
+    new_w = min(out_w, max(1, round(width * scale)))
+    return new_h, new_w, (out_h - new_h) // 2, (out_w - new_w) // 2
 
 
 def _planes(pixels: np.ndarray, channels: int) -> list[np.ndarray]:
@@ -83,24 +88,26 @@ def _planes(pixels: np.ndarray, channels: int) -> list[np.ndarray]:
     return [grey, grey, grey]
 
 
-def _resample(height: int, width: int, new_h: int, new_w: int) -> int:
-    shrinking = new_h <= height and new_w <= width
+def _resample(shrinking: bool) -> int:
     return Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
 
 
 def _image_planes(pixels: np.ndarray, contract: InputContract) -> np.ndarray:
     c, out_h, out_w = contract.shape
     height, width = pixels.shape[:2]
-    new_h, new_w, top, left = fit_geometry(height, width, out_h, out_w, contract.fit)
-    resample = _resample(height, width, new_h, new_w)
     out = np.empty((c, out_h, out_w), dtype=np.float32)
-    for i, plane in enumerate(_planes(pixels, c)):
-        resized = resize_float(plane, new_h, new_w, resample)
-        if contract.fit == "crop":
-            out[i] = resized[top:top + out_h, left:left + out_w]
-        else:
+    if contract.fit == "crop":
+        box = crop_box(height, width, out_h, out_w)
+        resample = _resample(out_h <= box[3] - box[1] and out_w <= box[2] - box[0])
+        for i, plane in enumerate(_planes(pixels, c)):
+            pil = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32))  # mode "F"
+            out[i] = np.asarray(pil.resize((out_w, out_h), resample, box=box), dtype=np.float32)
+    else:
+        new_h, new_w, top, left = pad_geometry(height, width, out_h, out_w)
+        resample = _resample(new_h <= height and new_w <= width)
+        for i, plane in enumerate(_planes(pixels, c)):
             out[i] = contract.fill
-            out[i, top:top + new_h, left:left + new_w] = resized
+            out[i, top:top + new_h, left:left + new_w] = resize_float(plane, new_h, new_w, resample)
     return np.clip(out, 0.0, 1.0, out=out)
 
 

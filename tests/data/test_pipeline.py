@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz.data import (PipelineError, fit_geometry, image_to_input, load_image,
+from cnnviz.data import (PipelineError, crop_box, image_to_input, load_image, pad_geometry,
                          preprocess_digit_info)
 from cnnviz.nn import InputContract, default_contract
 
@@ -30,21 +30,26 @@ def smooth_image(h, w, seed, colour=True):
     return np.round(np.clip(out, 0, 1) * 255).astype(np.uint8)
 
 
-def expected_geometry(h, w, out_h, out_w, fit):
-    """By hand: the scale that covers (crop) or fits (pad) the frame, then the middle."""
-    if fit == "crop":
-        s = out_h / h if out_h / h > out_w / w else out_w / w
-    else:
-        s = out_h / h if out_h / h < out_w / w else out_w / w
-    nh, nw = int(np.floor(h * s + 0.5)), int(np.floor(w * s + 0.5))
-    nh = max(nh, out_h) if fit == "crop" else max(1, min(nh, out_h))
-    nw = max(nw, out_w) if fit == "crop" else max(1, min(nw, out_w))
+def expected_box(h, w, out_h, out_w):
+    """By hand: the middle of the image with the frame's aspect ratio, as large as fits."""
+    if w * out_h >= h * out_w:  # the image is wider than the frame: full height
+        box_w = h * out_w / out_h
+        return ((w - box_w) / 2, 0.0, (w + box_w) / 2, float(h))
+    box_h = w * out_h / out_w
+    return (0.0, (h - box_h) / 2, float(w), (h + box_h) / 2)
+
+
+def expected_pad(h, w, out_h, out_w):
+    """By hand: the scale that fits the frame, sides rounded half up, the rest split evenly."""
+    s = out_h / h if out_h / h < out_w / w else out_w / w
+    nh = max(1, min(out_h, int(np.floor(h * s + 0.5))))
+    nw = max(1, min(out_w, int(np.floor(w * s + 0.5))))
     return nh, nw
 
 
 def pillow_reference(array, contract):
-    """The same steps with Pillow's own operations (resize, crop, paste) and a hand-written
-    normalisation loop: the array is opened as a Pillow image of each channel in mode "F"."""
+    """The same steps with Pillow's own operations (resize of a box, new, paste) and a
+    hand-written normalisation loop; each channel is a Pillow image in mode "F"."""
     c, out_h, out_w = contract.shape
     floats = array.astype(np.float32) / 255.0
     if floats.ndim == 2:
@@ -54,16 +59,19 @@ def pillow_reference(array, contract):
     elif c == 3 and floats.shape[2] == 1:
         floats = np.repeat(floats, 3, axis=2)
     h, w = floats.shape[:2]
-    nh, nw = expected_geometry(h, w, out_h, out_w, contract.fit)
-    resample = Image.Resampling.BOX if nh <= h and nw <= w else Image.Resampling.BILINEAR
     out = np.zeros((c, out_h, out_w), np.float64)
     for ch in range(c):
         plane = Image.fromarray(np.ascontiguousarray(floats[..., ch]), mode="F")
-        plane = plane.resize((nw, nh), resample)
         if contract.fit == "crop":
-            left, top = (nw - out_w) // 2, (nh - out_h) // 2
-            plane = plane.crop((left, top, left + out_w, top + out_h))
+            box = expected_box(h, w, out_h, out_w)
+            shrink = box[2] - box[0] >= out_w and box[3] - box[1] >= out_h
+            plane = plane.resize((out_w, out_h), Image.Resampling.BOX if shrink
+                                 else Image.Resampling.BILINEAR, box=box)
         else:
+            nh, nw = expected_pad(h, w, out_h, out_w)
+            shrink = nh <= h and nw <= w
+            plane = plane.resize((nw, nh), Image.Resampling.BOX if shrink
+                                 else Image.Resampling.BILINEAR)
             frame = Image.new("F", (out_w, out_h), contract.fill)
             frame.paste(plane, ((out_w - nw) // 2, (out_h - nh) // 2))
             plane = frame
@@ -102,30 +110,56 @@ def test_the_image_pipeline_matches_pillow(tmp_path, image, changes):
     np.testing.assert_allclose(result.x, pillow_reference(array, contract), atol=2e-5)
 
 
-def test_the_image_pipeline_agrees_with_pillows_rgb_resize_too(tmp_path):
-    """An independent route: Pillow resizing the 8-bit RGB image itself (rounding to 1/255)."""
+def test_the_image_pipeline_agrees_with_pillows_rgb_resize_too():
+    """An independent route: Pillow cropping and resizing the 8-bit RGB image itself."""
     array = smooth_image(120, 200, seed=5)
     contract = rgb_contract(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
     ours = image_to_input(array.astype(np.float32) / 255, contract).x
-    # covers 32x32: 120x200 -> 32x53, then the middle 32 columns (10 .. 42)
-    theirs = Image.fromarray(array).resize((53, 32), Image.Resampling.BOX).crop((10, 0, 42, 32))
+    # to cover 32x32 the picture shrinks by 120/32: the middle 120x120 (columns 40..160) is kept
+    theirs = Image.fromarray(array).crop((40, 0, 160, 120)).resize((32, 32), Image.Resampling.BOX)
     theirs = np.asarray(theirs, np.float32).transpose(2, 0, 1) / 255
     np.testing.assert_allclose(ours, theirs, atol=1.01 / 255)
 
 
-@pytest.mark.parametrize("h, w, out_h, out_w", [(48, 80, 32, 32), (90, 41, 32, 32), (3, 1000, 32, 32),
-                                                (1000, 3, 24, 40), (7, 7, 32, 32), (32, 32, 32, 32)])
-@pytest.mark.parametrize("fit", ["crop", "pad"])
-def test_geometry_covers_or_fits_the_frame(h, w, out_h, out_w, fit):
-    nh, nw, top, left = fit_geometry(h, w, out_h, out_w, fit)
-    assert (nh, nw) == expected_geometry(h, w, out_h, out_w, fit)
-    if fit == "crop":  # covers, and the frame is the middle
-        assert nh >= out_h and nw >= out_w
-        assert top == (nh - out_h) // 2 and left == (nw - out_w) // 2
-    else:  # fits, and sits in the middle
-        assert 1 <= nh <= out_h and 1 <= nw <= out_w
-        assert top == (out_h - nh) // 2 and left == (out_w - nw) // 2
+def test_cropping_is_resizing_the_whole_image_then_cutting_out_the_middle():
+    """The textbook definition (resize so that the image covers the frame, then crop), which
+    rounds the resized size to whole pixels: the same picture within that rounding."""
+    array = smooth_image(90, 150, seed=8)
+    contract = rgb_contract(shape=(3, 24, 24), mean=(0.0,) * 3, std=(1.0,) * 3)
+    ours = image_to_input(array.astype(np.float32) / 255, contract).x
+    resized = Image.fromarray(array).resize((40, 24), Image.Resampling.BOX)  # 150 * 24 / 90 = 40
+    theirs = np.asarray(resized.crop((8, 0, 32, 24)), np.float32).transpose(2, 0, 1) / 255
+    np.testing.assert_allclose(ours, theirs, atol=0.03)
+
+
+def test_a_very_long_image_is_cropped_without_a_huge_intermediate():
+    """1 x 60,000 pixels covering 64x64 would be 64 x 3,840,000 pixels if resized whole."""
+    import time
+
+    pixels = np.tile(np.linspace(0, 1, 60_000, dtype=np.float32), (1, 1))
+    contract = rgb_contract(shape=(3, 64, 64), mean=(0.0,) * 3, std=(1.0,) * 3)
+    start = time.perf_counter()
+    x = image_to_input(pixels, contract).x
+    assert time.perf_counter() - start < 1.0
+    assert x.shape == (3, 64, 64) and np.isfinite(x).all()
+    # the middle pixel of the strip, enlarged (bilinear): about 0.5 everywhere
+    np.testing.assert_allclose(x, 0.5, atol=1e-3)
+
+
+@pytest.mark.parametrize("h, w, out_h, out_w", [(48, 80, 32, 32), (90, 41, 32, 32),
+                                                (3, 1000, 32, 32), (1000, 3, 24, 40),
+                                                (7, 7, 32, 32), (32, 32, 32, 32), (1, 60000, 8, 8)])
+def test_geometry_covers_or_fits_the_frame(h, w, out_h, out_w):
+    left, top, right, bottom = crop_box(h, w, out_h, out_w)
+    assert (left, top, right, bottom) == pytest.approx(expected_box(h, w, out_h, out_w))
+    assert 0 <= left <= right <= w and 0 <= top <= bottom <= h
+    assert (right - left) * out_h == pytest.approx((bottom - top) * out_w)  # the frame's shape
+    assert right - left == pytest.approx(w) or bottom - top == pytest.approx(h)  # as large as fits
+    nh, nw, ptop, pleft = pad_geometry(h, w, out_h, out_w)
+    assert (nh, nw) == expected_pad(h, w, out_h, out_w)
+    assert 1 <= nh <= out_h and 1 <= nw <= out_w
     assert nh == out_h or nw == out_w  # one side is exactly the frame's
+    assert (ptop, pleft) == ((out_h - nh) // 2, (out_w - nw) // 2)
 
 
 def test_the_digits_pipeline_is_the_canvas_preprocessing(tmp_path):
