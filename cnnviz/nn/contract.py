@@ -4,8 +4,8 @@ A network file records, next to its layers, how an image becomes the network's i
 its outputs mean:
 
 - ``shape``: the input (channels, height, width), the same as the network's ``input_shape``;
-- ``classes``: one name per output unit (an empty list: the outputs are numbered, for networks
-  with more than :data:`MAX_CLASSES` outputs);
+- ``classes``: one name per output unit (an empty list, allowed only for networks with more than
+  :data:`MAX_CLASSES` outputs: the outputs are numbered);
 - ``pipeline``: ``"digits"`` (MNIST-style: find the ink, crop, fit the digit's larger side to
   20/28 of the side, centre by mass; one channel, square), ``"image"`` (RGB for 3 channels,
   grey for 1: resize so the image covers the HxW frame and centre-crop it (``fit="crop"``), or
@@ -229,6 +229,8 @@ class InputContract:
         if self.classes and outputs != len(self.classes):
             raise ContractError(f"{len(self.classes)} class names for the network's {outputs} "
                                 f"outputs")
+        if not self.classes and outputs <= MAX_CLASSES:  # numbered only beyond MAX_CLASSES
+            raise ContractError(f"no class names for the network's {outputs} outputs")
 
 
 def _shape_text(shape) -> str:

@@ -112,6 +112,7 @@ def test_default_contracts_follow_the_network():
     assert default_contract((784,), (10,)).pipeline == "none"
     many = default_contract((3, 8, 8), (16, 30, 30))  # more outputs than names: numbered
     assert many.classes == () and many.class_name(14399) == "14399"
+    many.check_network((3, 8, 8), (16, 30, 30))  # fits, although it names no class
 
 
 def test_saving_a_contract_that_does_not_fit_writes_nothing(tmp_path):
@@ -161,6 +162,7 @@ BAD = {
     "too few classes": (changed(classes=list(CIFAR[:9])),
                         "9 class names for the network's 10 outputs"),
     "too many classes": (changed(classes=list(CIFAR) + ["x"]), "11 class names"),
+    "classes empty": (changed(classes=[]), "no class names for the network's 10 outputs"),
     "class not text": (changed(classes=list(CIFAR[:9]) + [7]), "class name 9 must be text"),
     "class empty": (changed(classes=[""] + list(CIFAR[1:])), "class name 0 must have 1 to 64"),
     "class spaces": (changed(classes=["   "] + list(CIFAR[1:])), "only spaces"),
