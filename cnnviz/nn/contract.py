@@ -38,6 +38,8 @@ MAX_CLASSES = 10_000
 #: ``(x - mean) / std`` far from overflowing float32.
 MAX_ABS_MEAN = 1000.0
 MIN_STD, MAX_STD = 1e-4, 1000.0
+#: Largest value of the input shape (the model reader allows 4096).
+MAX_SIDE = 65_536
 #: Smallest side of a digit input (the digit's box is 20/28 of it).
 MIN_DIGIT_SIDE = 8
 
@@ -81,7 +83,7 @@ class InputContract:
 
     def __post_init__(self):
         shape = tuple(self.shape)
-        if len(shape) not in (1, 3) or not all(_is_int(v) and v > 0 for v in shape):
+        if len(shape) not in (1, 3) or not all(_is_int(v) and 0 < v <= MAX_SIDE for v in shape):
             raise ContractError(f"the input shape must be three positive whole numbers "
                                 f"(channels, height, width), not {show_value(self.shape)}")
         object.__setattr__(self, "shape", shape)
@@ -194,7 +196,7 @@ class InputContract:
             raise ContractError(f"its version must be a positive whole "
                                 f"number, not {show_value(version)}")
         if version > VERSION:
-            raise ContractError(f"it is version {version}, written by a "
+            raise ContractError(f"it is version {show_value(version)}, written by a "
                                 f"newer cnnviz (this one reads version {VERSION})")
         for key in ("shape", "classes", "pipeline"):
             if key not in value:
