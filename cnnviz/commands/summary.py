@@ -56,7 +56,8 @@ def format_contract(contract) -> str:
     if not count:
         classes = "classes: numbered (no names)"
     elif count > 12:
-        classes = f"classes ({count}): {', '.join(names[:10])}, ... ({count - 11} more), {names[-1]}"
+        classes = (f"classes ({count}): {', '.join(names[:10])}, ... ({count - 11} more), "
+                   f"{names[-1]}")
     else:
         classes = f"classes ({count}): {', '.join(names)}"
     return f"input: {contract.shape_text}\npipeline: {contract.describe_pipeline()}\n{classes}"

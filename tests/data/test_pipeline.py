@@ -55,7 +55,8 @@ def pillow_reference(array, contract):
     if floats.ndim == 2:
         floats = floats[..., None]
     if c == 1 and floats.shape[2] == 3:
-        floats = (floats[..., 0] * 0.299 + floats[..., 1] * 0.587 + floats[..., 2] * 0.114)[..., None]
+        luma = floats[..., 0] * 0.299 + floats[..., 1] * 0.587 + floats[..., 2] * 0.114
+        floats = luma[..., None]
     elif c == 3 and floats.shape[2] == 1:
         floats = np.repeat(floats, 3, axis=2)
     h, w = floats.shape[:2]
