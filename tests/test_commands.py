@@ -161,10 +161,8 @@ def test_an_unknown_data_name_is_reported_as_such(capsys):
     assert "mnist, cifar10, offline" in err and "MNIST folder" not in err
 
 
-@pytest.mark.parametrize("network", ["lenet5", "colour"])
-def test_predict_says_a_blank_image_holds_no_digit(tmp_path, capsys, network):
-    model = (colour_network(tmp_path / "m.npz") if network == "colour"
-             else save_model(build_preset("lenet5", seed=0), tmp_path / "m.npz"))
+def test_predict_says_a_blank_image_holds_no_digit(tmp_path, capsys):
+    model = save_model(build_preset("lenet5", seed=0), tmp_path / "m.npz")
     paper = tmp_path / "paper.png"
     Image.fromarray(np.full((50, 60), 255, np.uint8)).save(paper)     # white, no ink
     digit = tmp_path / "digit.png"
@@ -179,8 +177,20 @@ def test_predict_says_a_blank_image_holds_no_digit(tmp_path, capsys, network):
     assert main(["predict", "--model", str(model), "--json", str(paper), str(digit)]) == 1
     blank, drawn = map(json.loads, capsys.readouterr().out.splitlines())
     assert blank["blank"] is True and blank["label"] is None and len(blank["probabilities"]) == 10
+    assert blank["class"] is None
     assert drawn["blank"] is False and drawn["label"] == int(np.argmax(drawn["probabilities"]))
+    assert drawn["class"] == str(drawn["label"])
     assert main(["predict", "--model", str(model), str(digit)]) == 0    # ink only: success
+
+
+def test_a_plain_white_photo_is_a_photo_for_an_image_network(tmp_path, capsys):
+    """"No ink" is a digit network's notion: an image network classifies a white picture."""
+    model = colour_network(tmp_path / "m.npz")
+    paper = tmp_path / "paper.png"
+    Image.fromarray(np.full((50, 60), 255, np.uint8)).save(paper)
+    assert main(["predict", "--model", str(model), "--json", str(paper)]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["blank"] is False and row["label"] == int(np.argmax(row["probabilities"]))
 
 
 def hand_receptive_fields(config):

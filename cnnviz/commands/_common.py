@@ -28,18 +28,26 @@ def default_model_path() -> Path:
 
 def open_model(spec: str | None, seed: int = 0):
     """A network from a file path, a preset name (fresh weights) or, for None, the shipped one."""
-    from cnnviz.nn import PRESETS, ModelFileError, build_preset, load_model
+    return open_network(spec, seed)[0]
+
+
+def open_network(spec: str | None, seed: int = 0):
+    """``(model, contract)``: a network as :func:`open_model` opens it, with its input contract
+    (the file's; a preset's default one: :func:`cnnviz.nn.default_contract`)."""
+    from cnnviz.nn import PRESETS, ModelFileError, build_preset, default_contract, load_network
 
     if spec is None:
         spec = str(default_model_path())
     if spec in PRESETS and not Path(spec).exists():
-        return build_preset(spec, seed=seed)
+        model = build_preset(spec, seed=seed)
+        return model, default_contract(model.input_shape, model.output_shape)
     try:
-        return load_model(spec)
+        network = load_network(spec)
     except ModelFileError as exc:
         known = ", ".join(PRESETS)
         hint = f" (or name a preset: {known})" if not Path(spec).exists() else ""
         raise UserError(f"{exc}{hint}") from None
+    return network.model, network.contract
 
 
 def open_dataset(spec: str, seed: int = 0, download: bool = True, limit: int | None = None,

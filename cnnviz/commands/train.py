@@ -113,7 +113,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_train(args: argparse.Namespace) -> int:
     from cnnviz.commands import UserError
-    from cnnviz.commands._common import ProgressBar, format_seconds, open_dataset, open_model
+    from cnnviz.commands._common import ProgressBar, format_seconds, open_dataset, open_network
     from cnnviz.data import to_float_batch
     from cnnviz.nn import save_model
     from cnnviz.nn.parallel import WorkerError, default_workers
@@ -133,7 +133,7 @@ def run_train(args: argparse.Namespace) -> int:
         config.validate()
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    model = open_model(args.arch, seed=args.seed)
+    model, contract = open_network(args.arch, seed=args.seed)  # a file's contract is kept
     data = open_dataset(args.data, seed=args.seed, limit=args.limit, model=model)
     val_split = args.val_split if args.val_split is not None \
         else default_val_split(len(data.train_x))
@@ -197,7 +197,7 @@ def run_train(args: argparse.Namespace) -> int:
         if interrupts.received is not None:
             summary["interrupted_by"] = interrupts.received
         try:
-            save_model(model, args.out, metadata=summary)
+            save_model(model, args.out, metadata=summary, contract=contract)
         except OSError as exc:
             raise UserError(f"cannot save the network to {args.out}: {exc}") from None
     tested = f"test accuracy {test_accuracy:.4f}" if test_accuracy is not None else "not tested"

@@ -2,7 +2,8 @@
 
 from .budget import BudgetError, check_budget
 from .errors import ModelError, ModelFileError
-from .io import load_model, load_model_with_metadata, save_model
+from .contract import ContractError, InputContract, default_contract
+from .io import NetworkFile, load_model, load_model_with_metadata, load_network, save_model
 from .layers import (AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer, LeakyReLU, MaxPool2D,
                      ReLU, Sigmoid, Softmax, Softplus, Tanh, softmax)
 from .losses import MeanSquaredError, SoftmaxCrossEntropy
@@ -12,6 +13,7 @@ from .presets import PRESETS, build_preset
 from .summary import format_summary
 
 __all__ = [
+    "ContractError", "InputContract", "default_contract", "NetworkFile", "load_network",
     "BudgetError", "check_budget", "ModelError", "ModelFileError", "load_model", "load_model_with_metadata", "save_model",
     "AvgPool2D", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "LeakyReLU", "MaxPool2D", "ReLU",
     "Sigmoid", "Softmax", "Softplus", "Tanh", "softmax", "MeanSquaredError", "SoftmaxCrossEntropy",

@@ -2,7 +2,9 @@
 
 Layout of the archive (every entry a plain ``.npy`` array, never a pickle):
 
-- ``architecture``: uint8 bytes of the UTF-8 JSON from :meth:`Sequential.config`;
+- ``architecture``: uint8 bytes of the UTF-8 JSON from :meth:`Sequential.config`, with the
+  network's input contract under ``"input"`` (:class:`cnnviz.nn.contract.InputContract`; a file
+  without one is read as :func:`cnnviz.nn.contract.default_contract` says: a digit network);
 - ``metadata``: optional uint8 bytes of a JSON object (how the network was made, its accuracy);
 - ``params/<layer>.<name>``: float32 parameter arrays, e.g. ``params/0.weight``.
 
@@ -28,12 +30,14 @@ import tokenize
 import zipfile
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from .errors import ModelError, ModelFileError
 from ..fileio import atomic_write
 from .budget import BudgetError
+from .contract import ContractError, InputContract, default_contract
 from .layers import LAYER_TYPES, show_value
 from .model import Sequential, layer_from_config
 
@@ -50,15 +54,30 @@ MAX_PARAM_MAGNITUDE = 1e5
 # before allocating anything), against this machine's memory.
 
 
-def save_model(model: Sequential, path, metadata: dict | None = None) -> Path:
+class NetworkFile(NamedTuple):
+    """What :func:`load_network` reads: the network, its metadata and its input contract."""
+
+    model: Sequential
+    metadata: dict
+    contract: InputContract
+
+
+def save_model(model: Sequential, path, metadata: dict | None = None,
+               contract: InputContract | None = None) -> Path:
     """Write ``model`` to ``path`` atomically (see :func:`cnnviz.fileio.atomic_write`: temporary
     file in the same folder, fsync, rename, fsync of the folder; stale temporary files of killed
     saves are removed).
 
-    The name is used as given: no ``.npz`` is appended.
+    ``contract`` (how images become the input, the class names) is recorded in the architecture;
+    None records :func:`~cnnviz.nn.contract.default_contract` of the network. A contract that
+    does not fit the network raises :class:`~cnnviz.nn.contract.ContractError` before anything
+    is written. The name is used as given: no ``.npz`` is appended.
     """
     path = Path(path)
-    arrays = {"architecture": _json_bytes(model.config())}
+    if contract is None:
+        contract = default_contract(model.input_shape, model.output_shape)
+    contract.check_network(model.input_shape, model.output_shape)
+    arrays = {"architecture": _json_bytes({**model.config(), "input": contract.to_dict()})}
     if metadata is not None:
         arrays["metadata"] = _json_bytes(metadata)
     for name, value in model.named_params().items():
@@ -75,6 +94,14 @@ def load_model(path) -> Sequential:
 
 def load_model_with_metadata(path) -> tuple[Sequential, dict]:
     """Like :func:`load_model`, also returning the file's metadata dict (empty when absent)."""
+    network = load_network(path)
+    return network.model, network.metadata
+
+
+def load_network(path) -> NetworkFile:
+    """Read a model file: the network, its metadata (empty when absent) and its input contract
+    (checked against the network; :func:`~cnnviz.nn.contract.default_contract` for files that
+    have none); raises :class:`ModelFileError`."""
     path = Path(path)
     arrays = _read_arrays(path)
     config = _parse_json(arrays.pop("architecture", None), "architecture", path, required=True)
@@ -86,7 +113,19 @@ def load_model_with_metadata(path) -> tuple[Sequential, dict]:
             _fail(path, f"unexpected entry {show_value(key)}")
         params[key[len("params/"):]] = value
     model = _build(config, params, path)
-    return model, metadata
+    return NetworkFile(model, metadata, _contract(config, model, path))
+
+
+def _contract(config: dict, model: Sequential, path) -> InputContract:
+    """The file's input contract, checked strictly and against ``model``."""
+    if "input" not in config:  # written before contracts: a digit network
+        return default_contract(model.input_shape, model.output_shape)
+    try:
+        contract = InputContract.from_dict(config["input"])
+        contract.check_network(model.input_shape, model.output_shape)
+    except ContractError as exc:
+        _fail(path, f"the input description (what the network takes) is wrong: {exc}")
+    return contract
 
 
 def clean_text(text: str, limit: int = 100) -> str:

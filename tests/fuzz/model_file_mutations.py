@@ -28,7 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnviz.nn import ModelFileError, Sequential, build_preset, load_model, save_model
+from cnnviz.data import image_to_input
+from cnnviz.nn import (InputContract, ModelFileError, Sequential, build_preset, load_network,
+                       save_model)
 from cnnviz.nn.layers import LAYER_TYPES
 from cnnviz.nn.model import layer_from_config
 
@@ -53,16 +55,23 @@ EVERY_KIND = [
 ]
 
 
+COLOUR_CONTRACT = InputContract(
+    (3, 32, 32), ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+    "image", fit="pad", fill=0.5, mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26))
+
+
 def base_files() -> list[bytes]:
-    """Valid network files: a preset and one holding every layer kind, in several zip flavours."""
-    models = [build_preset("tiny", seed=3),
-              Sequential([layer_from_config(s) for s in EVERY_KIND], (2, 12, 12), seed=4,
-                         name="every kind")]
+    """Valid network files: two presets (digits, and colour with a full input contract) and one
+    holding every layer kind, in several zip flavours."""
+    models = [(build_preset("tiny", seed=3), None),
+              (Sequential([layer_from_config(s) for s in EVERY_KIND], (2, 12, 12), seed=4,
+                          name="every kind"), None),
+              (build_preset("cifar-tutorial", seed=5), COLOUR_CONTRACT)]
     files = []
     with tempfile.TemporaryDirectory() as folder:
-        for i, model in enumerate(models):
+        for i, (model, contract) in enumerate(models):
             path = Path(folder) / f"m{i}.npz"
-            save_model(model, path, metadata={"accuracy": 0.5, "note": "fuzz"})
+            save_model(model, path, metadata={"accuracy": 0.5, "note": "fuzz"}, contract=contract)
             raw = path.read_bytes()
             files.append(raw)
             for method in (zipfile.ZIP_DEFLATED, zipfile.ZIP_LZMA, zipfile.ZIP_BZIP2):
@@ -270,9 +279,11 @@ def mutate_config(rng, config):
         raw_slots.append(text)
         return f"@@RAW{len(raw_slots) - 1}@@"
 
-    pick = rng.integers(12)
+    pick = rng.integers(16)
     layer = layers[rng.integers(len(layers))] if layers else {}
-    if pick <= 3:  # a wrong value for every setting of every kind, in turn
+    if pick >= 12:  # the input contract
+        mutate_contract(rng, config, raw)
+    elif pick <= 3:  # a wrong value for every setting of every kind, in turn
         cls = LAYER_TYPES.get(layer.get("kind"))
         keys = list(getattr(cls, "SETTINGS", {})) or ["alpha", "rate", "size"]
         key = str(rng.choice(keys + ["bogus"]))
@@ -309,6 +320,54 @@ def mutate_config(rng, config):
     else:
         config["layers"] = raw("[" * int(rng.integers(1000, 100_001)))
     return config, raw_slots
+
+
+CONTRACT_KEYS = ["format", "version", "shape", "classes", "pipeline", "fit", "fill", "mean", "std"]
+
+
+def mutate_contract(rng, config, raw):
+    """Change one thing in the architecture's "input" (the input contract)."""
+    contract = config.get("input")
+    if not isinstance(contract, dict):
+        return
+    pool = hostile_values(rng) + ["digits", "image", "none", "crop", "pad", "cnnviz-input",
+                                  [3, 32, 32], [1, 28, 28], [0.5, 0.5, 0.5], [0.0, 0.0, 0.0]]
+    what = rng.integers(6)
+    if what <= 1:  # a wrong value for one field
+        key = str(rng.choice(CONTRACT_KEYS + ["bogus", "\ud800"]))
+        contract[key] = raw(str(rng.choice(RAW_VALUES))) if rng.random() < 0.25 else \
+            pool[rng.integers(len(pool))]
+    elif what == 2:  # one field gone
+        contract.pop(str(rng.choice(CONTRACT_KEYS)), None)
+    elif what == 3:  # the class names: one too few or too many, twice, odd text, huge
+        names = contract.get("classes")
+        if not isinstance(names, list) or not names:
+            return
+        how = rng.integers(6)
+        if how == 0:
+            del names[rng.integers(len(names))]
+        elif how == 1:
+            names.append(str(rng.choice(["extra", names[0]])))
+        elif how == 2:
+            names[rng.integers(len(names))] = names[(rng.integers(len(names)) + 1) % len(names)]
+        elif how == 3:
+            names[rng.integers(len(names))] = ["", " ", "x" * 65, "a\x1b[2J", "\ud800", 7, None,
+                                               ["cat"], "é" * 64][rng.integers(9)]
+        elif how == 4:
+            contract["classes"] = [f"c{i}" for i in range(int(rng.choice([0, 11, 10_001, 100_000])))]
+        else:
+            names[rng.integers(len(names))] = raw(str(rng.choice(RAW_VALUES)))
+    elif what == 4:  # per-channel numbers
+        key = str(rng.choice(["mean", "std"]))
+        values = contract.get(key)
+        if isinstance(values, list) and values:
+            values[rng.integers(len(values))] = [0.0, -1.0, 1e-30, 1e300, 2**70, True, "0.5", None,
+                                                 1e-4, 1000.0, raw("NaN")][rng.integers(11)]
+    else:
+        config["input"] = [None, [], "digits", 3, {}, raw(str(rng.choice(RAW_VALUES))),
+                           contract][rng.integers(7)]
+        if rng.random() < 0.3:
+            config.pop("input")  # as files written before contracts: loads as its default
 
 
 def m_json(rng, raw):
@@ -469,7 +528,7 @@ def run_case(path: Path, data: bytes, limit: float = CASE_SECONDS) -> tuple[str,
     start = time.perf_counter()
     try:
         try:
-            model = load_model(path)
+            model, _, contract = load_network(path)
         except ModelFileError as exc:
             seconds = time.perf_counter() - start
             message = str(exc)
@@ -483,6 +542,12 @@ def run_case(path: Path, data: bytes, limit: float = CASE_SECONDS) -> tuple[str,
             return "slow", f"loading took {loading:.2f} s", loading
         allowance = forward_allowance(model)
         x = np.random.default_rng(0).random((1,) + model.input_shape, dtype=np.float32)
+        if contract.pipeline != "none":  # what a loaded contract makes of a photo fits the network
+            photo = np.random.default_rng(1).random((19, 33, 3), dtype=np.float32)
+            x = image_to_input(photo, contract).x[None]
+            if x.shape[1:] != model.input_shape or not np.isfinite(x).all():
+                return "other", f"the pipeline made {x.shape}, finite {np.isfinite(x).all()}", \
+                    time.perf_counter() - start
         out = model.forward(x)
         seconds = time.perf_counter() - start
         if not np.isfinite(out).all():

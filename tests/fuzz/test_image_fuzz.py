@@ -38,8 +38,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz.data import ImageLoadError, load_image
+from cnnviz.data import ImageLoadError, image_to_input, load_image
 from cnnviz.data.images import WORKING_PIXELS
+from cnnviz.nn import InputContract, default_contract
 
 CASES = int(os.environ.get("CNNVIZ_FUZZ_CASES", "2000"))
 SEED = int(os.environ.get("CNNVIZ_FUZZ_SEED", "16"))
@@ -282,6 +283,12 @@ def _kind_of_error(message: str) -> str:
     return "other ImageLoadError"
 
 
+PIPELINES = [InputContract((3, 32, 32), tuple("abcdefghij"), "image", mean=(0.5,) * 3,
+                           std=(0.25,) * 3),
+             InputContract((1, 20, 36), ("a", "b"), "image", fit="pad", fill=0.5),
+             default_contract((1, 28, 28), (10,))]
+
+
 def run_case(index: int, bank, folder) -> tuple[str, str]:
     """Run case ``index``: (outcome, description); raises AssertionError on a wrong outcome."""
     rng = np.random.default_rng([SEED, index])
@@ -315,6 +322,9 @@ def run_case(index: int, bank, folder) -> tuple[str, str]:
         assert pixels.size // (3 if pixels.ndim == 3 else 1) <= WORKING_PIXELS, what
         assert np.isfinite(pixels).all(), f"{what}: non-finite pixels"
         assert pixels.min() >= 0.0 and pixels.max() <= 1.0, what
+        for contract in PIPELINES:  # every image a file gives becomes any network's input
+            x = image_to_input(image, contract).x
+            assert x.shape == contract.shape and np.isfinite(x).all(), (what, contract.fit)
         if mutation == "none":
             assert fmt in SUPPORTED, f"{what}: a {fmt} file was opened"
             assert pixels.shape[:2] == (h, w), (what, pixels.shape)
