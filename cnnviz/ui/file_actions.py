@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from cnnviz.data import DataError, load_image
 from cnnviz.nn import ModelError
+from cnnviz.nn.contract import InputContract
 from cnnviz.session import ImageInput, NetworkEntry, SessionError, network_input_for
 from cnnviz.ui import settings
 from cnnviz.ui.workers import Abandoned, TaskRunner, abandon_waits, run_with_progress
@@ -107,7 +108,7 @@ class FileActions:
             if not path:
                 return False
         name = Path(path).name
-        read = partial(_read_image, path, self.document.model.input_shape)
+        read = partial(_read_image, path, self.document.network.contract)
         opened = self._read_in_worker(read, f"Reading {name}\u2026",
                                       "Cannot open the image", f"Opening the image {name}")
         if opened is None:
@@ -315,12 +316,12 @@ class FileActions:
             self.open_image(images[0])
 
 
-def _read_image(path: str | Path, input_shape: tuple[int, ...]) -> ImageInput:
-    """Decode an image and convert it for a network of ``input_shape`` (in the worker; the
-    conversion is kept with the image, see :func:`cnnviz.session.network_input_for`)."""
+def _read_image(path: str | Path, contract: InputContract) -> ImageInput:
+    """Decode an image and convert it as the network's input ``contract`` says (in the worker;
+    the conversion is kept with the image, see :func:`cnnviz.session.network_input_for`)."""
     source = ImageInput(load_image(path))
     try:
-        network_input_for(source, input_shape)
+        network_input_for(source, contract)
     except Exception:  # noqa: BLE001 - the GUI thread's own pass says what is wrong
         pass
     return source
