@@ -1,0 +1,188 @@
+"""The window reads the network's input contract: class names, any number of classes, colour
+networks, and the contract kept through Save and Save As."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtWidgets import QFileDialog
+
+from cnnviz.data import CIFAR10_CLASSES, load_image, make_synthetic_digits
+from cnnviz.data.pipeline import image_to_input
+from cnnviz.nn import Dense, Flatten, Sequential, build_preset, load_network, save_model
+from cnnviz.nn.contract import InputContract
+from cnnviz.session import NetworkEntry, Session, canvas_input, shipped_network
+from cnnviz.ui.document import Document
+from cnnviz.ui.evaluation_view import EvaluationView, LabelledSet, LabelledSetSource
+from cnnviz.ui.prediction_panel import PredictionPanel
+
+from network_views import digit_raster
+
+CIFAR = InputContract(shape=(3, 32, 32), classes=CIFAR10_CLASSES, pipeline="image",
+                      mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26))
+FRUIT = ("apple", "banana", "cherry")
+
+
+def colour_photo(path, size=(160, 120)):
+    """A colour photo: a sky-blue top, a green bottom, a red disc in the middle."""
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    pixels = np.zeros((h, w, 3), dtype=np.uint8)
+    pixels[yy < h // 2] = (90, 160, 230)
+    pixels[yy >= h // 2] = (40, 170, 60)
+    pixels[(yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (h / 4) ** 2] = (210, 30, 30)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def fruit_network() -> NetworkEntry:
+    model = Sequential([Flatten(), Dense(out_features=3)], input_shape=(3, 12, 12), seed=0)
+    contract = InputContract(shape=(3, 12, 12), classes=FRUIT, pipeline="image")
+    return NetworkEntry(model, contract=contract)
+
+
+def shown_ticks(axis) -> list[tuple[float, str]]:
+    """The (position, text) of an axis's fixed ticks."""
+    return [tick for level in axis._tickLevels for tick in level]
+
+
+@pytest.fixture
+def panel(qtbot):
+    def make(entry, raster=None, width=900):
+        source = canvas_input(raster) if raster is not None else None
+        document = Document(Session(entry, source))
+        widget = PredictionPanel(document)
+        qtbot.addWidget(widget)
+        widget.resize(width, 320)
+        widget.show()
+        qtbot.waitExposed(widget)
+        return widget
+    return make
+
+
+def test_the_prediction_shows_the_contracts_class_names_for_three_classes(panel):
+    widget = panel(fruit_network(), digit_raster(7))
+    probs = widget.probabilities
+    assert len(probs) == 3 and widget.class_names == FRUIT
+    assert len(widget.bars.opts["height"]) == 3
+    top = int(np.argmax(probs))
+    assert widget.top_class_label.text() == FRUIT[top]
+    second = int(np.argsort(probs)[-2])
+    assert widget.runner_up_label.text().startswith(f"next: {FRUIT[second]} ")
+    assert shown_ticks(widget.plot.getAxis("bottom")) == list(enumerate(FRUIT))
+
+
+def test_the_prediction_of_a_colour_network_names_its_ten_classes(panel, qtbot):
+    entry = NetworkEntry(build_preset("cifar-tutorial", seed=0), contract=CIFAR)
+    widget = panel(entry, digit_raster(4), width=1400)
+    assert len(widget.bars.opts["height"]) == 10
+    assert widget.top_class_label.text() == CIFAR10_CLASSES[int(np.argmax(widget.probabilities))]
+    # Wide enough: every name in full under its bar ...
+    assert shown_ticks(widget.plot.getAxis("bottom")) == list(enumerate(CIFAR10_CLASSES))
+    # ... narrow: cut short, never overlapping, never numbers.
+    widget.resize(360, 320)
+    qtbot.waitUntil(lambda: shown_ticks(widget.plot.getAxis("bottom"))
+                    != list(enumerate(CIFAR10_CLASSES)))
+    ticks = shown_ticks(widget.plot.getAxis("bottom"))
+    assert [k for k, _ in ticks] == list(range(10))
+    for k, text in ticks:
+        name = CIFAR10_CLASSES[int(k)]
+        assert text == name or (text.endswith("\u2026") and name.startswith(text[:-1]))
+    assert any(text.endswith("\u2026") for _, text in ticks)
+    # The winner's name is never cut, and fits the panel.
+    label = widget.top_class_label
+    assert label.fontMetrics().horizontalAdvance("automobile") <= widget.width()
+
+
+def test_digits_are_labelled_as_before(panel):
+    widget = panel(shipped_network()[0], digit_raster(7))
+    assert widget.top_class_label.text() == "7"
+    assert shown_ticks(widget.plot.getAxis("bottom")) == [(k, str(k)) for k in range(10)]
+    assert widget.top_class_label.font().pointSize() == 44
+
+
+def named_digits_test_set(progress=None) -> LabelledSet:
+    images, labels = make_synthetic_digits(120, seed=1)
+    return LabelledSet("offline digit", images, labels.astype(np.int64))
+
+
+def test_the_evaluation_names_the_classes(qtbot):
+    names = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+    shipped = shipped_network()[0]
+    contract = InputContract(shape=(1, 28, 28), classes=names, pipeline="digits")
+    entry = NetworkEntry(shipped.model, contract=contract)
+    document = Document(Session(entry))
+    view = EvaluationView(document, [LabelledSetSource("120 digits", named_digits_test_set)])
+    qtbot.addWidget(view)
+    view.resize(900, 560)
+    view.show()
+    qtbot.waitExposed(view)
+    try:
+        with qtbot.waitSignal(view.runner.finished, timeout=10000):
+            view.evaluate()
+        evaluation = view.run.evaluation
+        left = shown_ticks(view.matrix.plot.getAxis("left"))
+        assert [text for _, text in left] == list(names)
+        view.show_cell(3, 3)
+        assert view.gallery_label.text().startswith(
+            f"{int(evaluation.confusion[3, 3]):,} threes right")
+        assert view.grid.count() == int(evaluation.confusion[3, 3]) > 0
+        assert view.grid.item(0).text().startswith("three\u2192three\n")
+        assert "true three, predicted three" in view.grid.item(0).toolTip()
+    finally:
+        assert view.shutdown()
+
+
+def test_save_and_save_as_keep_the_contract(make_window, tmp_path, monkeypatch):
+    contract = InputContract(shape=(3, 32, 32), classes=CIFAR10_CLASSES, pipeline="image",
+                             fit="pad", fill=0.25, mean=(0.5, 0.4, 0.3), std=(0.2, 0.3, 0.4))
+    path = save_model(build_preset("cifar-tutorial", seed=2), tmp_path / "colour.npz",
+                      contract=contract)
+    window = make_window(model=str(path))
+    assert window.document.network.contract == contract
+    window.document.set_param("0.bias", np.full(12, 0.5, dtype=np.float32))
+    assert window.save_network()  # its own file
+    assert load_network(path).contract == contract
+    other = tmp_path / "copy.npz"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a: (str(other), ""))
+    assert window.save_network_as()
+    assert load_network(other).contract == contract
+    assert window.open_network(other, ask=False)
+    assert window.document.network.contract == contract
+    assert window.prediction_panel.class_names == CIFAR10_CLASSES
+    assert not window.errors
+
+
+def test_a_colour_network_works_in_every_panel(make_window, tmp_path, qtbot):
+    path = save_model(build_preset("vgg-small", seed=0), tmp_path / "vgg-small.npz",
+                      contract=CIFAR)
+    photo = colour_photo(tmp_path / "photo.png")
+    window = make_window(model=str(path), image=str(photo))
+    document = window.document
+    assert not window.errors, window.errors
+    trace = document.trace
+    assert trace.network_input.shape == (3, 32, 32)
+    np.testing.assert_array_equal(trace.network_input, image_to_input(load_image(photo), CIFAR).x)
+    panel = window.prediction_panel
+    assert len(panel.bars.opts["height"]) == 10 and panel.class_names == CIFAR10_CLASSES
+    assert panel.top_class_label.text() in CIFAR10_CLASSES
+    assert window.input_view.image.shape == (32, 32, 3)
+    assert "digit" not in window.canvas_panel.caption.text()
+    # Every layer in the large view; the filters of each convolution.
+    combo = window.feature_maps.layer_combo
+    for index in range(combo.count()):
+        combo.setCurrentIndex(index)
+        qtbot.waitUntil(lambda: window.feature_maps.applied_version == document.trace.version)
+        assert np.isfinite(window.feature_maps.display).all() and window.feature_maps.display.size > 1
+    filters = window.filters_view.layer_combo
+    assert filters.count() >= 4  # vgg-small: four convolutions
+    for index in range(filters.count()):
+        filters.setCurrentIndex(index)
+        assert window.filters_view.display.size > 1
+    window.docks["layers"].raise_()
+    qtbot.waitUntil(lambda: window.layers_overview.applied_version == document.trace.version)
+    # Drawing on the canvas feeds the colour network too.
+    window.document.set_source(canvas_input(digit_raster(1)), "Stroke")
+    assert document.trace.network_input.shape == (3, 32, 32)
+    assert not window.errors, window.errors
