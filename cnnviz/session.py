@@ -217,6 +217,8 @@ class Trace:
         What the digit preprocessing did (for a network of the digits pipeline), else None.
     weights_token : int
         Identity of the weights the trace was computed with.
+    contract : InputContract or None
+        The input contract the network input was made by.
     """
 
     version: int
@@ -226,6 +228,7 @@ class Trace:
     probabilities: np.ndarray
     preprocess: PreprocessInfo | None
     weights_token: int
+    contract: InputContract | None = None
 
     @property
     def activations(self) -> tuple[np.ndarray, ...]:
@@ -275,6 +278,7 @@ def compute_trace(model: Sequential, source: InputSource, version: int, token: i
         probabilities=_frozen(np.asarray(probs, dtype=np.float32)),
         preprocess=info,
         weights_token=token,
+        contract=contract,
     )
 
 

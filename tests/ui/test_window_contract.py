@@ -186,3 +186,26 @@ def test_a_colour_network_works_in_every_panel(make_window, tmp_path, qtbot):
     window.document.set_source(canvas_input(digit_raster(1)), "Stroke")
     assert document.trace.network_input.shape == (3, 32, 32)
     assert not window.errors, window.errors
+
+
+def test_the_input_panels_describe_the_colour_pipeline_not_digits(make_window, tmp_path):
+    path = save_model(build_preset("cifar-tutorial", seed=0), tmp_path / "colour.npz",
+                      contract=CIFAR)
+    window = make_window(model=str(path))
+    # An empty canvas: the hint does not ask for a digit.
+    assert "digit" not in window.canvas_panel.caption.text()
+    assert window.canvas_panel.caption.text().startswith("Draw")
+    assert window.prediction_panel.runner_up_label.text() == "Open an image."
+    assert window.open_image(colour_photo(tmp_path / "photo.png"))
+    view = window.input_view
+    x = window.document.trace.network_input
+    # The normalised input is shown as the image it was made from, in [0, 1] ...
+    shown = np.clip(x * np.array(CIFAR.std, np.float32)[:, None, None]
+                    + np.array(CIFAR.mean, np.float32)[:, None, None], 0, 1)
+    np.testing.assert_allclose(view.image, shown.transpose(1, 2, 0), atol=1e-6)
+    assert view.caption.text() == "3\u00d732\u00d732, resized and cropped, normalised, from 160\u00d7120"
+    assert view.caption.toolTip().startswith("RGB image: resize and centre-crop to 32x32")
+    # ... the classes of the Analysis panel are the network's names.
+    combo = window.analysis_panel.class_combo
+    assert [combo.itemText(i) for i in range(1, combo.count())] == list(CIFAR10_CLASSES)
+    assert not window.errors
