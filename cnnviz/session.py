@@ -236,6 +236,17 @@ class Trace:
         return (self.network_input, *self.outputs)
 
     @property
+    def input_image(self) -> np.ndarray:
+        """float32 (C, H, W) in [0, 1]: the network input as a picture, before the contract's
+        normalisation (the network input itself when there is none)."""
+        contract = self.contract
+        if contract is None or not contract.normalised:
+            return self.network_input
+        std = np.asarray(contract.std, dtype=np.float32)[:, None, None]
+        mean = np.asarray(contract.mean, dtype=np.float32)[:, None, None]
+        return np.clip(self.network_input * std + mean, 0.0, 1.0)
+
+    @property
     def top_class(self) -> int:
         return int(np.argmax(self.probabilities))
 

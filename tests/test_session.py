@@ -179,6 +179,11 @@ def test_an_opened_network_keeps_the_contract_of_its_file_and_images_follow_it(s
     red, blue = trace.network_input[0], trace.network_input[2]
     assert red[16, 4] > blue[16, 4] and blue[16, 27] > red[16, 27]
     assert trace.preprocess is None and trace.probabilities.shape == (10,)
+    # As a picture: the same pipeline without its normalisation.
+    plain = InputContract(shape=(3, 32, 32), classes=CIFAR10_CLASSES, pipeline="image",
+                          fit="pad", fill=0.5)
+    np.testing.assert_allclose(trace.input_image, image_to_input(photo, plain).x, atol=1e-6)
+    assert trace.contract == contract
 
 
 def test_a_drawing_is_made_into_a_colour_networks_input_by_its_pipeline(tmp_path):

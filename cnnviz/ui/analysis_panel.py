@@ -325,7 +325,7 @@ class AnalysisPanel(ThemedPanel, QWidget):
 
     # ----------------------------------------------------------------- display
     def _show_input(self, trace: Trace) -> None:
-        x = trace.network_input
+        x = trace.input_image  # a normalised input as the picture it was made from
         grey = x[0] if x.shape[0] == 1 else x.mean(axis=0)
         # Dimmed (white ink shows as mid grey) so that the heat map's colours stand out.
         self.input_item.setImage(grey, levels=(0.0, 1.7), autoLevels=False)

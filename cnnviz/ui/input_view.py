@@ -92,14 +92,8 @@ class InputView(ThemedPanel, QWidget):
 
     @Slot(object)
     def _on_trace_changed(self, trace: Trace) -> None:
-        x = trace.network_input
-        contract = trace.contract
+        x, shown = trace.network_input, trace.input_image
         values = x[0] if x.shape[0] == 1 else np.ascontiguousarray(x.transpose(1, 2, 0))
-        shown = x
-        if contract is not None and contract.normalised:
-            std = np.asarray(contract.std, dtype=np.float32)[:, None, None]
-            mean = np.asarray(contract.mean, dtype=np.float32)[:, None, None]
-            shown = np.clip(x * std + mean, 0.0, 1.0)
         image = shown[0] if x.shape[0] == 1 else np.ascontiguousarray(shown.transpose(1, 2, 0))
         reshaped = image.shape != self._input.shape
         self._input, self._values = image, values

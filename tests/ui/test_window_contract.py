@@ -209,3 +209,24 @@ def test_the_input_panels_describe_the_colour_pipeline_not_digits(make_window, t
     combo = window.analysis_panel.class_combo
     assert [combo.itemText(i) for i in range(1, combo.count())] == list(CIFAR10_CLASSES)
     assert not window.errors
+
+
+def test_occlusion_fills_are_picture_values_normalised_as_the_contract_says(tmp_path):
+    from cnnviz.analysis import Target, occlusion_map
+    from cnnviz.session import ImageInput
+    from cnnviz.ui.analysis_methods import AnalysisSettings, explain
+
+    model = build_preset("cifar-tutorial", seed=0)
+    session = Session(NetworkEntry(model, contract=CIFAR),
+                      ImageInput(load_image(colour_photo(tmp_path / "photo.png"))))
+    trace = session.trace
+    settings = AnalysisSettings(method="occlusion", patch=8, stride=4, fill="black")
+    got = explain(model.copy(), trace, settings)
+    # Black in the picture is (0 - mean) / std in the network's input.
+    black = tuple(-m / s for m, s in zip(CIFAR.mean, CIFAR.std))
+    expected = occlusion_map(model.copy(), trace.network_input, Target.for_class(trace.top_class),
+                             8, 4, black)
+    np.testing.assert_allclose(got.values, expected.pixel_map, rtol=1e-5, atol=1e-6)
+    zero = occlusion_map(model.copy(), trace.network_input, Target.for_class(trace.top_class),
+                         8, 4, 0.0)
+    assert not np.allclose(zero.pixel_map, expected.pixel_map)
