@@ -230,3 +230,22 @@ def test_occlusion_fills_are_picture_values_normalised_as_the_contract_says(tmp_
     zero = occlusion_map(model.copy(), trace.network_input, Target.for_class(trace.top_class),
                          8, 4, 0.0)
     assert not np.allclose(zero.pixel_map, expected.pixel_map)
+
+
+def test_the_activation_gallery_names_the_classes(qtbot):
+    from cnnviz.ui.activation_gallery import ActivationGallery
+
+    document = Document(Session(NetworkEntry(build_preset("cifar-tutorial", seed=0),
+                                             contract=CIFAR)))
+    widget = ActivationGallery(document)
+    widget.steps_spin.setValue(10)
+    qtbot.addWidget(widget)
+    widget.resize(420, 560)
+    try:
+        with qtbot.waitSignal(widget.runner.finished, timeout=20000):
+            widget.show()  # the first showing computes the classes
+        assert widget.grid.count() == 10
+        assert [widget.grid.item(k).text().split("\n")[0] for k in range(10)] == \
+            [f"class {name}" for name in CIFAR10_CLASSES]
+    finally:
+        assert widget.shutdown()
