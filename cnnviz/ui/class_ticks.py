@@ -4,7 +4,8 @@ A network's class names come from its input contract ("0".."9" for digits, "airp
 "automobile"... for CIFAR-10). An axis with one tick per class has a few dozen pixels per class;
 pyqtgraph drops a label wider than the axis rather than cut it, and lets labels overlap. The
 names are therefore fitted to the room each class has, at most one label every :func:`label_step`
-classes; the full name is always in the tool tips and the status bar.
+classes; names that do not fit side by side alternate between two rows (``stagger``), which
+doubles their room; the full name is always in the tool tips and the status bar.
 """
 
 from __future__ import annotations
@@ -25,17 +26,27 @@ def label_step(count: int) -> int:
     return 1 if count <= MAX_LABELS else math.ceil(count / MAX_LABELS)
 
 
-def class_ticks(names, pixels_per_class: float, metrics: QFontMetrics,
-                offset: float = 0.0) -> list[list[tuple[float, str]]]:
+def class_ticks(names, pixels_per_class: float, metrics: QFontMetrics, offset: float = 0.0,
+                stagger: bool = False, edge: float | None = None) -> list[list[tuple[float, str]]]:
     """pyqtgraph ticks labelling class ``k`` at ``k + offset`` with its name, each name cut to
     the room it has (``pixels_per_class`` times the step between labels); a name with no room
-    for a single letter is left out."""
+    for a single letter is left out. With ``stagger``, names too wide to stand side by side
+    alternate between two rows (every other one starts with a line break). ``edge``: how far
+    (in classes) the axis goes beyond the first and last class's tick; their names are cut to
+    stay within it (pyqtgraph drops a label that does not)."""
     names = list(names)
     step = label_step(len(names))
     room = max(0, int(pixels_per_class * step) - GAP)
+    shown = range(0, len(names), step)
+    two_rows = stagger and any(metrics.horizontalAdvance(names[k]) > room for k in shown)
+    if two_rows:
+        room = max(0, int(2 * pixels_per_class * step) - GAP)
     ticks = []
-    for k in range(0, len(names), step):
-        text = metrics.elidedText(names[k], Qt.TextElideMode.ElideRight, room)
+    for row, k in enumerate(shown):
+        fits = room
+        if edge is not None and k in (0, len(names) - 1):
+            fits = min(room, int(2 * edge * pixels_per_class) - 1)
+        text = metrics.elidedText(names[k], Qt.TextElideMode.ElideRight, max(0, fits))
         if text and text != "\u2026":
-            ticks.append((k + offset, text))
+            ticks.append((k + offset, "\n" + text if two_rows and row % 2 else text))
     return [ticks]

@@ -137,7 +137,8 @@ class ConfusionMatrixView(ThemedPanel, QWidget):
             for side, room in (("bottom", 1 / units_per_pixel if units_per_pixel > 0 else 0),
                                ("left", LEFT_LABEL_ROOM)):
                 axis = self.plot.getAxis(side)
-                axis.setTicks(class_ticks(self.names, room, QFontMetrics(axis.font()), 0.5))
+                axis.setTicks(class_ticks(self.names, room, QFontMetrics(axis.font()), 0.5,
+                                          edge=0.5 if side == "bottom" else None))
         if not self._texts or units_per_pixel <= 0:
             return
         font = QFont(self.font())

@@ -20,6 +20,8 @@ from cnnviz.ui.document import Document
 from cnnviz.ui.theme import accent, plot_colors
 
 BAR_WIDTH = 0.72
+#: Room left and right of the outer bars, in bars.
+EDGE = 0.6
 TOP_CLASS_POINT_SIZE = 44
 #: Smallest size of the top class's name, when the longest name needs to shrink to fit.
 MIN_TOP_CLASS_POINT_SIZE = 14
@@ -110,7 +112,7 @@ class PredictionPanel(QWidget):
         self.class_names = network.classes
         self._digits = network.contract.pipeline == "digits"
         classes = len(self.class_names)
-        self.plot.setXRange(-0.6, classes - 0.4, padding=0)
+        self.plot.setXRange(-EDGE, classes - 1 + EDGE, padding=0)
         self._update_ticks()
         self._fit_top_class_font()
         self.probabilities = np.zeros(0, dtype=np.float32)
@@ -120,7 +122,8 @@ class PredictionPanel(QWidget):
         axis = self.plot.getAxis("bottom")
         width = self.plot.getViewBox().width()
         pixels = width / max(1, len(self.class_names)) if width > 0 else 0.0
-        axis.setTicks(class_ticks(self.class_names, pixels, QFontMetrics(axis.font())))
+        axis.setTicks(class_ticks(self.class_names, pixels, QFontMetrics(axis.font()),
+                                  stagger=True, edge=EDGE))
 
     def _fit_top_class_font(self) -> None:
         """The top class's size: large, or smaller when the longest name would not fit in its

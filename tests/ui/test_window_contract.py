@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QFileDialog
 
 from cnnviz.data import CIFAR10_CLASSES, load_image, make_synthetic_digits
@@ -43,8 +44,20 @@ def fruit_network() -> NetworkEntry:
 
 
 def shown_ticks(axis) -> list[tuple[float, str]]:
-    """The (position, text) of an axis's fixed ticks."""
-    return [tick for level in axis._tickLevels for tick in level]
+    """The (position, text) of an axis's fixed ticks (a staggered label's line break removed)."""
+    return [(k, text.lstrip("\n")) for level in axis._tickLevels for k, text in level]
+
+
+def drawn_labels(axis) -> list[str]:
+    """The labels pyqtgraph draws on the axis as it is now (it drops those that do not fit)."""
+    image = QImage(max(1, int(axis.width())), max(1, int(axis.height())),
+                   QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        _, _, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [text.lstrip("\n") for _, _, text in texts]
 
 
 @pytest.fixture
@@ -80,6 +93,7 @@ def test_the_prediction_of_a_colour_network_names_its_ten_classes(panel, qtbot):
     assert widget.top_class_label.text() == CIFAR10_CLASSES[int(np.argmax(widget.probabilities))]
     # Wide enough: every name in full under its bar ...
     assert shown_ticks(widget.plot.getAxis("bottom")) == list(enumerate(CIFAR10_CLASSES))
+    assert drawn_labels(widget.plot.getAxis("bottom")) == list(CIFAR10_CLASSES)
     # ... narrow: cut short, never overlapping, never numbers.
     widget.resize(360, 320)
     qtbot.waitUntil(lambda: shown_ticks(widget.plot.getAxis("bottom"))
@@ -90,6 +104,7 @@ def test_the_prediction_of_a_colour_network_names_its_ten_classes(panel, qtbot):
         name = CIFAR10_CLASSES[int(k)]
         assert text == name or (text.endswith("\u2026") and name.startswith(text[:-1]))
     assert any(text.endswith("\u2026") for _, text in ticks)
+    assert drawn_labels(widget.plot.getAxis("bottom")) == [text for _, text in ticks]
     # The winner's name is never cut, and fits the panel.
     label = widget.top_class_label
     assert label.fontMetrics().horizontalAdvance("automobile") <= widget.width()
