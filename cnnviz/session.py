@@ -2,7 +2,8 @@
 
 A :class:`Session` holds
 
-- the current network (a :class:`NetworkEntry`: the model, its file, the weights as loaded);
+- the current network (a :class:`NetworkEntry`: the model, its input contract, its file, the
+  weights as loaded);
 - the current input source: the drawing canvas (:class:`CanvasInput`) or a loaded image
   (:class:`ImageInput`);
 - the network input made from that source, and
@@ -25,21 +26,21 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnviz.data import (LoadedImage, PreprocessInfo, load_image, preprocess_digit_info,
-                         to_network_input)
-from cnnviz.nn import ModelError, Sequential, load_model_with_metadata, save_model, softmax
+from cnnviz.data import LoadedImage, PreprocessInfo, load_image
+from cnnviz.data.pipeline import image_to_input
+from cnnviz.nn import ModelError, Sequential, load_network, save_model, softmax
+from cnnviz.nn.contract import ContractError, InputContract, default_contract
 from cnnviz.resources import is_shipped
 
 __all__ = [
-    "CANVAS_SIZE", "DIGIT_INPUT_SHAPE", "CanvasInput", "ImageInput", "InputSource", "NetworkEntry",
+    "CANVAS_SIZE", "CanvasInput", "ImageInput", "InputSource", "NetworkEntry",
     "Session", "SessionError", "Trace", "blank_canvas", "canvas_input", "check_network",
-    "compute_trace", "network_input_for", "shipped_network",
+    "compute_trace", "network_input_for", "shipped_network", "ExampleNetwork", "example_networks",
+    "network_title", "DEFAULT_EXAMPLE",
 ]
 
 #: Side of the drawing canvas raster, in pixels (ten times MNIST's 28).
 CANVAS_SIZE = 280
-#: Networks with this input shape get the MNIST-style digit preprocessing.
-DIGIT_INPUT_SHAPE = (1, 28, 28)
 
 _tokens = itertools.count(1)
 
@@ -100,7 +101,7 @@ class ImageInput:
 
     image: LoadedImage
     kind = "image"
-    #: Network inputs made from the image, by input shape (see :func:`network_input_for`).
+    #: Network inputs made from the image, by input contract (see :func:`network_input_for`).
     prepared: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -138,10 +139,11 @@ def canvas_input(raster: np.ndarray) -> CanvasInput:
 
 
 # --------------------------------------------------------------------------------- conversion
-def check_network(model: Sequential) -> None:
+def check_network(model: Sequential, contract: InputContract | None = None) -> None:
     """Raise :class:`SessionError` unless the window can feed ``model`` and read its prediction.
 
-    The input must be an image, ``(1 or 3, height, width)``; the output a vector of class scores.
+    The input must be an image, ``(1 or 3, height, width)``, that the network's ``contract`` (if
+    given) makes from images; the output a vector of class scores.
     """
     shape = tuple(model.input_shape)
     if len(shape) != 3 or shape[0] not in (1, 3):
@@ -153,44 +155,43 @@ def check_network(model: Sequential) -> None:
         raise SessionError(
             f"this network's output has shape {out}; cnnviz needs a vector of at least two "
             "class scores")
+    if contract is not None and contract.pipeline == "none":
+        raise SessionError(
+            f"this network's file says its {contract.shape_text} inputs are not made from "
+            "images, so cnnviz cannot feed it a drawing or a picture")
 
 
 def network_input_for(source: InputSource,
-                      input_shape: tuple[int, ...]) -> tuple[np.ndarray, PreprocessInfo | None]:
-    """Make the network input from an input source (the same maths as ``cnnviz predict``).
+                      contract: InputContract) -> tuple[np.ndarray, PreprocessInfo | None]:
+    """Make the network input from an input source, as the network's input ``contract`` says
+    (:func:`cnnviz.data.pipeline.image_to_input`, the same maths as ``cnnviz predict``).
 
-    For a ``(1, 28, 28)`` network the source gets the MNIST-style digit preprocessing
-    (:func:`cnnviz.data.preprocess_digit_info`: invert dark ink, crop to the ink, fit 20x20,
-    centre by mass); any other network gets :func:`cnnviz.data.to_network_input` (grey or RGB,
-    resized).
+    A digit network (pipeline ``"digits"``) gets the MNIST-style digit preprocessing (find the
+    ink, crop to it, fit 20/28 of the side, centre by mass); an image network (``"image"``) the
+    image resized and cropped or padded to its input, grey or RGB, then normalised.
 
-    An image's input is kept with it (``ImageInput.prepared``, by shape): a large image is
+    An image's input is kept with it (``ImageInput.prepared``, by contract): a large image is
     converted once, and the window converts it in the worker that reads the file, off the GUI
     thread.
 
     Returns
     -------
     x : np.ndarray
-        float32 ``input_shape`` (C, H, W).
+        float32 ``contract.shape`` (C, H, W).
     info : PreprocessInfo or None
-        What the digit preprocessing did; None for the plain conversion.
+        What the digit preprocessing did; None for the other pipelines.
     """
-    key = tuple(input_shape)
     cache = source.prepared if isinstance(source, ImageInput) else None
-    if cache is not None and key in cache:
-        return cache[key]
-    c, h, w = input_shape
-    if key == DIGIT_INPUT_SHAPE:
-        digit, info = preprocess_digit_info(source.pixels)
-        result = digit[None], info
-    else:
-        pixels = source.pixels
-        if pixels.dtype == np.uint8:
-            pixels = pixels.astype(np.float32) / 255.0
-        result = to_network_input(pixels, c, h, w), None
+    if cache is not None and contract in cache:
+        return cache[contract]
+    pixels = source.pixels
+    if pixels.dtype == np.uint8:  # a drawing: white ink on black, 0..255
+        pixels = pixels.astype(np.float32) / 255.0
+    made = image_to_input(pixels, contract)
+    result = made.x, made.digit
     if cache is not None:
         result[0].setflags(write=False)
-        cache[key] = result
+        cache[contract] = result
     return result
 
 
@@ -213,9 +214,11 @@ class Trace:
         float32 (K,): the class probabilities (softmax of the last output unless the network ends
         in a Softmax layer).
     preprocess : PreprocessInfo or None
-        What the digit preprocessing did (for a (1, 28, 28) network), else None.
+        What the digit preprocessing did (for a network of the digits pipeline), else None.
     weights_token : int
         Identity of the weights the trace was computed with.
+    contract : InputContract or None
+        The input contract the network input was made by.
     """
 
     version: int
@@ -225,11 +228,23 @@ class Trace:
     probabilities: np.ndarray
     preprocess: PreprocessInfo | None
     weights_token: int
+    contract: InputContract | None = None
 
     @property
     def activations(self) -> tuple[np.ndarray, ...]:
         """``(network_input, *outputs)``: the same indexing as :meth:`Sequential.trace`."""
         return (self.network_input, *self.outputs)
+
+    @property
+    def input_image(self) -> np.ndarray:
+        """float32 (C, H, W) in [0, 1]: the network input as a picture, before the contract's
+        normalisation (the network input itself when there is none)."""
+        contract = self.contract
+        if contract is None or not contract.normalised:
+            return self.network_input
+        std = np.asarray(contract.std, dtype=np.float32)[:, None, None]
+        mean = np.asarray(contract.mean, dtype=np.float32)[:, None, None]
+        return np.clip(self.network_input * std + mean, 0.0, 1.0)
 
     @property
     def top_class(self) -> int:
@@ -246,16 +261,20 @@ class Trace:
         return self.source.is_blank or bool(self.preprocess is not None and self.preprocess.blank)
 
 
-def compute_trace(model: Sequential, source: InputSource, version: int, token: int) -> Trace:
-    """Convert ``source`` for ``model`` and run the network once; raises :class:`SessionError`
-    (a ``MemoryError`` included)."""
+def compute_trace(model: Sequential, source: InputSource, version: int, token: int,
+                  contract: InputContract | None = None) -> Trace:
+    """Convert ``source`` for ``model`` as its ``contract`` says (by default the one a file
+    without a contract would have) and run the network once; raises :class:`SessionError` (a
+    ``MemoryError`` included)."""
     try:
-        x, info = network_input_for(source, model.input_shape)
+        if contract is None:
+            contract = default_contract(model.input_shape, model.output_shape)
+        x, info = network_input_for(source, contract)
         # Weights near divergence (a snapshot of a run about to fail) overflow: the views show
         # the infinities and NaNs as they are, without a warning on the console.
         with np.errstate(over="ignore", invalid="ignore"):
             activations = model.trace(np.ascontiguousarray(x, dtype=np.float32)[None])
-    except (ModelError, ValueError, FloatingPointError) as exc:
+    except (ModelError, ValueError, FloatingPointError) as exc:  # ContractError, PipelineError
         raise SessionError(f"cannot run the network on this input: {exc}") from exc
     except MemoryError as exc:  # the caller's state stays as it was, as for any refusal
         raise SessionError("there is not enough memory on this computer to run the network on "
@@ -270,6 +289,7 @@ def compute_trace(model: Sequential, source: InputSource, version: int, token: i
         probabilities=_frozen(np.asarray(probs, dtype=np.float32)),
         preprocess=info,
         weights_token=token,
+        contract=contract,
     )
 
 
@@ -282,6 +302,10 @@ class NetworkEntry:
     ----------
     model : Sequential
         The network; its weights change in place through :meth:`Session.set_weights`.
+    contract : InputContract
+        What the network takes and what its outputs are called (:mod:`cnnviz.nn.contract`): the
+        file's, or for a network made in the window (None given) the contract a file without
+        one would have, from its input shape (:func:`~cnnviz.nn.contract.default_contract`).
     path : Path or None
         The file it was opened from or last saved to (None: never saved).
     read_only : bool
@@ -298,6 +322,7 @@ class NetworkEntry:
     model: Sequential
     path: Path | None = None
     read_only: bool = False
+    contract: InputContract | None = None
     metadata: dict = field(default_factory=dict)
     loaded_weights: dict[str, np.ndarray] = field(default_factory=dict)
     loaded_token: int = 0
@@ -305,6 +330,12 @@ class NetworkEntry:
     saved_token: int = -1
 
     def __post_init__(self) -> None:
+        try:
+            if self.contract is None:
+                self.contract = default_contract(self.model.input_shape, self.model.output_shape)
+            self.contract.check_network(self.model.input_shape, self.model.output_shape)
+        except ContractError as exc:
+            raise SessionError(f"the network's input description does not fit it: {exc}") from None
         if not self.loaded_weights:
             self.loaded_weights = {k: _frozen(v) for k, v in self.model.get_weights().items()}
         if not self.loaded_token:
@@ -312,14 +343,21 @@ class NetworkEntry:
 
     @classmethod
     def open(cls, path: str | Path, read_only: bool = False) -> NetworkEntry:
-        """Load a network file; raises :class:`cnnviz.nn.ModelFileError` or :class:`SessionError`."""
-        model, metadata = load_model_with_metadata(path)
+        """Load a network file with its input contract; raises :class:`cnnviz.nn.ModelFileError`
+        or :class:`SessionError`."""
+        model, metadata, contract = load_network(path)
         try:
-            check_network(model)
+            check_network(model, contract)
         except SessionError as exc:
             raise SessionError(f"{Path(path).name}: {exc}") from None
         return cls(model, Path(path), read_only=read_only or is_shipped(path),
-                   metadata=metadata)
+                   contract=contract, metadata=metadata)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """One name per output (the contract's names, or the output numbers)."""
+        count = int(np.prod(self.model.output_shape))
+        return tuple(self.contract.class_name(k) for k in range(count))
 
     @property
     def name(self) -> str:
@@ -352,11 +390,11 @@ class Session:
     def __init__(self, network: NetworkEntry | Sequential, source: InputSource | None = None):
         if isinstance(network, Sequential):
             network = NetworkEntry(network)
-        check_network(network.model)
+        check_network(network.model, network.contract)
         self._versions = itertools.count(1)
         self._network = network
         self._source = source if source is not None else blank_canvas()
-        self._trace = self._compute(network.model, self._source, network.token)
+        self._trace = self._compute(network, self._source, network.token)
 
     # ----------------------------------------------------------------- reading
     @property
@@ -394,7 +432,7 @@ class Session:
         """Make ``source`` the input; a no-op when it already is (the same object)."""
         if source is self._source:
             return self._trace
-        trace = self._compute(self.model, source, self._network.token)
+        trace = self._compute(self._network, source, self._network.token)
         self._source, self._trace = source, trace
         return trace
 
@@ -410,8 +448,8 @@ class Session:
         """Make ``network`` the current network; a no-op when it already is."""
         if network is self._network:
             return self._trace
-        check_network(network.model)
-        trace = self._compute(network.model, self._source, network.token)
+        check_network(network.model, network.contract)
+        trace = self._compute(network, self._source, network.token)
         self._network, self._trace = network, trace
         return trace
 
@@ -462,7 +500,7 @@ class Session:
             layers[int(index)].params[key] = np.array(value, dtype=own[name].dtype, copy=True)
         token = _new_token() if token is None else token
         try:
-            trace = self._compute(self.model, self._source, token)
+            trace = self._compute(self._network, self._source, token)
         except SessionError:
             for name, value in old.items():
                 index, key = name.split(".", 1)
@@ -495,13 +533,18 @@ class Session:
         if is_shipped(path):
             raise SessionError(f"{path}: this is where the networks shipped with cnnviz are kept; "
                                "save the network to a file of your own")
-        save_model(entry.model, path, metadata=entry.metadata or None)
+        try:
+            save_model(entry.model, path, metadata=entry.metadata or None,
+                       contract=entry.contract)
+        except ContractError as exc:  # checked before anything is written
+            raise SessionError(f"{path.name}: {exc}") from None
         entry.path, entry.read_only, entry.saved_token = path, False, entry.token
         return path
 
     # ----------------------------------------------------------------- helpers
-    def _compute(self, model: Sequential, source: InputSource, token: int) -> Trace:
-        return compute_trace(model, source, next(self._versions), token)
+    def _compute(self, network: NetworkEntry, source: InputSource, token: int) -> Trace:
+        return compute_trace(network.model, source, next(self._versions), token,
+                             network.contract)
 
     @staticmethod
     def _check_param(name: str, value: np.ndarray, own: np.ndarray) -> None:
@@ -514,19 +557,124 @@ class Session:
 
 # --------------------------------------------------------------------------------- start-up
 SHIPPED_NETWORK = ("models", "lenet5.npz")
+#: The example network the window starts with when none was used before.
+DEFAULT_EXAMPLE = SHIPPED_NETWORK[1]
 
 
-def shipped_network() -> tuple[NetworkEntry, str | None]:
-    """The pretrained lenet5 shipped with cnnviz (read-only), and None.
-
-    When the file is missing or unreadable (a broken installation): an untrained lenet5 and a
-    message saying so.
-    """
-    from cnnviz.nn import build_preset
+def _models_folder() -> Path | None:
     from cnnviz.resources import resource_path
 
     try:
-        return NetworkEntry.open(resource_path(*SHIPPED_NETWORK), read_only=True), None
-    except Exception as exc:  # a broken installation: the window starts all the same
-        message = f"The shipped network could not be opened ({exc}); using an untrained lenet5."
-        return NetworkEntry(build_preset("lenet5", seed=0)), message
+        return resource_path(SHIPPED_NETWORK[0])
+    except FileNotFoundError:  # a broken installation
+        return None
+
+
+def shipped_network(name: str | None = None) -> tuple[NetworkEntry, str | None]:
+    """A network shipped with cnnviz (read-only), and None: the example network file ``name``
+    (e.g. the one used last) when there is one of that name, else the pretrained lenet5.
+
+    When lenet5 is missing or unreadable too (a broken installation): an untrained lenet5 and a
+    message saying so.
+    """
+    from cnnviz.nn import build_preset
+
+    folder = _models_folder()
+    names = [name] if name and name != DEFAULT_EXAMPLE else []
+    names.append(DEFAULT_EXAMPLE)
+    problem = None
+    for candidate in names:
+        path = folder / candidate if folder is not None else None
+        # Only a plain file name of the models folder: a remembered setting names no other file.
+        if path is None or Path(candidate).name != candidate or not path.is_file():
+            problem = problem or f"{candidate} is missing"
+            continue
+        try:
+            return NetworkEntry.open(path, read_only=True), None
+        except Exception as exc:  # a broken installation: the window starts all the same
+            problem = str(exc)
+    message = f"The shipped network could not be opened ({problem}); using an untrained lenet5."
+    return NetworkEntry(build_preset("lenet5", seed=0)), message
+
+
+@dataclass(frozen=True)
+class ExampleNetwork:
+    """A network file shipped with cnnviz, as File > Example Networks lists it.
+
+    Attributes
+    ----------
+    path : Path
+    title : str
+        What it is, in words (:func:`network_title`), or why it cannot be read.
+    readable : bool
+    """
+
+    path: Path
+    title: str
+    readable: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+_titles: dict[tuple, tuple[str, bool]] = {}
+
+
+def example_networks() -> list[ExampleNetwork]:
+    """The networks shipped with cnnviz (every ``.npz`` file of the models folder), by file
+    name, each with a title read from its file (cached while the file stays the same)."""
+    from cnnviz.nn import ModelFileError
+
+    folder = _models_folder()
+    if folder is None:
+        return []
+    found = []
+    for path in sorted(folder.glob("*.npz"), key=lambda p: p.name.lower()):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in _titles:
+            try:
+                network = load_network(path)
+                _titles[key] = (network_title(path.name, network.model, network.metadata,
+                                              network.contract), True)
+            except (ModelFileError, OSError, MemoryError) as exc:
+                _titles[key] = (f"{path.stem} (cannot be read: {exc})", False)
+        title, readable = _titles[key]
+        found.append(ExampleNetwork(path, title, readable))
+    return found
+
+
+def network_title(file_name: str, model: Sequential, metadata: dict,
+                  contract: InputContract) -> str:
+    """A network in words, from its file: ``"lenet5: digits 28×28, 10 classes (MNIST, 99.4%
+    test accuracy)"``.
+
+    The name is the metadata's ``title`` or ``arch`` (text), else the model's name or the file's;
+    the input is what the contract says; the training data and test accuracy come from the
+    metadata when it has them (``data``: text, ``test_accuracy``: a number from 0 to 1).
+    """
+    from cnnviz.nn.io import clean_text
+
+    def text(key):
+        value = metadata.get(key) if isinstance(metadata, dict) else None
+        return clean_text(value, 60).strip() if isinstance(value, str) else ""
+
+    if text("title"):
+        return text("title")
+    name = text("arch") or clean_text(model.name or "", 60).strip() or Path(file_name).stem
+    c, h, w = contract.channels, contract.height, contract.width
+    what = {"digits": "digits", "image": "colour images" if c == 3 else "grey images"}.get(
+        contract.pipeline, f"{contract.shape_text} inputs")
+    size = f" {h}\u00d7{w}" if contract.pipeline != "none" else ""
+    count = int(np.prod(model.output_shape))
+    details = [part for part in (text("data"),) if part]
+    accuracy = metadata.get("test_accuracy") if isinstance(metadata, dict) else None
+    if isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool) \
+            and 0 <= accuracy <= 1:
+        details.append(f"{accuracy:.1%} test accuracy")
+    extra = f" ({', '.join(details)})" if details else ""
+    return f"{name}: {what}{size}, {count} classes{extra}"

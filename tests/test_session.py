@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnviz.data import DataError, load_image, preprocess_digit, to_grey, to_network_input
+from cnnviz.data import CIFAR10_CLASSES, DataError, load_image, preprocess_digit, to_grey
+from cnnviz.data.pipeline import image_to_input
 from cnnviz.nn import (Conv2D, Dense, Flatten, ModelFileError, ReLU, Sequential, build_preset,
-                       load_model, save_model)
+                       load_model, load_network, save_model)
+from cnnviz.nn.contract import InputContract
 from cnnviz.session import (CanvasInput, ImageInput, NetworkEntry, Session, SessionError,
                             blank_canvas, shipped_network)
 
@@ -131,13 +133,90 @@ def test_a_network_with_another_input_shape_gets_the_matching_conversion(session
     rgb = Sequential([Conv2D(out_channels=4, kernel_size=3), ReLU(), Flatten(),
                       Dense(out_features=5)], input_shape=(3, 16, 12), seed=0)
     session.open_image(digit_png(tmp_path / "one.png"))
-    trace = session.set_network(NetworkEntry(rgb))
-    expected = to_network_input(load_image(tmp_path / "one.png").pixels, 3, 16, 12)
+    entry = NetworkEntry(rgb)  # made in the window: the contract of its input shape
+    assert entry.contract.pipeline == "image" and entry.contract.shape == (3, 16, 12)
+    assert entry.classes == ("0", "1", "2", "3", "4")
+    trace = session.set_network(entry)
+    expected = image_to_input(load_image(tmp_path / "one.png"), entry.contract).x
     np.testing.assert_allclose(trace.network_input, expected)
     assert trace.preprocess is None and trace.probabilities.shape == (5,)
     trace = session.set_canvas(ink_raster())
     np.testing.assert_allclose(trace.network_input,
-                               to_network_input(ink_raster() / np.float32(255), 3, 16, 12))
+                               image_to_input(ink_raster() / np.float32(255), entry.contract).x)
+
+
+def colour_photo(path, size=(90, 60)):
+    """A colour PNG: red left half, blue right half, a green square in the middle."""
+    w, h = size
+    pixels = np.zeros((h, w, 3), dtype=np.uint8)
+    pixels[:, : w // 2] = (220, 30, 20)
+    pixels[:, w // 2:] = (20, 40, 200)
+    pixels[h // 3: 2 * h // 3, w // 3: 2 * w // 3] = (30, 210, 40)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def cifar_contract(**changes) -> InputContract:
+    values = dict(shape=(3, 32, 32), classes=CIFAR10_CLASSES, pipeline="image",
+                  mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26))
+    return InputContract(**{**values, **changes})
+
+
+def test_an_opened_network_keeps_the_contract_of_its_file_and_images_follow_it(session,
+                                                                               tmp_path):
+    contract = cifar_contract(fit="pad", fill=0.5)
+    path = save_model(build_preset("cifar-tutorial", seed=0), tmp_path / "colour.npz",
+                      contract=contract)
+    session.open_network(path)
+    assert session.network.contract == contract
+    assert session.network.classes == CIFAR10_CLASSES
+    photo = load_image(colour_photo(tmp_path / "photo.png"))
+    trace = session.set_source(ImageInput(photo))
+    expected = image_to_input(photo, contract).x  # padded with 0.5, then normalised
+    assert trace.network_input.shape == (3, 32, 32)
+    np.testing.assert_array_equal(trace.network_input, expected)
+    # Red on the left, blue on the right: the colour planes are kept, not made grey.
+    red, blue = trace.network_input[0], trace.network_input[2]
+    assert red[16, 4] > blue[16, 4] and blue[16, 27] > red[16, 27]
+    assert trace.preprocess is None and trace.probabilities.shape == (10,)
+    # As a picture: the same pipeline without its normalisation.
+    plain = InputContract(shape=(3, 32, 32), classes=CIFAR10_CLASSES, pipeline="image",
+                          fit="pad", fill=0.5)
+    np.testing.assert_allclose(trace.input_image, image_to_input(photo, plain).x, atol=1e-6)
+    assert trace.contract == contract
+
+
+def test_a_drawing_is_made_into_a_colour_networks_input_by_its_pipeline(tmp_path):
+    contract = cifar_contract()
+    session = Session(NetworkEntry(build_preset("vgg-small", seed=0), contract=contract))
+    trace = session.set_canvas(ink_raster())
+    expected = image_to_input(ink_raster().astype(np.float32) / 255, contract).x
+    np.testing.assert_array_equal(trace.network_input, expected)
+    assert not trace.blank and trace.network_input.shape == (3, 32, 32)
+
+
+def test_saving_writes_the_networks_contract(session, tmp_path):
+    contract = cifar_contract(classes=tuple(f"kind {k}" for k in range(10)))
+    path = save_model(build_preset("cifar-tutorial", seed=0), tmp_path / "a.npz",
+                      contract=contract)
+    session.open_network(path)
+    session.set_param("0.bias", np.ones(12, dtype=np.float32))
+    saved = session.save_network(tmp_path / "b.npz")
+    assert load_network(saved).contract == contract
+    session.save_network()  # its own file again
+    assert load_network(saved).contract == contract
+
+
+def test_a_contract_that_does_not_fit_or_cannot_make_images_is_refused(session, tmp_path):
+    with pytest.raises(SessionError, match="does not fit"):
+        NetworkEntry(build_preset("lenet5", seed=0), contract=cifar_contract())
+    vector = InputContract(shape=(3, 32, 32), classes=CIFAR10_CLASSES, pipeline="none")
+    path = save_model(build_preset("cifar-tutorial", seed=0), tmp_path / "none.npz",
+                      contract=vector)
+    before = (session.network, session.source, session.trace)
+    with pytest.raises(SessionError, match="not made from images"):
+        session.open_network(path)
+    assert (session.network, session.source, session.trace) == before
 
 
 @pytest.mark.parametrize("network", [

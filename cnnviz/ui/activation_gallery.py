@@ -251,13 +251,15 @@ class ActivationGallery(QWidget):
         settings = self._computed
         name = unit_name(model, settings.layer)
         crop = self.crop_check.isChecked() and settings.objective == "centre"
+        classes = self.document.network.classes
         images, captions, tips = [], [], []
         for k, result in enumerate(self.results):
             image = field_crop(model, result) if crop else result.image
             images.append(normalize(image.mean(axis=0)))
-            captions.append(f"{name} {k}\n{result.value:.3g}")
+            unit = classes[k] if name == "class" and k < len(classes) else k
+            captions.append(f"{name} {unit}\n{result.value:.3g}")
             tips.append(f"Layer {settings.layer} ({model.layers[settings.layer].kind}), {name} "
-                        f"{k}: reaches {result.value:.4g} on this image "
+                        f"{unit}: reaches {result.value:.4g} on this image "
                         f"({settings.steps} ascent steps)")
         self.grid.set_images(images, captions, tooltips=tips)
 

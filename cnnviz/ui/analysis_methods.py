@@ -121,6 +121,15 @@ def default_cam_layer(model: Sequential) -> int:
     return convs[-1]
 
 
+def network_fill(fill, contract):
+    """An occlusion fill given as a picture's value (0 black, 1 white) as the network gets it:
+    normalised per channel as the input ``contract`` says (``"mean"`` stays: the image's mean
+    is the same either way)."""
+    if isinstance(fill, str) or contract is None or not contract.normalised:
+        return fill
+    return tuple((fill - m) / s for m, s in zip(contract.mean, contract.std))
+
+
 def explain(model: Sequential, trace: Trace, settings: AnalysisSettings,
             progress=None) -> Explanation:
     """Compute the map ``settings`` asks for on ``trace.network_input``.
@@ -146,7 +155,8 @@ def explain(model: Sequential, trace: Trace, settings: AnalysisSettings,
     elif method == "occlusion":
         target = Target.for_class(k, probability=settings.measure == "probability")
         result = occlusion_map(model, x, target, settings.patch, settings.stride,
-                               FILLS[settings.fill][1], progress=progress)
+                               network_fill(FILLS[settings.fill][1], trace.contract),
+                               progress=progress)
         values, display, signed = result.pixel_map, normalize(result.pixel_map, signed=True), True
         facts = (f"Whole image: {settings.measure} {result.base_value:.3g}; the most harmful "
                  f"patch lowers it by {result.drop.max():.3g}, the most helpful raises it by "

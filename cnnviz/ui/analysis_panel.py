@@ -233,10 +233,14 @@ class AnalysisPanel(ThemedPanel, QWidget):
             return
         self._dirty = False
         trace = self.document.trace
-        self.class_combo.setItemText(0, f"predicted ({trace.top_class})")
+        names = self.document.network.classes
+        top = trace.top_class
+        self.class_combo.setItemText(0, f"predicted ({names[top] if top < len(names) else top})")
         self._show_input(trace)
         if trace.blank:
-            self._show(None, "Nothing to explain yet: draw a digit or open an image.")
+            thing = "a digit" if self.document.network.contract.pipeline == "digits" else \
+                "on the canvas"
+            self._show(None, f"Nothing to explain yet: draw {thing} or open an image.")
             return
         settings = self.settings()
         if METHODS[settings.method][1]:
@@ -272,8 +276,8 @@ class AnalysisPanel(ThemedPanel, QWidget):
             combo.blockSignals(True)
             combo.clear()
         self.class_combo.addItem("predicted", None)
-        for k in range(int(model.output_shape[0])):
-            self.class_combo.addItem(str(k), k)
+        for k, name in enumerate(network.classes):
+            self.class_combo.addItem(name, k)
         for i in feature_layers(model):
             layer = model.layers[i]
             shape = "\u00d7".join(map(str, layer.output_shape))
@@ -321,7 +325,7 @@ class AnalysisPanel(ThemedPanel, QWidget):
 
     # ----------------------------------------------------------------- display
     def _show_input(self, trace: Trace) -> None:
-        x = trace.network_input
+        x = trace.input_image  # a normalised input as the picture it was made from
         grey = x[0] if x.shape[0] == 1 else x.mean(axis=0)
         # Dimmed (white ink shows as mid grey) so that the heat map's colours stand out.
         self.input_item.setImage(grey, levels=(0.0, 1.7), autoLevels=False)

@@ -11,6 +11,8 @@ from cnnviz.ui.canvas import BRUSH_MAX, BRUSH_MIN, DrawingCanvas, canvas_actions
 from cnnviz.ui.document import Document
 
 DRAW_HINT = "Draw a digit: left button draws, right button erases."
+#: The hint for a network that does not read digits (a colour network, say).
+SKETCH_HINT = "Draw here, or open an image: left button draws, right button erases."
 
 
 class CanvasPanel(QWidget):
@@ -68,6 +70,7 @@ class CanvasPanel(QWidget):
         layout.addStretch(1)
         self._on_input_changed(document.source)
         document.input_changed.connect(self._on_input_changed)
+        document.model_changed.connect(self._on_model_changed)
 
     @Slot(int)
     def _on_brush_size_changed(self, size: int) -> None:
@@ -76,9 +79,14 @@ class CanvasPanel(QWidget):
                 control.setValue(size)
 
     @Slot(object)
+    def _on_model_changed(self, _network) -> None:
+        self._on_input_changed(self.document.source)
+
+    @Slot(object)
     def _on_input_changed(self, source) -> None:
         if isinstance(source, CanvasInput):
-            self.caption.setText(DRAW_HINT)
+            digits = self.document.network.contract.pipeline == "digits"
+            self.caption.setText(DRAW_HINT if digits else SKETCH_HINT)
         else:
             w, h = source.image.file_size
             colour = "grey" if source.image.is_grey else "colour"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontInfo, QPen
+from PySide6.QtGui import QColor, QFont, QFontInfo, QFontMetrics, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
+from cnnviz.ui.class_ticks import class_ticks
 from cnnviz.ui.placeholder import Placeholder
 from cnnviz.ui.theme import accent, plot_colors, ThemedPanel
 
@@ -15,6 +16,8 @@ from cnnviz.ui.theme import accent, plot_colors, ThemedPanel
 RIGHT_COLOURS = "CET-L12"
 #: Confusions: white (none) to red (the most frequent confusion).
 WRONG_COLOURS = "CET-L18"
+#: Pixels the class names beside the rows may take (longer names are cut short).
+LEFT_LABEL_ROOM = 80
 
 
 def confusion_levels(fractions: np.ndarray) -> np.ndarray:
@@ -64,6 +67,7 @@ class ConfusionMatrixView(ThemedPanel, QWidget):
         self.setObjectName("confusion_matrix")
         self.confusion = np.zeros((0, 0), dtype=np.int64)
         self.fractions = np.zeros((0, 0))
+        self.names: tuple[str, ...] = ()
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setMinimumSize(220, 220)
         layout = QVBoxLayout(self)
@@ -97,10 +101,12 @@ class ConfusionMatrixView(ThemedPanel, QWidget):
         self._apply_palette()
 
     def show_confusion(self, confusion: np.ndarray, fractions: np.ndarray,
-                       per_class_accuracy: np.ndarray) -> None:
-        """Show counts ``confusion`` (K, K), coloured by the row-normalised ``fractions``."""
+                       per_class_accuracy: np.ndarray, names=None) -> None:
+        """Show counts ``confusion`` (K, K), coloured by the row-normalised ``fractions``, the
+        classes called by their ``names`` (their numbers by default)."""
         k = len(confusion)
         self.confusion, self.fractions = confusion, fractions
+        self.names = tuple(names) if names is not None else tuple(str(i) for i in range(k))
         self.placeholder.show_content()
         self.image.setImage(confusion_colours(fractions), levels=(0, 255), autoLevels=False)
         self.image.setRect(QRectF(0, 0, k, k))
@@ -117,9 +123,6 @@ class ConfusionMatrixView(ThemedPanel, QWidget):
                 item.setPos(p + 0.5, t + 0.5)
                 self.plot.addItem(item)
                 self._texts.append(item)
-        ticks = [[(i + 0.5, str(i)) for i in range(k)]]
-        for name in ("left", "bottom"):
-            self.plot.getAxis(name).setTicks(ticks)
         self.plot.getAxis("right").setTicks(
             [[(i + 0.5, f"{a:.1%}") for i, a in enumerate(per_class_accuracy)]])
         self.plot.setRange(QRectF(0, 0, k, k), padding=0)
@@ -127,8 +130,15 @@ class ConfusionMatrixView(ThemedPanel, QWidget):
         self.select(None)
 
     def _fit_text(self) -> None:
-        """Size the counts so that four digits fit in a cell."""
+        """Size the counts so that four digits fit in a cell; the class names to the room they
+        have."""
         units_per_pixel = self.plot.getViewBox().viewPixelSize()[0]
+        if self.names:
+            for side, room in (("bottom", 1 / units_per_pixel if units_per_pixel > 0 else 0),
+                               ("left", LEFT_LABEL_ROOM)):
+                axis = self.plot.getAxis(side)
+                axis.setTicks(class_ticks(self.names, room, QFontMetrics(axis.font()), 0.5,
+                                          edge=0.5 if side == "bottom" else None))
         if not self._texts or units_per_pixel <= 0:
             return
         font = QFont(self.font())
@@ -166,8 +176,9 @@ class ConfusionMatrixView(ThemedPanel, QWidget):
             self.cursor_info.emit("")
             return
         t, p = cell
-        self.cursor_info.emit(f"True {t}, predicted {p}: {self.confusion[t, p]:,} images "
-                              f"({self.fractions[t, p]:.1%} of the {t}s)")
+        true, predicted = self.names[t], self.names[p]
+        self.cursor_info.emit(f"True {true}, predicted {predicted}: {self.confusion[t, p]:,} "
+                              f"images ({self.fractions[t, p]:.1%} of the {true}s)")
 
     def _apply_palette(self) -> None:
         background, foreground = plot_colors(self.palette())

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPu
 from cnnviz.analysis import (Example, cell_examples, evaluate_dataset, misclassified_examples,
                              row_normalized)
 from cnnviz.data import LoadedImage, find_mnist, load_default_mnist, make_synthetic_digits
-from cnnviz.data import to_float_batch
+from cnnviz.data import check_network_classes, to_float_batch
 from cnnviz.session import ImageInput, NetworkEntry, SessionError
 from cnnviz.training.metrics import Evaluation
 from cnnviz.ui.confusion_matrix import ConfusionMatrixView
@@ -100,6 +100,7 @@ def evaluate_test_set(model, source: LabelledSetSource, loaded: LabelledSet | No
     if tuple(model.input_shape) != shape:
         raise ValueError(f"this network takes inputs of shape {tuple(model.input_shape)}; the "
                          f"{test_set.name} images are {shape}")
+    check_network_classes(model.output_shape, test_set.labels, f"the {test_set.name} images")
     evaluation = evaluate_dataset(model, to_float_batch(test_set.images), test_set.labels,
                                   progress=progress)
     return EvaluationRun(test_set, evaluation, network, token)
@@ -240,9 +241,10 @@ class EvaluationView(QWidget):
             return
         evaluation = self.run.evaluation
         total = int(evaluation.confusion[label, predicted])
-        what = "right" if label == predicted else f"read as {predicted}"
+        names = self.run.network.classes
+        what = "right" if label == predicted else f"read as {names[predicted]}"
         self._show_examples(cell_examples(evaluation, label, predicted, limit=MAX_SHOWN),
-                            f"{total:,} {label}s {what} (most confident first)", total)
+                            f"{total:,} {names[label]}s {what} (most confident first)", total)
         self.matrix.select((label, predicted))
 
     @Slot(int)
@@ -285,7 +287,7 @@ class EvaluationView(QWidget):
         self.run = run
         evaluation = run.evaluation
         self.matrix.show_confusion(evaluation.confusion, row_normalized(evaluation.confusion),
-                                   evaluation.per_class_accuracy)
+                                   evaluation.per_class_accuracy, run.network.classes)
         self._show_summary()
         self.misclassified_button.setEnabled(True)
         self.show_misclassified()
@@ -324,14 +326,16 @@ class EvaluationView(QWidget):
         images = self.run.test_set.images
         shown = f" (showing {len(examples)})" if total > len(examples) else ""
         self.gallery_label.setText(heading + shown + ":")
+        names = self.run.network.classes
         captions, tips = [], []
         for example in examples:
-            captions.append(f"{example.label}\u2192{example.predicted}\n"
+            captions.append(f"{names[example.label]}\u2192{names[example.predicted]}\n"
                             f"{example.confidence:.0%}")
-            runner_up = ", ".join(f"{c} ({p:.1%})" for c, p in
+            runner_up = ", ".join(f"{names[c]} ({p:.1%})" for c, p in
                                   zip(example.top_classes[1:], example.top_probabilities[1:]))
-            tips.append(f"{name} #{example.index}: true {example.label}, predicted "
-                        f"{example.predicted} ({example.confidence:.1%}); then {runner_up}")
+            tips.append(f"{name} #{example.index}: true {names[example.label]}, predicted "
+                        f"{names[example.predicted]} ({example.confidence:.1%}); then "
+                        f"{runner_up}")
         self.grid.set_images([images[e.index] / 255.0 for e in examples], captions,
                              [e.index for e in examples], tips)
 

@@ -1,4 +1,5 @@
-"""The File menu of the main window: open images and networks, save, recent files, export, drops.
+"""The File menu of the main window: open images and networks, the example networks shipped with
+cnnviz, save, recent files, export, drops.
 
 A mixin of :class:`~cnnviz.ui.main_window.MainWindow` (which provides ``document``,
 ``show_error``, ``report_error``, ``report_exception`` and ``ask_save_changes``). Every failure,
@@ -24,7 +25,9 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from cnnviz.data import DataError, load_image
 from cnnviz.nn import ModelError
-from cnnviz.session import ImageInput, NetworkEntry, SessionError, network_input_for
+from cnnviz.nn.contract import InputContract
+from cnnviz.session import (ImageInput, NetworkEntry, SessionError, example_networks,
+                            network_input_for)
 from cnnviz.ui import settings
 from cnnviz.ui.workers import Abandoned, TaskRunner, abandon_waits, run_with_progress
 
@@ -89,6 +92,13 @@ class FileActions:
     def create_file_menu(self) -> None:
         self.file_menu = self.menuBar().addMenu("&File")
         self.file_menu.addActions([self.open_image_action, self.open_network_action])
+        self.examples_menu = self.file_menu.addMenu("E&xample Networks")
+        self.examples_menu.setObjectName("examples_menu")
+        self.examples_menu.setToolTipsVisible(True)
+        self.examples_menu.menuAction().setStatusTip("Open one of the networks shipped with cnnviz")
+        self.examples_menu.menuAction().setToolTip("The networks shipped with cnnviz")
+        self.examples_menu.aboutToShow.connect(self.update_examples_menu)
+        self.update_examples_menu()
         self.recent_menu = self.file_menu.addMenu("Recent &Files")
         self.recent_menu.setToolTipsVisible(True)
         self.file_menu.addSeparator()
@@ -107,7 +117,7 @@ class FileActions:
             if not path:
                 return False
         name = Path(path).name
-        read = partial(_read_image, path, self.document.model.input_shape)
+        read = partial(_read_image, path, self.document.network.contract)
         opened = self._read_in_worker(read, f"Reading {name}\u2026",
                                       "Cannot open the image", f"Opening the image {name}")
         if opened is None:
@@ -122,9 +132,11 @@ class FileActions:
         self.statusBar().showMessage(f"Opened image {name}", 5000)
         return True
 
-    def open_network(self, path: str | Path | None = None, ask: bool = True) -> bool:
+    def open_network(self, path: str | Path | None = None, ask: bool = True,
+                     remember: bool = True) -> bool:
         """Open a network file (asks for it when ``path`` is None); unsaved changes are asked about
-        first unless ``ask`` is False."""
+        first unless ``ask`` is False. ``remember``: add it to the recent files and remember its
+        folder for the next Open Network."""
         if path is None:
             path, _ = QFileDialog.getOpenFileName(
                 self, "Open Network", settings.last_folder(settings.NETWORK_FOLDER_KEY),
@@ -145,9 +157,35 @@ class FileActions:
             self._report_open_failure("Cannot open the network", f"Opening the network {name}",
                                       exc)
             return False
-        settings.remember_folder(settings.NETWORK_FOLDER_KEY, path)
-        self._add_recent(path)
+        if remember:
+            settings.remember_folder(settings.NETWORK_FOLDER_KEY, path)
+            self._add_recent(path)
         self.statusBar().showMessage(f"Opened network {name}", 5000)
+        return True
+
+    # ----------------------------------------------------------------- example networks
+    def update_examples_menu(self) -> None:
+        """List the networks shipped with cnnviz (the files of its models folder)."""
+        self.examples_menu.clear()
+        examples = example_networks()
+        for number, example in enumerate(examples, 1):
+            action = self.examples_menu.addAction(f"&{number} {example.title}")
+            action.setObjectName(f"example_{example.path.stem}")
+            action.setData(str(example.path))
+            action.setToolTip(str(example.path))
+            action.setStatusTip(f"Open the example network {example.name} (read-only: "
+                                "Save asks for a file of your own)")
+            action.triggered.connect(partial(self.open_example, example.path))
+        if not examples:
+            empty = self.examples_menu.addAction("No example networks found")
+            empty.setEnabled(False)
+
+    def open_example(self, path: str | Path, _checked: bool = False) -> bool:
+        """Open an example network (an undoable step, like Open Network) and start with it
+        next time."""
+        if not self.open_network(path, remember=False):
+            return False
+        settings.write(settings.EXAMPLE_NETWORK_KEY, Path(path).name)
         return True
 
     @property
@@ -315,12 +353,12 @@ class FileActions:
             self.open_image(images[0])
 
 
-def _read_image(path: str | Path, input_shape: tuple[int, ...]) -> ImageInput:
-    """Decode an image and convert it for a network of ``input_shape`` (in the worker; the
-    conversion is kept with the image, see :func:`cnnviz.session.network_input_for`)."""
+def _read_image(path: str | Path, contract: InputContract) -> ImageInput:
+    """Decode an image and convert it as the network's input ``contract`` says (in the worker;
+    the conversion is kept with the image, see :func:`cnnviz.session.network_input_for`)."""
     source = ImageInput(load_image(path))
     try:
-        network_input_for(source, input_shape)
+        network_input_for(source, contract)
     except Exception:  # noqa: BLE001 - the GUI thread's own pass says what is wrong
         pass
     return source

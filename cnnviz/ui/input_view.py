@@ -1,4 +1,7 @@
-"""The Network Input panel: what the network sees, after centring and scaling."""
+"""The Network Input panel: what the network sees, made from the drawing or the image as the
+network's input contract says (the digit centred and scaled, or the image resized, cropped or
+padded; a normalised input is shown as the image it was made from, its values in the status
+bar as the network gets them)."""
 
 from __future__ import annotations
 
@@ -24,6 +27,17 @@ def percent(fraction: float) -> str:
     return f"{value:.{decimals}f}%"
 
 
+def _pipeline_tip(contract, h: int, w: int) -> str:
+    """How the network input is made, in words, for the caption's tool tip."""
+    if contract is None or contract.pipeline == "digits":
+        box = round(h * 20 / 28)
+        return ("Like MNIST: the ink is cropped to its bounding box, scaled so that its larger "
+                f"side is {box} pixels, and pasted into {h}\u00d7{w} with its centre of mass in "
+                "the middle")
+    text = contract.describe_pipeline()
+    return text[:1].upper() + text[1:]
+
+
 class InputView(ThemedPanel, QWidget):
     """The network input as an image, with the scaled digit's box and its centre of mass.
 
@@ -40,6 +54,7 @@ class InputView(ThemedPanel, QWidget):
         self.setObjectName("input_view")
         self.document = document
         self._input = np.zeros((1, 1), dtype=np.float32)
+        self._values = self._input
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setObjectName("input_graphics")
@@ -60,9 +75,6 @@ class InputView(ThemedPanel, QWidget):
         self.caption = QLabel(objectName="input_caption", wordWrap=True)
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.caption.setToolTip(
-            "Like MNIST: the ink is cropped to its bounding box, scaled so that its larger side "
-            "is 20 pixels, and pasted into 28\u00d728 with its centre of mass in the middle")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.graphics, 1)
@@ -74,15 +86,17 @@ class InputView(ThemedPanel, QWidget):
 
     @property
     def image(self) -> np.ndarray:
-        """The image on display: float32 (H, W) or (H, W, 3)."""
+        """The image on display: float32 (H, W) or (H, W, 3), values in [0, 1] (the network
+        input before its normalisation)."""
         return self._input
 
     @Slot(object)
     def _on_trace_changed(self, trace: Trace) -> None:
-        x = trace.network_input
-        image = x[0] if x.shape[0] == 1 else np.ascontiguousarray(x.transpose(1, 2, 0))
+        x, shown = trace.network_input, trace.input_image
+        values = x[0] if x.shape[0] == 1 else np.ascontiguousarray(x.transpose(1, 2, 0))
+        image = shown[0] if x.shape[0] == 1 else np.ascontiguousarray(shown.transpose(1, 2, 0))
         reshaped = image.shape != self._input.shape
-        self._input = image
+        self._input, self._values = image, values
         self.image_item.setImage(image, levels=(0.0, 1.0), autoLevels=False)
         if reshaped:
             h, w = image.shape[:2]
@@ -92,11 +106,17 @@ class InputView(ThemedPanel, QWidget):
     def _show_preprocessing(self, trace: Trace) -> None:
         info = trace.preprocess
         c, h, w = trace.network_input.shape
+        contract = trace.contract
+        self.caption.setToolTip(_pipeline_tip(contract, h, w))
         if info is None:
             self.box_item.hide()
             self.mass_item.setData([])
             sh, sw = trace.source.pixels.shape[:2]
-            self.caption.setText(f"{c}\u00d7{h}\u00d7{w}, resized from {sw}\u00d7{sh}")
+            how = "resized"
+            if contract is not None and contract.pipeline == "image":
+                how = "resized and cropped" if contract.fit == "crop" else "resized and padded"
+                how += ", normalised," if contract.normalised else ""
+            self.caption.setText(f"{c}\u00d7{h}\u00d7{w}, {how} from {sw}\u00d7{sh}")
             return
         if info.blank:
             self.box_item.hide()
@@ -118,10 +138,10 @@ class InputView(ThemedPanel, QWidget):
 
     def _on_mouse_moved(self, position) -> None:
         point: QPointF = self.viewbox.mapSceneToView(position)
-        h, w = self._input.shape[:2]
+        h, w = self._values.shape[:2]
         col, row = int(np.floor(point.x())), int(np.floor(point.y()))
         if 0 <= row < h and 0 <= col < w and self.viewbox.sceneBoundingRect().contains(position):
-            value = self._input[row, col]
+            value = self._values[row, col]
             shown = (f"{value:.3f}" if np.ndim(value) == 0
                      else "RGB " + ", ".join(f"{v:.3f}" for v in value))
             self.cursor_info.emit(f"Network input  row {row}, col {col}: {shown}")

@@ -44,7 +44,8 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
     Parameters
     ----------
     model : str, optional
-        Network file to open instead of the shipped lenet5.
+        Network file to open instead of the example network used last (at first the shipped
+        lenet5).
     image : str, optional
         Image file to open as the first input (else the canvas starts empty).
     document : Document, optional
@@ -88,7 +89,7 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
         self.document.undo_stack.clear()
 
     def _create_document(self) -> Document:
-        network, message = shipped_network()
+        network, message = shipped_network(settings.read_str(settings.EXAMPLE_NETWORK_KEY))
         if message:
             self._startup_errors.append(("cnnviz", message, None))
         return Document(Session(network))

@@ -1,4 +1,8 @@
-"""The Prediction panel: the top class, large, with its confidence, and every class's probability."""
+"""The Prediction panel: the top class, large, with its confidence, and every class's probability.
+
+Classes are called by the names the network's input contract gives them ("0".."9" for a digit
+network, "airplane", "automobile"... for a CIFAR-10 one), for any number of classes.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,22 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from cnnviz.session import Trace
+from cnnviz.ui.class_ticks import class_ticks
 from cnnviz.ui.document import Document
 from cnnviz.ui.theme import accent, plot_colors
 
 BAR_WIDTH = 0.72
+#: Room left and right of the outer bars, in bars.
+EDGE = 0.6
 TOP_CLASS_POINT_SIZE = 44
+#: Smallest size of the top class's name, when the longest name needs to shrink to fit.
+MIN_TOP_CLASS_POINT_SIZE = 14
+#: Share of the panel's width the top class's name may take.
+TOP_CLASS_WIDTH = 0.45
 
 
 class PredictionPanel(QWidget):
@@ -25,6 +36,8 @@ class PredictionPanel(QWidget):
     ----------
     probabilities : np.ndarray
         The probabilities on display (float32 (K,)).
+    class_names : tuple of str
+        The network's class names, one per bar.
     applied_version : int
         ``Trace.version`` of the trace on display.
     applied_at : float
@@ -43,6 +56,8 @@ class PredictionPanel(QWidget):
         self.setObjectName("prediction_panel")
         self.document = document
         self.probabilities = np.zeros(0, dtype=np.float32)
+        self.class_names: tuple[str, ...] = ()
+        self._digits = True
         self.applied_version = 0
         self.applied_at = 0.0
 
@@ -73,6 +88,7 @@ class PredictionPanel(QWidget):
         self.bars = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=BAR_WIDTH)
         self.plot.addItem(self.bars)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.plot.getViewBox().sigResized.connect(self._update_ticks)
 
         header = QGridLayout()
         header.addWidget(self.top_class_label, 0, 0, 2, 1)
@@ -93,17 +109,49 @@ class PredictionPanel(QWidget):
     # ----------------------------------------------------------------- document
     @Slot(object)
     def _on_model_changed(self, network) -> None:
-        classes = int(network.model.output_shape[0])
-        step = 1 if classes <= 20 else int(np.ceil(classes / 20))
-        self.plot.getAxis("bottom").setTicks([[(k, str(k)) for k in range(0, classes, step)]])
-        self.plot.setXRange(-0.6, classes - 0.4, padding=0)
+        self.class_names = network.classes
+        self._digits = network.contract.pipeline == "digits"
+        classes = len(self.class_names)
+        self.plot.setXRange(-EDGE, classes - 1 + EDGE, padding=0)
+        self._update_ticks()
+        self._fit_top_class_font()
         self.probabilities = np.zeros(0, dtype=np.float32)
+
+    def _update_ticks(self) -> None:
+        """The class names under the bars, cut to the room each bar has."""
+        axis = self.plot.getAxis("bottom")
+        width = self.plot.getViewBox().width()
+        pixels = width / max(1, len(self.class_names)) if width > 0 else 0.0
+        axis.setTicks(class_ticks(self.class_names, pixels, QFontMetrics(axis.font()),
+                                  stagger=True, edge=EDGE))
+
+    def _fit_top_class_font(self) -> None:
+        """The top class's size: large, or smaller when the longest name would not fit in its
+        share of the panel (set per network and size, never per prediction: a label changing
+        size as the user draws would re-lay the panel out)."""
+        font = QFont(self.top_class_label.font())
+        font.setPointSize(TOP_CLASS_POINT_SIZE)
+        longest = max((QFontMetrics(font).horizontalAdvance(name) for name in self.class_names),
+                      default=0)
+        room = max(self.top_class_label.minimumWidth(), self.width() * TOP_CLASS_WIDTH)
+        size = TOP_CLASS_POINT_SIZE
+        if longest > room:
+            size = max(MIN_TOP_CLASS_POINT_SIZE, int(TOP_CLASS_POINT_SIZE * room / longest))
+        if size != self.top_class_label.font().pointSize():
+            font.setPointSize(size)
+            self.top_class_label.setFont(font)
+
+    def class_name(self, index: int) -> str:
+        return self.class_names[index] if 0 <= index < len(self.class_names) else str(index)
 
     @Slot(object)
     def _on_trace_changed(self, trace: Trace) -> None:
         probs = trace.probabilities
         top = trace.top_class
         self._show_bars(probs, top)
+        thing = "digit" if self._digits else "picture"
+        if trace.blank:
+            self.top_class_label.setToolTip("")
         if trace.blank and trace.source.kind == "image":
             self.top_class_label.setText("\u2013")
             self.confidence_label.setText("No ink found")
@@ -117,15 +165,18 @@ class PredictionPanel(QWidget):
             self.confidence_label.setText("Nothing drawn yet")
             # Short enough for the panel's width (the label does not wrap: a text that changes
             # height with every prediction would re-lay the panel out as the user draws).
-            self.runner_up_label.setText("Draw a digit.")
-            self.runner_up_label.setToolTip("Draw a digit on the canvas or open an image; until "
-                                            "then the bars show what the network makes of an "
-                                            "empty input.")
+            self.runner_up_label.setText("Draw a digit." if self._digits else "Open an image.")
+            self.runner_up_label.setToolTip(f"Draw a {thing} on the canvas or open an image; "
+                                            "until then the bars show what the network makes of "
+                                            "an empty input.")
         else:
-            self.top_class_label.setText(str(top))
+            name = self.class_name(top)
+            self.top_class_label.setText(name)
+            self.top_class_label.setToolTip(f"The network reads this as \u201c{name}\u201d")
             self.confidence_label.setText(f"{probs[top]:.1%} confident")
             second = int(np.argsort(probs)[-2])
-            self.runner_up_label.setText(f"next: {second} ({probs[second]:.1%})")
+            self.runner_up_label.setText(f"next: {self.class_name(second)} "
+                                         f"({probs[second]:.1%})")
             self.runner_up_label.setToolTip("The second most probable class")
         self.probabilities = probs
         self.applied_version = trace.version
@@ -145,9 +196,14 @@ class PredictionPanel(QWidget):
         point = self.plot.getPlotItem().vb.mapSceneToView(position)
         k = int(round(point.x()))
         if 0 <= k < len(self.probabilities) and abs(point.x() - k) <= BAR_WIDTH / 2:
-            self.cursor_info.emit(f"Class {k}: probability {self.probabilities[k]:.4f}")
+            self.cursor_info.emit(f"Class {self.class_name(k)}: probability "
+                                  f"{self.probabilities[k]:.4f}")
         else:
             self.cursor_info.emit("")
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit_top_class_font()
 
     def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
         self.cursor_info.emit("")

@@ -18,6 +18,8 @@ RECENT_FILES_KEY = "files/recent"
 IMAGE_FOLDER_KEY = "files/image_folder"
 NETWORK_FOLDER_KEY = "files/network_folder"
 EXPORT_FOLDER_KEY = "files/export_folder"
+#: File name (in the shipped models folder) of the example network used last.
+EXAMPLE_NETWORK_KEY = "files/example_network"
 BRUSH_SIZE_KEY = "canvas/brush_size"
 SCHEME_KEY = "view/color_scheme"
 #: Version of the saved tool bar and dock layout; bump it when the docks change so that layouts

@@ -74,6 +74,7 @@ def test_menus_hold_the_actions_with_standard_shortcuts(window):
     assert titles[:3] == ["&File", "&Edit", "&View"] and titles[-1] == "&Help"
     file_actions = [a for a in window.file_menu.actions() if not a.isSeparator()]
     assert file_actions == [window.open_image_action, window.open_network_action,
+                            window.examples_menu.menuAction(),
                             window.recent_menu.menuAction(), window.save_action,
                             window.save_as_action, window.export_action, window.quit_action]
     assert window.edit_menu.actions()[:2] == [window.undo_action, window.redo_action]

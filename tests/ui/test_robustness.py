@@ -69,7 +69,7 @@ def test_any_failure_of_reading_a_network_is_a_message_and_changes_nothing(
         window, network_file, monkeypatch, exc, how):
     draw_digit(window.canvas_panel.canvas, 1)
     before = unchanged_state(window)
-    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata", raising(exc))
+    monkeypatch.setattr(cnnviz.session, "load_network", raising(exc))
     if how == "open":
         assert window.open_network(network_file) is False
     elif how == "drop":
@@ -113,9 +113,9 @@ def test_a_failing_first_pass_of_a_new_network_is_a_message(window, network_file
 
 def test_a_model_given_on_the_command_line_that_fails_unexpectedly_is_a_message(
         make_window, network_file, monkeypatch):
-    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata",
+    monkeypatch.setattr(cnnviz.session, "load_network",
                         raising(RecursionError("maximum recursion depth exceeded"), network_file,
-                                cnnviz.session.load_model_with_metadata))
+                                cnnviz.session.load_network))
     window = make_window(model=str(network_file))
     assert window.document.network.name == "lenet5.npz"  # the shipped one stays
     assert len(window.errors) == 1 and "RecursionError" in window.errors[0][1]
@@ -124,7 +124,7 @@ def test_a_model_given_on_the_command_line_that_fails_unexpectedly_is_a_message(
 # --------------------------------------------------------------------------- 2: details and log
 def test_an_unexpected_error_is_logged_in_the_data_folder(window, network_file, monkeypatch,
                                                           data_folder):
-    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata",
+    monkeypatch.setattr(cnnviz.session, "load_network",
                         raising(KeyError("kind")))
     window.open_network(network_file)
     log = data_folder / errors.LOG_NAME
@@ -231,8 +231,8 @@ def slowly(function, seconds, threads):
 def test_a_network_is_read_in_a_worker_while_the_window_keeps_ticking(window, network_file,
                                                                       monkeypatch, qtbot):
     threads, ticks = [], []
-    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata",
-                        slowly(cnnviz.session.load_model_with_metadata, 0.6, threads))
+    monkeypatch.setattr(cnnviz.session, "load_network",
+                        slowly(cnnviz.session.load_network, 0.6, threads))
     timer = QTimer(interval=20)
     timer.timeout.connect(lambda: ticks.append(time.monotonic()))
     timer.start()
@@ -262,7 +262,7 @@ def test_an_image_is_decoded_in_a_worker(window, digit_image, monkeypatch):
 
 def test_a_failure_in_the_worker_arrives_as_a_message(window, network_file, monkeypatch):
     threads = []
-    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata",
+    monkeypatch.setattr(cnnviz.session, "load_network",
                         slowly(raising(MemoryError()), 0.1, threads))
     before = unchanged_state(window)
     assert window.open_network(network_file) is False
@@ -273,8 +273,8 @@ def test_a_failure_in_the_worker_arrives_as_a_message(window, network_file, monk
 def test_a_second_open_while_one_runs_is_refused_and_the_first_completes(
         window, network_file, digit_image, monkeypatch):
     from test_files import drop
-    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata",
-                        slowly(cnnviz.session.load_model_with_metadata, 0.4, []))
+    monkeypatch.setattr(cnnviz.session, "load_network",
+                        slowly(cnnviz.session.load_network, 0.4, []))
     results = []
     QTimer.singleShot(100, lambda: results.append(window.open_image(digit_image)))
     QTimer.singleShot(150, lambda: results.append(drop(window, network_file)))
@@ -286,8 +286,8 @@ def test_a_second_open_while_one_runs_is_refused_and_the_first_completes(
 
 
 def test_cancel_abandons_the_open(window, network_file, monkeypatch):
-    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata",
-                        slowly(cnnviz.session.load_model_with_metadata, 0.8, []))
+    monkeypatch.setattr(cnnviz.session, "load_network",
+                        slowly(cnnviz.session.load_network, 0.8, []))
 
     def press_cancel():
         for dialog in QApplication.topLevelWidgets():
@@ -518,13 +518,13 @@ def test_a_memory_error_in_a_worker_is_reported(window, monkeypatch, qtbot, pane
 def test_an_image_is_converted_for_the_network_in_the_worker_too(window, digit_image,
                                                                   monkeypatch):
     converted = []
-    original = cnnviz.session.preprocess_digit_info
+    original = cnnviz.session.image_to_input
 
-    def preprocess(pixels):
+    def preprocess(pixels, contract):
         converted.append(threading.get_ident())
-        return original(pixels)
+        return original(pixels, contract)
 
-    monkeypatch.setattr(cnnviz.session, "preprocess_digit_info", preprocess)
+    monkeypatch.setattr(cnnviz.session, "image_to_input", preprocess)
     assert window.open_image(digit_image)
     assert converted and threading.main_thread().ident not in converted
     assert window.document.trace.top_class == 7
@@ -633,8 +633,8 @@ def test_hostile_network_files_are_opened_or_refused_with_a_message(window, tmp_
 
 def test_closing_while_a_file_is_read_abandons_it_and_leaves_no_thread(window, network_file,
                                                                        monkeypatch):
-    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata",
-                        slowly(cnnviz.session.load_model_with_metadata, 0.5, []))
+    monkeypatch.setattr(cnnviz.session, "load_network",
+                        slowly(cnnviz.session.load_network, 0.5, []))
     closed = []
     QTimer.singleShot(150, lambda: closed.append(window.close()))
     assert window.open_network(network_file) is False
@@ -647,8 +647,8 @@ def test_an_open_after_a_cancelled_one_still_running_completes(window, network_f
                                                                  monkeypatch):
     """The abandoned read ends while the next one waits behind it: its end is not the next
     one's."""
-    monkeypatch.setattr(cnnviz.session, "load_model_with_metadata",
-                        slowly(cnnviz.session.load_model_with_metadata, 0.6, []))
+    monkeypatch.setattr(cnnviz.session, "load_network",
+                        slowly(cnnviz.session.load_network, 0.6, []))
     QTimer.singleShot(100, workers.abandon_waits)
     assert window.open_network(network_file) is False  # cancelled; the read goes on
     assert window.file_runner.running
