@@ -82,7 +82,9 @@ def main(argv=None) -> int:
             path = folder / f"blank_{i:04d}{habits.suffix}"
             path.write_bytes(blank_photo(habits, (args.seed + 1, i)))
             said_blank += image_to_input(load_image(path), contract).blank
+    clean = model.predict_proba(digits[:args.n, None].astype(np.float32) / 255).argmax(axis=1)
     print(f"{args.n} photos of MNIST test digits (seed {args.seed}), model {args.model}")
+    print(f"the same digits as MNIST images: {np.mean(clean == labels[:args.n]):.1%} read right")
     print(f"made in {made:.1f} s, read in {read:.1f} s ({1000 * read / max(args.n, 1):.1f} ms each)")
     print(f"{'habit':<12} {'value':<14} {'photos':>6} {'read right':>10} {'said no ink':>11}")
     order = ["all", "ink", "paper", "gradient", "shadow", "compression", "transparent"]
