@@ -181,7 +181,8 @@ def network_input_for(source: InputSource,
         return cache[key]
     c, h, w = input_shape
     if key == DIGIT_INPUT_SHAPE:
-        digit, info = preprocess_digit_info(source.pixels)
+        alpha = source.image.alpha if isinstance(source, ImageInput) else None
+        digit, info = preprocess_digit_info(source.pixels, alpha=alpha)
         result = digit[None], info
     else:
         pixels = source.pixels

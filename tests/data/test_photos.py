@@ -160,7 +160,7 @@ def test_photos_of_empty_paper_hold_no_ink(tmp_path):
     assert seen == 48
 
 
-def test_a_faint_digit_is_still_found_but_a_uniform_colour_image_is_blank():
+def test_a_uniform_colour_image_is_blank_even_with_noise():
     uniform = np.broadcast_to(np.float32([0.8, 0.3, 0.2]), (120, 90, 3)).copy()
     out, info = preprocess_digit_info(uniform)
     assert info.blank and not out.any()
@@ -184,3 +184,18 @@ def test_photos_of_mnist_test_digits_are_read_correctly(tmp_path, mnist):
         right += int(not made.blank
                      and network.model.predict_proba(made.x[None])[0].argmax() == label)
     assert right / len(photos) >= 0.95
+
+
+def test_the_window_reads_photos_and_transparent_drawings_as_cnnviz_predict(tmp_path):
+    from cnnviz.session import ImageInput, network_input_for
+
+    digit = digits(1, seed=4)[0]
+    for i, habits in enumerate((PhotoHabits("white", "transparent", transparent="white ink"),
+                                PhotoHabits("red", "light green", 0.4, True, "jpeg 60-75"))):
+        path = tmp_path / f"w{i}{habits.suffix}"
+        path.write_bytes(make_photo(digit, habits, (3, i)))
+        loaded = load_image(path)
+        x, info = network_input_for(ImageInput(loaded), (1, 28, 28))
+        assert not info.blank
+        np.testing.assert_array_equal(x, image_to_input(loaded, DIGITS).x)
+        assert agreement(x[0], preprocess_digit_info(digit)[0]) > 0.6
