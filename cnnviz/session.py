@@ -181,8 +181,10 @@ def network_input_for(source: InputSource,
         return cache[key]
     c, h, w = input_shape
     if key == DIGIT_INPUT_SHAPE:
+        # Ink drawn on a transparent background is read from the alpha channel.
         alpha = source.image.alpha if isinstance(source, ImageInput) else None
-        digit, info = preprocess_digit_info(source.pixels, alpha=alpha)
+        extra = {} if alpha is None else {"alpha": alpha}
+        digit, info = preprocess_digit_info(source.pixels, **extra)
         result = digit[None], info
     else:
         pixels = source.pixels
