@@ -199,3 +199,23 @@ def test_the_window_reads_photos_and_transparent_drawings_as_cnnviz_predict(tmp_
         assert not info.blank
         np.testing.assert_array_equal(x, image_to_input(loaded, DIGITS).x)
         assert agreement(x[0], preprocess_digit_info(digit)[0]) > 0.6
+
+
+@pytest.mark.parametrize("width", [1, 4])
+@pytest.mark.parametrize("paper, ink", [((255, 255, 255), (30, 60, 200)),
+                                        ((200, 240, 190), (220, 30, 30))])
+def test_thin_coloured_strokes_are_ink_and_the_box_is_in_photo_pixels(paper, ink, width):
+    from PIL import ImageDraw
+
+    for side in (300, 1500):  # the larger one is analysed reduced
+        s = side / 300
+        im = Image.new("RGB", (side, side), paper)
+        ImageDraw.Draw(im).line([(100 * s, 40 * s), (160 * s, 40 * s), (120 * s, 250 * s)],
+                                fill=ink, width=max(1, round(width * s)))
+        out, info = preprocess_digit_info(np.asarray(im, np.float32) / 255)
+        assert not info.blank and out.max() == pytest.approx(1.0)
+        top, left, bottom, right = info.bbox
+        tol = 3 * s + width
+        assert abs(top - 40 * s) <= tol and abs(bottom - 250 * s) <= tol
+        assert abs(left - 100 * s) <= tol and abs(right - 160 * s) <= tol
+        assert info.scale == pytest.approx(20 / max(bottom - top, right - left), rel=0.1)
