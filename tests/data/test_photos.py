@@ -219,3 +219,16 @@ def test_thin_coloured_strokes_are_ink_and_the_box_is_in_photo_pixels(paper, ink
         assert abs(top - 40 * s) <= tol and abs(bottom - 250 * s) <= tol
         assert abs(left - 100 * s) <= tol and abs(right - 160 * s) <= tol
         assert info.scale == pytest.approx(20 / max(bottom - top, right - left), rel=0.1)
+
+
+def test_red_ink_on_green_paper_of_the_same_brightness(tmp_path, monkeypatch):
+    """Luma cannot tell this ink from this paper (0.38 vs 0.41); their colours can."""
+    monkeypatch.setitem(PAPERS, "green", (0.20, 0.55, 0.20))
+    monkeypatch.setitem(INKS, "red", (0.80, 0.20, 0.20))
+    habits = PhotoHabits("red", "green", 0.2, False, "jpeg 76-90")
+    scores = []
+    for i, digit in enumerate(digits(4, seed=8)):
+        made = read(tmp_path, make_photo(digit, habits, (5, i)), f"g{i}")
+        assert not made.blank
+        scores.append(agreement(made.x[0], preprocess_digit_info(digit)[0]))
+    assert min(scores) > 0.5, scores
