@@ -184,10 +184,13 @@ def network_input_for(source: InputSource,
     cache = source.prepared if isinstance(source, ImageInput) else None
     if cache is not None and contract in cache:
         return cache[contract]
-    pixels = source.pixels
-    if pixels.dtype == np.uint8:  # a drawing: white ink on black, 0..255
-        pixels = pixels.astype(np.float32) / 255.0
-    made = image_to_input(pixels, contract)
+    if isinstance(source, ImageInput) and source.image.alpha is not None:
+        made = image_to_input(source.image, contract)  # ink on a transparent background
+    else:
+        pixels = source.pixels
+        if pixels.dtype == np.uint8:  # a drawing: white ink on black, 0..255
+            pixels = pixels.astype(np.float32) / 255.0
+        made = image_to_input(pixels, contract)
     result = made.x, made.digit
     if cache is not None:
         result[0].setflags(write=False)

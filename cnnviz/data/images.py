@@ -114,6 +114,10 @@ class LoadedImage:
     original_size : tuple of int or None
         (width, height) of the image in the file (after EXIF orientation); larger than ``size``
         when the image was reduced while loading. None means the same as ``size``.
+    alpha : np.ndarray or None
+        float32 (H, W) opacity in [0, 1] of an image with transparent pixels (``pixels`` is
+        already composited over the background); None when every pixel is opaque. The digit
+        pipeline reads ink drawn on a transparent background from it.
     """
 
     pixels: np.ndarray
@@ -121,6 +125,7 @@ class LoadedImage:
     size: tuple[int, int]
     path: Path
     original_size: tuple[int, int] | None = None
+    alpha: np.ndarray | None = None
 
     @property
     def is_grey(self) -> bool:
@@ -343,16 +348,20 @@ def _working_image(im: Image.Image) -> tuple[Image.Image, bool]:
     return im.convert("L" if grey else "RGB"), grey
 
 
-def _float_pixels(im: Image.Image, grey: bool, background) -> np.ndarray:
-    """float32 (H, W) or (H, W, 3) pixels of a working image (see :func:`_working_image`)."""
+def _float_pixels(im: Image.Image, grey: bool,
+                  background) -> tuple[np.ndarray, np.ndarray | None]:
+    """float32 (H, W) or (H, W, 3) pixels of a working image (see :func:`_working_image`), and
+    its alpha (H, W) when some pixel is not fully opaque (else None)."""
     if im.mode == "F":
-        return np.asarray(im, dtype=np.float32)
+        return np.asarray(im, dtype=np.float32), None
     values = np.asarray(im).astype(np.float32)
     values *= np.float32(1 / 255)
     if im.mode != "RGBA":
-        return values
+        return values, None
     colour = values[..., 0] if grey else values[..., :3]
-    return _composite(colour, values[..., 3], background).astype(np.float32, copy=False)
+    alpha = values[..., 3]
+    pixels = _composite(colour, alpha, background).astype(np.float32, copy=False)
+    return pixels, (np.ascontiguousarray(alpha) if alpha.min() < 1.0 else None)
 
 
 def _identify(path: Path) -> tuple[str | None, str] | None:
@@ -421,7 +430,8 @@ def _check_path(path: Path) -> int:
 
 
 def _decode(path: Path, file_bytes: int, background, max_pixels: int, work_pixels: int,
-            max_memory: int | None, progress: _Progress) -> tuple[np.ndarray, str, tuple[int, int]]:
+            max_memory: int | None, progress: _Progress
+            ) -> tuple[np.ndarray, np.ndarray | None, str, tuple[int, int]]:
     """Open, check, decode (reduced), convert and orient; exceptions are left to the caller."""
     # Damaged metadata makes Pillow warn ("Corrupt EXIF data"...): the image is still read (or the
     # load fails with a message); the warnings would only be noise on a terminal. The warning
@@ -477,10 +487,10 @@ def _decode(path: Path, file_bytes: int, background, max_pixels: int, work_pixel
             progress(0.9)
             if orientation != 1:
                 work = work.transpose(_ORIENTATION[orientation])
-            pixels = _float_pixels(work, grey, background)
+            pixels, alpha = _float_pixels(work, grey, background)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    return pixels, mode, (width, height)
+    return pixels, alpha, mode, (width, height)
 
 
 def load_image(
@@ -539,8 +549,8 @@ def load_image(
     try:
         file_bytes = _check_path(path)
         reporter(0.0)
-        pixels, mode, original = _decode(path, file_bytes, background, max_pixels, work_pixels,
-                                         max_memory, reporter)
+        pixels, alpha, mode, original = _decode(path, file_bytes, background, max_pixels,
+                                                work_pixels, max_memory, reporter)
     except ImageLoadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -561,8 +571,10 @@ def load_image(
     np.clip(pixels, 0.0, 1.0, out=pixels)
     reporter(1.0)
     size = (pixels.shape[1], pixels.shape[0])
+    if alpha is not None:
+        alpha = np.clip(np.nan_to_num(alpha.astype(np.float32, copy=False)), 0.0, 1.0)
     return LoadedImage(pixels=pixels, mode=mode, size=size, path=path,
-                       original_size=original if original != size else None)
+                       original_size=original if original != size else None, alpha=alpha)
 
 
 def to_grey(pixels: np.ndarray) -> np.ndarray:

@@ -3,7 +3,9 @@
 :func:`image_to_input` follows :class:`cnnviz.nn.contract.InputContract`:
 
 - ``"digits"``: the MNIST-style steps of :mod:`cnnviz.data.preprocess` (find the ink, crop, fit
-  the digit in 20/28 of the side, centre by mass), on the image as loaded;
+  the digit in 20/28 of the side, centre by mass), on the image as loaded (a photo's paper and
+  light are removed first; a loaded image's alpha channel is the ink when the digit is drawn on
+  a transparent background);
 - ``"image"``: grey (BT.601 luma) for one channel, RGB for three (a grey image is repeated);
   resized, keeping the aspect ratio, so that it covers the frame (``fit="crop"``: the middle of
   the image with the frame's aspect ratio is resized to the frame, :func:`crop_box`) or fits
@@ -144,7 +146,8 @@ def image_to_input(image: LoadedImage | np.ndarray, contract: InputContract) -> 
     if contract.pipeline == "digits":
         side = contract.height
         box = max(1, round(side * DIGIT_BOX / DIGIT_SIZE))
-        plane, digit = preprocess_digit_info(pixels, size=side, box=box)
+        alpha = image.alpha if isinstance(image, LoadedImage) else None
+        plane, digit = preprocess_digit_info(pixels, size=side, box=box, alpha=alpha)
         x, blank = plane[None].astype(np.float32), digit.blank
     else:
         x = _image_planes(pixels, contract)
