@@ -195,7 +195,7 @@ def test_the_window_reads_photos_and_transparent_drawings_as_cnnviz_predict(tmp_
         path = tmp_path / f"w{i}{habits.suffix}"
         path.write_bytes(make_photo(digit, habits, (3, i)))
         loaded = load_image(path)
-        x, info = network_input_for(ImageInput(loaded), (1, 28, 28))
+        x, info = network_input_for(ImageInput(loaded), DIGITS)
         assert not info.blank
         np.testing.assert_array_equal(x, image_to_input(loaded, DIGITS).x)
         assert agreement(x[0], preprocess_digit_info(digit)[0]) > 0.6
