@@ -51,12 +51,13 @@ def open_network(spec: str | None, seed: int = 0):
 
 
 def open_dataset(spec: str, seed: int = 0, download: bool = True, limit: int | None = None,
-                 model=None):
+                 model=None, check: bool = True):
     """``"mnist"`` or ``"cifar10"`` (found locally or downloaded), ``"offline"`` (generated) or a
     folder, recognised by its content: MNIST files, CIFAR-10's binary release, or images in class
     folders (which become what ``model`` takes, or keep their own size and colour without one).
     ``limit`` keeps at most that many training and test images. With ``model``, the images must
-    be what the network takes (:func:`cnnviz.data.check_network_input`). What the user should know
+    be what the network takes (:func:`cnnviz.data.check_network_input`; ``check=False`` leaves
+    that to the caller, :func:`check_fits`). What the user should know
     about the data (files skipped...) goes to standard error."""
     from cnnviz.data import (DataError, Dataset, load_data_folder, load_default_cifar10,
                              load_default_mnist, synthetic_dataset)
@@ -91,11 +92,16 @@ def open_dataset(spec: str, seed: int = 0, download: bool = True, limit: int | N
         data = Dataset(data.train_x[:limit], data.train_y[:limit], data.test_x[:limit],
                        data.test_y[:limit], name=f"{data.name} (first {limit})",
                        class_names=data.class_names, notes=data.notes)
-    if model is not None:
-        what = {"offline": "the offline digits", "mnist": "the MNIST digits",
-                "cifar10": "the CIFAR-10 images"}
-        check_fits(model, data, what.get(spec, f"the images in {spec}"))
+    if model is not None and check:
+        check_fits(model, data, describe_data(spec))
     return data
+
+
+def describe_data(spec: str) -> str:
+    """What ``--data spec`` holds, for messages: "the MNIST digits", "the images in PATH"..."""
+    what = {"offline": "the offline digits", "mnist": "the MNIST digits",
+            "cifar10": "the CIFAR-10 images"}
+    return what.get(spec, f"the images in {spec}")
 
 
 def check_fits(model, data, what: str) -> None:
