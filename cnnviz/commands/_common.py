@@ -89,12 +89,29 @@ def open_dataset(spec: str, seed: int = 0, download: bool = True, limit: int | N
     for note in data.notes:
         print(f"cnnviz: {note}", file=sys.stderr)
     if limit is not None and spec != "offline":
-        data = Dataset(data.train_x[:limit], data.train_y[:limit], data.test_x[:limit],
-                       data.test_y[:limit], name=f"{data.name} (first {limit})",
+        train, test = limited(data.train_y, limit, seed), limited(data.test_y, limit, seed)
+        grouped = not isinstance(train, slice) or not isinstance(test, slice)
+        data = Dataset(data.train_x[train], data.train_y[train], data.test_x[test],
+                       data.test_y[test], name=f"{data.name} ({'first ' * (not grouped)}{limit}"
+                                                f"{' spread over the classes' * grouped})",
                        class_names=data.class_names, notes=data.notes)
     if model is not None and check:
         check_fits(model, data, describe_data(spec))
     return data
+
+
+def limited(labels, limit: int, seed: int = 0):
+    """Which of a split's images ``--limit`` keeps: the first ``limit`` (a slice) when the
+    images come in no particular order (MNIST), but a random choice of ``limit`` of them, in
+    their order (an index array), when they are grouped by class (an image folder is read class
+    after class: its first images would all be of the first classes)."""
+    import numpy as np
+
+    labels = np.asarray(labels)
+    if len(labels) <= limit or not (np.diff(labels.astype(np.int64)) >= 0).all() \
+            or labels[0] == labels[-1]:
+        return slice(0, limit)
+    return np.sort(np.random.default_rng(seed).choice(len(labels), limit, replace=False))
 
 
 def describe_data(spec: str) -> str:

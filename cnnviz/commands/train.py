@@ -113,6 +113,9 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                              "4, shards of at least 16); a run is reproducible for a given seed "
                              "and N")
     parser.add_argument("--out", default="model.npz", help="where to save the network")
+    parser.add_argument("--save-every-epoch", action="store_true",
+                        help="also save the network after every epoch (a long run killed "
+                             "outright keeps its last whole epoch)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -204,6 +207,16 @@ def run_train(args: argparse.Namespace) -> int:
           + (f", {config.augmentation} augmentation" if config.augment else ""), file=sys.stderr)
     print(f"input: {contract.describe_pipeline()}", file=sys.stderr)
     last = None
+
+    def summary_of(p, test_accuracy):
+        return {"status": p.kind, "arch": model.name, "data": data.name,
+                "epochs_completed": p.epoch + (p.kind in ("epoch", "finished")),
+                "steps": p.step, "train_loss": p.loss,
+                "val_accuracy": p.val_accuracy, "test_accuracy": test_accuracy,
+                "seconds": round(p.elapsed, 2),
+                "samples_per_s": round(p.samples_per_s, 1), "out": args.out,
+                "command": command_line(args)}
+
     with _Interrupts(trainer) as interrupts:
         try:
             for p in trainer.run():
@@ -219,6 +232,13 @@ def run_train(args: argparse.Namespace) -> int:
                     print(f"epoch {p.epoch + 1}/{p.epochs}: loss {p.loss:.4f} train_acc "
                           f"{p.accuracy:.4f}{val_text} lr {p.lr:g} {p.samples_per_s:,.0f} img/s "
                           f"{format_seconds(p.elapsed)}", file=sys.stderr, flush=True)
+                    if args.save_every_epoch and p.epoch + 1 < p.epochs:
+                        try:  # atomic: the file is always a whole network
+                            save_model(model, args.out, metadata=summary_of(p, None),
+                                       contract=contract)
+                        except OSError as exc:
+                            raise UserError(f"cannot save the network to {args.out}: {exc}") \
+                                from None
                 elif p.kind in ("stopped", "diverged"):
                     bar.close() if not args.quiet else None
                     print(f"cnnviz: {p.message}", file=sys.stderr)
@@ -241,13 +261,7 @@ def run_train(args: argparse.Namespace) -> int:
         interrupts.received = interrupts.received or stopped_by
         if test_accuracy is None:
             print(f"cnnviz: {interrupts.received}: the test was skipped", file=sys.stderr)
-        summary = {"status": last.kind, "arch": model.name, "data": data.name,
-                   "epochs_completed": last.epoch + (last.kind in ("epoch", "finished")),
-                   "steps": last.step, "train_loss": last.loss,
-                   "val_accuracy": last.val_accuracy, "test_accuracy": test_accuracy,
-                   "seconds": round(last.elapsed, 2),
-                   "samples_per_s": round(last.samples_per_s, 1), "out": args.out,
-                   "command": command_line(args)}
+        summary = summary_of(last, test_accuracy)
         if interrupts.received is not None:
             summary["interrupted_by"] = interrupts.received
         try:
