@@ -123,7 +123,8 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
 def training_contract(contract, data, train_images, fresh: bool):
     """The input contract saved with a network trained on ``data``.
 
-    The class names are the data's (when it names one class per output). A fresh network
+    The class names are the data's (when it names one class per output; digit datasets name
+    none, and the contract keeps its names). A fresh network
     (``fresh``: built from a preset) of photos (data that names its classes) reads images through
     the ``image`` pipeline normalised by the mean and standard deviation of each channel of
     ``train_images`` (:func:`cnnviz.data.channel_statistics`); a digit network keeps the digit
@@ -137,8 +138,8 @@ def training_contract(contract, data, train_images, fresh: bool):
     """
     from cnnviz.data import channel_statistics
 
-    outputs = len(contract.classes)
-    classes = data.classes if len(data.classes) == outputs else contract.classes
+    named = data.class_names  # digit datasets name none: the contract's names stay
+    classes = named if named and len(named) == len(contract.classes) else contract.classes
     if not fresh:
         return replace(contract, classes=tuple(classes))
     pipeline = contract.pipeline
