@@ -84,3 +84,38 @@ def test_a_colour_network_trains_on_augmented_colour_batches(workers):
     reports = list(Trainer(model, x[:96], y[:96], x[96:], y[96:], config=config).run())
     assert reports[-1].kind == "finished"
     assert reports[-2].val_accuracy == 1.0
+
+
+def test_by_default_augmentation_follows_the_networks_channels(monkeypatch):
+    """A caller that does not say (the window) gets distortions for one-channel networks and flips
+    and crops for colour ones, never digit distortions of a colour batch."""
+    import cnnviz.training.trainer as trainer_module
+    from cnnviz.nn import build_preset
+
+    kinds = []
+    real = trainer_module.augment_batch
+
+    def spy(x, rng, kind):
+        kinds.append((x.shape[1], kind))
+        return real(x, rng, kind)
+
+    monkeypatch.setattr(trainer_module, "augment_batch", spy)
+    assert TrainConfig().augmentation == "auto"
+    rng = np.random.default_rng(0)
+    for preset, shape in (("tiny", (1, 28, 28)), ("cifar-tutorial", (3, 32, 32))):
+        x = rng.random((8, *shape), dtype=np.float32)
+        y = rng.integers(0, 10, 8)
+        config = TrainConfig(batch_size=8, augment=True, workers=1)
+        assert list(Trainer(build_preset(preset, seed=0), x, y, config=config).run())[-1].kind \
+            == "finished"
+    assert kinds == [(1, "digits"), (3, "photos")]
+
+
+def test_a_colour_set_without_validation_has_an_empty_colour_validation_set():
+    from cnnviz.data import Dataset
+    from cnnviz.training.sources import split_training_data
+
+    images = np.zeros((6, 3, 8, 8), np.uint8)
+    labels = np.arange(6, dtype=np.uint8) % 2
+    data = split_training_data(Dataset(images, labels, images[:1], labels[:1]), validation=0)
+    assert data.train_x.shape == (6, 3, 8, 8) and data.val_x.shape == (0, 3, 8, 8)
