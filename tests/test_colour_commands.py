@@ -237,3 +237,27 @@ def test_bench_times_any_network_on_its_data(tmp_path):
     assert result["trace_ms"]["median"] > 0
     status, _, err = run(["bench", "--model", "vgg-small", "--convergence"])
     assert status == 2 and "--convergence times the shipped recipe" in err
+
+
+def test_a_blank_folder_trains_unscaled_and_bad_class_names_are_one_line(tmp_path):
+    root = tmp_path / "blank"
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(root / name / f"{i}.png")
+    out = tmp_path / "blank.npz"
+    status, _, err = run(["train", "--arch", "cifar-tutorial", "--data", root, "--epochs", 1,
+                          "--val-split", 0, "--workers", 1, "--quiet", "--out", out])
+    assert status == 0, err
+    contract = load_network(out).contract
+    assert contract.std == (1.0, 1.0, 1.0)
+    np.testing.assert_allclose(contract.mean, [90 / 255] * 3)
+
+    (root / "b").rename(root / ("b" * 70))  # longer than a class name may be
+    status, stdout, err = run(["train", "--arch", "cifar-tutorial", "--data", root,
+                               "--epochs", 1, "--quiet", "--out", tmp_path / "no.npz"])
+    last = err.splitlines()[-1]  # after the progress of reading the images
+    assert status == 2 and stdout == "" and "Traceback" not in err
+    assert last.startswith("cnnviz: error: the class folders of the images in ")
+    assert last.endswith("class name 1 must have 1 to 64 characters, not 70")
+    assert not (tmp_path / "no.npz").exists()

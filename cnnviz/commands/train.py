@@ -147,7 +147,9 @@ def training_contract(contract, data, train_images, fresh: bool):
         pipeline = "image"  # photos, even grey ones: the digit steps would look for ink
     mean = std = ()
     if pipeline == "image":
-        mean, std = (tuple(float(v) for v in a) for a in channel_statistics(train_images))
+        mean, std = channel_statistics(train_images)
+        # A channel that never changes (a blank set) is left unscaled rather than blown up.
+        mean, std = tuple(map(float, mean)), tuple(float(v) if v >= 1e-3 else 1.0 for v in std)
     return replace(contract, classes=tuple(classes), pipeline=pipeline, mean=mean, std=std)
 
 
@@ -194,8 +196,8 @@ def run_train(args: argparse.Namespace) -> int:
         contract = training_contract(contract, data, train_x, fresh)
         contract.check_network(model.input_shape, model.output_shape)
     except ContractError as exc:
-        raise UserError(f"{describe_data(args.data)} cannot be the network's classes: {exc}") \
-            from None
+        raise UserError(f"the class folders of {describe_data(args.data)} cannot name the "
+                        f"network's outputs: {exc}") from None
     config = replace(config, augmentation=augmentation_for(contract.pipeline))
     val = (batch_to_input(split.val_x, contract), split.val_y) if split else (None, None)
     trainer = Trainer(model, batch_to_input(train_x, contract), train_y, *val, config=config)
