@@ -128,9 +128,10 @@ def _throughput(step, batches, seconds):
 
 def training_throughput(batch_size: int, rounds: int = 5, seconds: float = 1.0, seed: int = 0,
                         workers: int | None = None, model=None):
-    """Median samples/s of training steps of ``model`` (default: lenet5): the engine with ``workers`` processes (default:
-    :func:`~cnnviz.nn.parallel.default_workers`), the engine in one process, and PyTorch with its
-    default threads if it is installed.  Keys ``"numpy"``, ``"numpy_1"``, ``"torch"`` and
+    """Median samples/s of training steps of ``model`` (default: lenet5): the engine with
+    ``workers`` processes (default: :func:`~cnnviz.nn.parallel.default_workers`), the engine in
+    one process, and PyTorch with its default threads if it is installed (and has an equivalent
+    of the network: :func:`torch_network`).  Keys ``"numpy"``, ``"numpy_1"``, ``"torch"`` and
     ``"workers"``.
     """
     workers = default_workers(batch_size) if workers is None else workers
