@@ -119,3 +119,21 @@ def test_a_colour_set_without_validation_has_an_empty_colour_validation_set():
     labels = np.arange(6, dtype=np.uint8) % 2
     data = split_training_data(Dataset(images, labels, images[:1], labels[:1]), validation=0)
     assert data.train_x.shape == (6, 3, 8, 8) and data.val_x.shape == (0, 3, 8, 8)
+
+
+def test_worker_processes_give_the_one_process_gradient_of_a_colour_batch():
+    from cnnviz.nn import SoftmaxCrossEntropy, build_preset
+    from cnnviz.nn.parallel import ParallelGradients
+
+    model = build_preset("vgg-small", seed=1, outputs=4)
+    reference = model.copy()
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((10, 3, 32, 32)).astype(np.float32), rng.integers(0, 4, 10)
+    reference.layers[0].need_input_grad = False
+    loss, grad = SoftmaxCrossEntropy()(reference.forward(x, training=True), y)
+    reference.backward(grad)
+    with ParallelGradients(model, 2, max_batch=10) as parallel:
+        got_loss, _, grads = parallel(x, y)
+    assert got_loss == pytest.approx(loss, rel=1e-5)
+    for name, g in reference.named_grads().items():
+        np.testing.assert_allclose(grads[name], g, rtol=1e-4, atol=1e-6, err_msg=name)
