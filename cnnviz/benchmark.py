@@ -37,6 +37,48 @@ def torch_lenet5(torch, model):
     return net
 
 
+def torch_network(torch, model):
+    """A PyTorch network computing what ``model`` computes, with its weights (Conv2D, Dense,
+    MaxPool2D, AvgPool2D without padding, Flatten, ReLU, Tanh); None when a layer has no such
+    equivalent here."""
+    nn = torch.nn
+    modules, params = [], model.named_params()
+    for i, layer in enumerate(model.layers):
+        pad = getattr(layer, "pad", (0, 0, 0, 0))
+        if layer.kind in ("Conv2D", "MaxPool2D") and any(pad):
+            top, bottom, left, right = pad
+            fill = -float("inf") if layer.kind == "MaxPool2D" else 0.0
+            modules.append(nn.ConstantPad2d((left, right, top, bottom), fill))
+        if layer.kind == "Conv2D":
+            weight = torch.tensor(params[f"{i}.weight"])
+            module = nn.Conv2d(weight.shape[1], weight.shape[0], tuple(weight.shape[2:]),
+                               stride=tuple(layer.stride), dilation=tuple(layer.dilation),
+                               bias=f"{i}.bias" in params)
+        elif layer.kind == "Dense":
+            weight = torch.tensor(params[f"{i}.weight"])
+            module = nn.Linear(weight.shape[1], weight.shape[0], bias=f"{i}.bias" in params)
+        elif layer.kind == "MaxPool2D":
+            module = nn.MaxPool2d(tuple(layer.size), tuple(layer.stride))
+        elif layer.kind == "AvgPool2D" and not any(pad):
+            module = nn.AvgPool2d(tuple(layer.size), tuple(layer.stride))
+        elif layer.kind in ("Flatten", "ReLU", "Tanh"):
+            module = {"Flatten": nn.Flatten, "ReLU": nn.ReLU, "Tanh": nn.Tanh}[layer.kind]()
+        else:
+            return None
+        if layer.kind in ("Conv2D", "Dense"):
+            with torch.no_grad():
+                module.weight.copy_(weight)
+                if module.bias is not None:
+                    module.bias.copy_(torch.tensor(params[f"{i}.bias"]))
+        modules.append(module)
+    return nn.Sequential(*modules)
+
+
+def _network(model, seed):
+    """``model``, or the lenet5 preset when None."""
+    return build_preset("lenet5", seed=seed) if model is None else model
+
+
 class NumpyStepper:
     """One SGD-with-momentum training step of the engine on a batch, its gradients computed in
     ``workers`` shards (processes; see :mod:`cnnviz.nn.parallel`).  Close it when done."""
@@ -85,24 +127,27 @@ def _throughput(step, batches, seconds):
 
 
 def training_throughput(batch_size: int, rounds: int = 5, seconds: float = 1.0, seed: int = 0,
-                        workers: int | None = None):
-    """Median samples/s of lenet5 training steps: the engine with ``workers`` processes (default:
-    :func:`~cnnviz.nn.parallel.default_workers`), the engine in one process, and PyTorch with its
-    default threads if it is installed.  Keys ``"numpy"``, ``"numpy_1"``, ``"torch"`` and
+                        workers: int | None = None, model=None):
+    """Median samples/s of training steps of ``model`` (default: lenet5): the engine with
+    ``workers`` processes (default: :func:`~cnnviz.nn.parallel.default_workers`), the engine in
+    one process, and PyTorch with its default threads if it is installed (and has an equivalent
+    of the network: :func:`torch_network`).  Keys ``"numpy"``, ``"numpy_1"``, ``"torch"`` and
     ``"workers"``.
     """
     workers = default_workers(batch_size) if workers is None else workers
     rng = np.random.default_rng(seed)
-    data = [(rng.random((batch_size, 1, 28, 28), dtype=np.float32),
-             rng.integers(0, 10, batch_size)) for _ in range(8)]
-    model = build_preset("lenet5", seed=seed)
+    model = _network(model, seed)
+    classes = int(np.prod(model.output_shape))
+    data = [(rng.random((batch_size, *model.input_shape), dtype=np.float32).astype(model.dtype),
+             rng.integers(0, classes, batch_size)) for _ in range(8)]
     steppers = {"numpy": NumpyStepper(model.copy(), workers, batch_size)}
     if workers > 1:
         steppers["numpy_1"] = NumpyStepper(model.copy())
     torch = _torch()
     inputs = {name: data for name in steppers}
-    if torch is not None:
-        steppers["torch"] = TorchStepper(torch, torch_lenet5(torch, model))
+    net = torch_network(torch, model) if torch is not None else None
+    if net is not None:
+        steppers["torch"] = TorchStepper(torch, net.to(_torch_dtype(torch, model)))
         inputs["torch"] = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data]
     results = {name: [] for name in steppers}
     try:
@@ -121,6 +166,10 @@ def training_throughput(batch_size: int, rounds: int = 5, seconds: float = 1.0, 
     return out
 
 
+def _torch_dtype(torch, model):
+    return torch.float64 if np.dtype(model.dtype) == np.float64 else torch.float32
+
+
 def _latencies(fn, repeats):
     for _ in range(50):
         fn()
@@ -132,15 +181,17 @@ def _latencies(fn, repeats):
     return np.array(out) * 1e3
 
 
-def trace_latency(repeats: int = 3000, seed: int = 0):
-    """Milliseconds for one image: the engine's full trace, and PyTorch's forward alone."""
-    model = build_preset("lenet5", seed=seed)
-    x = np.random.default_rng(seed).random((1, 1, 28, 28), dtype=np.float32)
+def trace_latency(repeats: int = 3000, seed: int = 0, model=None):
+    """Milliseconds for one image: the engine's full trace of ``model`` (default: lenet5), and
+    PyTorch's forward alone."""
+    model = _network(model, seed)
+    x = np.random.default_rng(seed).random((1, *model.input_shape)).astype(model.dtype)
     ours = _latencies(lambda: model.trace(x), repeats)
     result = {"numpy_trace": ours}
     torch = _torch()
-    if torch is not None:
-        net = torch_lenet5(torch, model).eval()
+    net = torch_network(torch, model) if torch is not None else None
+    if net is not None:
+        net = net.to(_torch_dtype(torch, model)).eval()
         tx = torch.from_numpy(x)
 
         def forward():
@@ -151,15 +202,18 @@ def trace_latency(repeats: int = 3000, seed: int = 0):
     return result
 
 
-def mnist_epoch(train_x, train_y, batch_size=64, seed=0, workers=None, rounds=3):
-    """Median wall time of one shuffled epoch (Adam, as ``cnnviz train``, with its default number
-    of worker processes unless ``workers`` says otherwise) for the engine and PyTorch, in
-    ``rounds`` alternating rounds; each round starts from the same weights."""
+def mnist_epoch(train_x, train_y, batch_size=64, seed=0, workers=None, rounds=3, model=None):
+    """Median wall time of one shuffled epoch of ``model`` (default: lenet5) on the uint8 images
+    ``train_x`` ((N, H, W) or (N, C, H, W); MNIST's for lenet5) with Adam, as ``cnnviz train``
+    (with its default number of worker processes unless ``workers`` says otherwise), for the
+    engine and PyTorch, in ``rounds`` alternating rounds; each round starts from the same
+    weights."""
+    from cnnviz.data import to_float_batch
     from cnnviz.training import TrainConfig, Trainer
 
     workers = default_workers(batch_size) if workers is None else workers
-    model = build_preset("lenet5", seed=seed)
-    x = train_x.astype(np.float32)[:, None] / 255.0
+    model = _network(model, seed)
+    x = to_float_batch(train_x).astype(model.dtype)
     config = TrainConfig(batch_size=batch_size, seed=seed, workers=workers)
     torch = _torch()
     times = {"numpy": [], "torch": []}
@@ -168,10 +222,11 @@ def mnist_epoch(train_x, train_y, batch_size=64, seed=0, workers=None, rounds=3)
         for _ in Trainer(model.copy(), x, train_y, config=config).run():
             pass
         times["numpy"].append(time.perf_counter() - start)
-        if torch is None:
+        net = torch_network(torch, model) if torch is not None else None
+        if net is None:
             continue
         time.sleep(0.1)
-        net = torch_lenet5(torch, model)
+        net = net.to(_torch_dtype(torch, model))
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
         loss = torch.nn.CrossEntropyLoss()
         tx, ty = torch.from_numpy(x), torch.from_numpy(train_y.astype(np.int64))
@@ -219,8 +274,9 @@ def time_to_accuracy(data, targets=(0.98, 0.99), eval_every=100, max_epochs=20, 
     return {t: reached.get(t) for t in targets}
 
 
-def predict_throughput(model, count=1000, seed=0):
-    """Images per second of ``cnnviz predict`` (load, preprocess, predict) on ``count`` PNG files."""
+def predict_throughput(model, count=1000, seed=0, contract=None):
+    """Images per second of ``cnnviz predict`` (load, preprocess as ``contract`` says, predict)
+    on ``count`` PNG files of drawn digits."""
     import tempfile
     from pathlib import Path
 
@@ -237,5 +293,6 @@ def predict_throughput(model, count=1000, seed=0):
                 paths.append(Path(folder) / f"{start + i:04d}.png")
                 Image.fromarray((255 - img * 255).astype(np.uint8)).save(paths[-1])
         begin = time.perf_counter()
-        done = sum(1 for found in predict_files(model, paths) if found.probabilities is not None)
+        done = sum(1 for found in predict_files(model, paths, contract)
+                   if found.probabilities is not None)
         return done / (time.perf_counter() - begin)

@@ -51,12 +51,13 @@ def open_network(spec: str | None, seed: int = 0):
 
 
 def open_dataset(spec: str, seed: int = 0, download: bool = True, limit: int | None = None,
-                 model=None):
+                 model=None, check: bool = True):
     """``"mnist"`` or ``"cifar10"`` (found locally or downloaded), ``"offline"`` (generated) or a
     folder, recognised by its content: MNIST files, CIFAR-10's binary release, or images in class
     folders (which become what ``model`` takes, or keep their own size and colour without one).
     ``limit`` keeps at most that many training and test images. With ``model``, the images must
-    be what the network takes (:func:`cnnviz.data.check_network_input`). What the user should know
+    be what the network takes (:func:`cnnviz.data.check_network_input`; ``check=False`` leaves
+    that to the caller, :func:`check_fits`). What the user should know
     about the data (files skipped...) goes to standard error."""
     from cnnviz.data import (DataError, Dataset, load_data_folder, load_default_cifar10,
                              load_default_mnist, synthetic_dataset)
@@ -88,14 +89,36 @@ def open_dataset(spec: str, seed: int = 0, download: bool = True, limit: int | N
     for note in data.notes:
         print(f"cnnviz: {note}", file=sys.stderr)
     if limit is not None and spec != "offline":
-        data = Dataset(data.train_x[:limit], data.train_y[:limit], data.test_x[:limit],
-                       data.test_y[:limit], name=f"{data.name} (first {limit})",
+        train, test = limited(data.train_y, limit, seed), limited(data.test_y, limit, seed)
+        grouped = not isinstance(train, slice) or not isinstance(test, slice)
+        data = Dataset(data.train_x[train], data.train_y[train], data.test_x[test],
+                       data.test_y[test], name=f"{data.name} ({'first ' * (not grouped)}{limit}"
+                                                f"{' spread over the classes' * grouped})",
                        class_names=data.class_names, notes=data.notes)
-    if model is not None:
-        what = {"offline": "the offline digits", "mnist": "the MNIST digits",
-                "cifar10": "the CIFAR-10 images"}
-        check_fits(model, data, what.get(spec, f"the images in {spec}"))
+    if model is not None and check:
+        check_fits(model, data, describe_data(spec))
     return data
+
+
+def limited(labels, limit: int, seed: int = 0):
+    """Which of a split's images ``--limit`` keeps: the first ``limit`` (a slice) when the
+    images come in no particular order (MNIST), but a random choice of ``limit`` of them, in
+    their order (an index array), when they are grouped by class (an image folder is read class
+    after class: its first images would all be of the first classes)."""
+    import numpy as np
+
+    labels = np.asarray(labels)
+    if len(labels) <= limit or not (np.diff(labels.astype(np.int64)) >= 0).all() \
+            or labels[0] == labels[-1]:
+        return slice(0, limit)
+    return np.sort(np.random.default_rng(seed).choice(len(labels), limit, replace=False))
+
+
+def describe_data(spec: str) -> str:
+    """What ``--data spec`` holds, for messages: "the MNIST digits", "the images in PATH"..."""
+    what = {"offline": "the offline digits", "mnist": "the MNIST digits",
+            "cifar10": "the CIFAR-10 images"}
+    return what.get(spec, f"the images in {spec}")
 
 
 def check_fits(model, data, what: str) -> None:

@@ -5,6 +5,7 @@ import json
 import shlex
 import signal
 import sys
+from dataclasses import replace
 
 
 #: Validation images held out by default: this many, or a tenth of the training images if fewer.
@@ -70,12 +71,14 @@ class _Interrupts:
 
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
-        "train", help="train a network on MNIST, the offline digits or a folder of MNIST files",
+        "train", help="train a network on MNIST, CIFAR-10, the offline digits or a folder",
         description="Train a network and save it. Ctrl-C (or SIGTERM) stops after the current "
                     "batch and still saves; during the final test it skips the test and saves. "
                     "The last line on standard output is a JSON summary.")
     parser.add_argument("--arch", default="lenet5",
-                        help="preset (lenet5, tiny, mlp) or a .npz network to train further")
+                        help="preset (lenet5, tiny, mlp for digits; cifar-tutorial, vgg-small for "
+                             "colour images; its last layer gets one unit per class of the data) "
+                             "or a .npz network to train further")
     parser.add_argument("--data", default="mnist",
                         help="mnist, cifar10, offline, or a folder (MNIST files, CIFAR-10's "
                              "binary release, or images in class folders)")
@@ -94,7 +97,10 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                         help="anneal the learning rate to zero over the run (half a cosine, "
                              "updated every batch)")
     parser.add_argument("--augment", action="store_true",
-                        help="random affine and elastic distortions of the training images")
+                        help="random changes of the training images: for digit networks "
+                             "affine and elastic distortions; for image networks (colour or "
+                             "grey photos) horizontal flips and crops of the image padded by 4 "
+                             "pixels")
     parser.add_argument("--val-split", type=int, default=None, metavar="N",
                         help="hold out N training images for validation after each epoch (0: "
                              f"none; default {DEFAULT_VAL_SPLIT}, or a tenth of the training "
@@ -107,18 +113,57 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                              "4, shards of at least 16); a run is reproducible for a given seed "
                              "and N")
     parser.add_argument("--out", default="model.npz", help="where to save the network")
+    parser.add_argument("--save-every-epoch", action="store_true",
+                        help="also save the network after every epoch (a long run killed "
+                             "outright keeps its last whole epoch)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
+def training_contract(contract, data, train_images, fresh: bool):
+    """The input contract saved with a network trained on ``data``.
+
+    The class names are the data's (when it names one class per output; digit datasets name
+    none, and the contract keeps its names). A fresh network
+    (``fresh``: built from a preset) of photos (data that names its classes) reads images through
+    the ``image`` pipeline normalised by the mean and standard deviation of each channel of
+    ``train_images`` (:func:`cnnviz.data.channel_statistics`); a digit network keeps the digit
+    pipeline unnormalised. A network read from a file keeps its pipeline and normalisation: its
+    weights were learned with them.
+
+    Raises
+    ------
+    cnnviz.nn.ContractError
+        The data's class names cannot name the outputs (too long, repeated...).
+    """
+    from cnnviz.data import channel_statistics
+
+    named = data.class_names  # digit datasets name none: the contract's names stay
+    classes = named if named and len(named) == len(contract.classes) else contract.classes
+    if not fresh:
+        return replace(contract, classes=tuple(classes))
+    pipeline = contract.pipeline
+    if data.class_names and pipeline in ("digits", "image"):
+        pipeline = "image"  # photos, even grey ones: the digit steps would look for ink
+    mean = std = ()
+    if pipeline == "image":
+        mean, std = channel_statistics(train_images)
+        # A channel that never changes (a blank set) is left unscaled rather than blown up.
+        mean, std = tuple(map(float, mean)), tuple(float(v) if v >= 1e-3 else 1.0 for v in std)
+    return replace(contract, classes=tuple(classes), pipeline=pipeline, mean=mean, std=std)
+
+
 def run_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from cnnviz.commands import UserError
-    from cnnviz.commands._common import ProgressBar, format_seconds, open_dataset, open_network
-    from cnnviz.data import to_float_batch
-    from cnnviz.nn import save_model
+    from cnnviz.commands._common import (ProgressBar, check_fits, describe_data, format_seconds,
+                                         open_dataset, open_network)
+    from cnnviz.data import batch_to_input
+    from cnnviz.nn import PRESETS, ContractError, build_preset, default_contract, save_model
     from cnnviz.nn.parallel import WorkerError, default_workers
     from cnnviz.nn.threads import prepare_process
-    from cnnviz.training import TrainConfig, Trainer, evaluate
+    from cnnviz.training import TrainConfig, Trainer, augmentation_for, evaluate
 
     prepare_process()
     lr = args.lr if args.lr is not None else (1e-3 if args.optimizer == "adam" else 1e-2)
@@ -134,7 +179,12 @@ def run_train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     model, contract = open_network(args.arch, seed=args.seed)  # a file's contract is kept
-    data = open_dataset(args.data, seed=args.seed, limit=args.limit, model=model)
+    fresh = args.arch in PRESETS and not Path(args.arch).exists()
+    data = open_dataset(args.data, seed=args.seed, limit=args.limit, model=model, check=False)
+    if fresh and model.output_shape != (data.n_classes,):  # one output per class of the data
+        model = build_preset(args.arch, seed=args.seed, outputs=data.n_classes)
+        contract = default_contract(model.input_shape, model.output_shape)
+    check_fits(model, data, describe_data(args.data))
     val_split = args.val_split if args.val_split is not None \
         else default_val_split(len(data.train_x))
     if val_split < 0 or val_split and val_split >= len(data.train_x):
@@ -142,15 +192,34 @@ def run_train(args: argparse.Namespace) -> int:
                         "(0: no validation)")
     split = data.split_validation(val_split, seed=args.seed) if val_split else None
     train_x, train_y = (split.train_x, split.train_y) if split else (data.train_x, data.train_y)
-    val = (to_float_batch(split.val_x), split.val_y) if split else (None, None)
-    trainer = Trainer(model, to_float_batch(train_x), train_y, *val, config=config)
+    try:
+        contract = training_contract(contract, data, train_x, fresh)
+        contract.check_network(model.input_shape, model.output_shape)
+    except ContractError as exc:
+        raise UserError(f"the class folders of {describe_data(args.data)} cannot name the "
+                        f"network's outputs: {exc}") from None
+    config = replace(config, augmentation=augmentation_for(contract.pipeline))
+    val = (batch_to_input(split.val_x, contract), split.val_y) if split else (None, None)
+    trainer = Trainer(model, batch_to_input(train_x, contract), train_y, *val, config=config)
 
     bar = ProgressBar()
     print(f"training {model.name} on {data.name}: {len(train_x)} images, "
           f"{len(split.val_y) if split else 0} for validation, "
           f"{config.epochs} epochs of batch {config.batch_size}, {config.optimizer} lr {lr}, "
-          f"{config.workers} worker{'s' * (config.workers > 1)}", file=sys.stderr)
+          f"{config.workers} worker{'s' * (config.workers > 1)}"
+          + (f", {config.augmentation} augmentation" if config.augment else ""), file=sys.stderr)
+    print(f"input: {contract.describe_pipeline()}", file=sys.stderr)
     last = None
+
+    def summary_of(p, test_accuracy):
+        return {"status": p.kind, "arch": model.name, "data": data.name,
+                "epochs_completed": p.epoch + (p.kind in ("epoch", "finished")),
+                "steps": p.step, "train_loss": p.loss,
+                "val_accuracy": p.val_accuracy, "test_accuracy": test_accuracy,
+                "seconds": round(p.elapsed, 2),
+                "samples_per_s": round(p.samples_per_s, 1), "out": args.out,
+                "command": command_line(args)}
+
     with _Interrupts(trainer) as interrupts:
         try:
             for p in trainer.run():
@@ -166,6 +235,13 @@ def run_train(args: argparse.Namespace) -> int:
                     print(f"epoch {p.epoch + 1}/{p.epochs}: loss {p.loss:.4f} train_acc "
                           f"{p.accuracy:.4f}{val_text} lr {p.lr:g} {p.samples_per_s:,.0f} img/s "
                           f"{format_seconds(p.elapsed)}", file=sys.stderr, flush=True)
+                    if args.save_every_epoch and p.epoch + 1 < p.epochs:
+                        try:  # atomic: the file is always a whole network
+                            save_model(model, args.out, metadata=summary_of(p, None),
+                                       contract=contract)
+                        except OSError as exc:
+                            raise UserError(f"cannot save the network to {args.out}: {exc}") \
+                                from None
                 elif p.kind in ("stopped", "diverged"):
                     bar.close() if not args.quiet else None
                     print(f"cnnviz: {p.message}", file=sys.stderr)
@@ -180,20 +256,15 @@ def run_train(args: argparse.Namespace) -> int:
         if stopped_by != "SIGTERM":
             interrupts.mode, interrupts.received = "skip", None
             try:
-                test_accuracy = evaluate(model, to_float_batch(data.test_x), data.test_y).accuracy
+                test_accuracy = evaluate(model, batch_to_input(data.test_x, contract),
+                                         data.test_y).accuracy
             except KeyboardInterrupt:
                 pass
         interrupts.mode = "hold"
         interrupts.received = interrupts.received or stopped_by
         if test_accuracy is None:
             print(f"cnnviz: {interrupts.received}: the test was skipped", file=sys.stderr)
-        summary = {"status": last.kind, "arch": model.name, "data": data.name,
-                   "epochs_completed": last.epoch + (last.kind in ("epoch", "finished")),
-                   "steps": last.step, "train_loss": last.loss,
-                   "val_accuracy": last.val_accuracy, "test_accuracy": test_accuracy,
-                   "seconds": round(last.elapsed, 2),
-                   "samples_per_s": round(last.samples_per_s, 1), "out": args.out,
-                   "command": command_line(args)}
+        summary = summary_of(last, test_accuracy)
         if interrupts.received is not None:
             summary["interrupted_by"] = interrupts.received
         try:

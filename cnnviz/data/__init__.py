@@ -24,7 +24,8 @@ from .errors import (CifarError, DataError, DownloadCancelled, DownloadError, Im
                      ImageLoadCancelled, ImageLoadError, InputShapeError, MnistError)
 from .folders import IMAGE_SUFFIXES, guess_input_shape, is_image_folder, load_image_folder
 from .images import LoadedImage, load_image, resize_float, to_grey, to_network_input
-from .pipeline import NetworkInput, PipelineError, crop_box, image_to_input, pad_geometry
+from .pipeline import (NetworkInput, PipelineError, batch_to_input, crop_box, image_to_input,
+                       normalise, pad_geometry)
 from .mnist import MNIST_FILES, find_mnist_files, has_mnist_files, load_mnist, read_idx
 from .preprocess import (
     PreprocessInfo,
@@ -76,7 +77,9 @@ __all__ = [
     "MnistError",
     "NetworkInput",
     "PipelineError",
+    "batch_to_input",
     "crop_box",
+    "normalise",
     "pad_geometry",
     "image_to_input",
     "PreprocessInfo",

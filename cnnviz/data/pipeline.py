@@ -12,7 +12,8 @@
   inside it (``fit="pad"``, the rest is ``fill``, :func:`pad_geometry`); area averaging when
   shrinking, bilinear otherwise (Pillow, per channel in float); values in [0, 1];
 
-and then ``(x - mean) / std`` per channel.
+and then ``(x - mean) / std`` per channel (:func:`normalise`, which training uses too on whole
+batches: :func:`batch_to_input`).
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from PIL import Image
 
 from cnnviz.nn.contract import InputContract
 
+from .datasets import to_float_batch
 from .images import LoadedImage, resize_float, to_grey
 from .preprocess import DIGIT_BOX, DIGIT_SIZE, PreprocessInfo, preprocess_digit_info
 
-__all__ = ["NetworkInput", "PipelineError", "crop_box", "pad_geometry", "image_to_input"]
+__all__ = ["NetworkInput", "PipelineError", "batch_to_input", "crop_box", "pad_geometry",
+           "image_to_input", "normalise"]
 
 
 class PipelineError(ValueError):
@@ -151,8 +154,40 @@ def image_to_input(image: LoadedImage | np.ndarray, contract: InputContract) -> 
         x, blank = plane[None].astype(np.float32), digit.blank
     else:
         x = _image_planes(pixels, contract)
-    if contract.normalised:
-        mean = np.asarray(contract.mean, dtype=np.float32)[:, None, None]
-        std = np.asarray(contract.std, dtype=np.float32)[:, None, None]
-        x = ((x - mean) / std).astype(np.float32)
+    x = normalise(x, contract)
     return NetworkInput(np.ascontiguousarray(x, dtype=np.float32), blank, digit)
+
+
+def normalise(x: np.ndarray, contract: InputContract, out: np.ndarray | None = None) -> np.ndarray:
+    """The contract's last step, ``(x - mean) / std`` per channel, on one input (C, H, W) or a
+    batch (N, C, H, W) of float32 values in [0, 1]; the one place this is computed, for single
+    images (:func:`image_to_input`) and for training and test sets (:func:`batch_to_input`).
+
+    ``out`` may be ``x`` itself (in place). Without normalisation ``x`` (or ``out``) is returned
+    as it is.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if out is None:
+        out = x if not contract.normalised else np.empty_like(x)
+    elif out is not x:
+        np.copyto(out, x)
+    if not contract.normalised:
+        return out
+    c = len(contract.mean)
+    if x.ndim not in (3, 4) or x.shape[-3] != c:
+        raise ValueError(f"expected {c}-channel inputs (C, H, W) or (N, C, H, W), got shape "
+                         f"{x.shape}")
+    mean = np.asarray(contract.mean, dtype=np.float32)[:, None, None]
+    std = np.asarray(contract.std, dtype=np.float32)[:, None, None]
+    np.subtract(x, mean, out=out)
+    np.divide(out, std, out=out)
+    return out
+
+
+def batch_to_input(images: np.ndarray, contract: InputContract) -> np.ndarray:
+    """A dataset's uint8 images (N, H, W) or (N, C, H, W), already of the network's size, as the
+    network's input: float32 (N, C, H, W), scaled to [0, 1] (:func:`cnnviz.data.to_float_batch`)
+    and normalised as ``contract`` says (:func:`normalise`), as :func:`image_to_input` makes a
+    single image."""
+    x = to_float_batch(images)
+    return normalise(x, contract, out=x)

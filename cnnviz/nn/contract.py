@@ -248,7 +248,8 @@ def _check_classes(classes) -> None:
             raise ContractError(f"class name {i} must be text, not {show_value(name)}")
         if not name.strip() or len(name) > MAX_CLASS_NAME:
             raise ContractError(f"class name {i} must have 1 to {MAX_CLASS_NAME} characters, "
-                                f"not {len(name)}" + (" (only spaces)" if name else ""))
+                                f"not {len(name)}"
+                                + (" (only spaces)" if name and not name.strip() else ""))
         if not name.isprintable() or name != name.encode("utf-8", "replace").decode("utf-8"):
             raise ContractError(f"class name {i} {show_value(name)} holds control or invalid "
                                 f"characters")

@@ -61,9 +61,17 @@ PRESETS = {"lenet5": lenet5, "tiny": tiny, "mlp": mlp, "cifar-tutorial": cifar_t
            "vgg-small": vgg_small}
 
 
-def build_preset(name: str, seed=None) -> Sequential:
-    """Build a preset network by name."""
+def build_preset(name: str, seed=None, outputs: int | None = None) -> Sequential:
+    """Build a preset network by name; ``outputs`` gives its last layer that many units (one per
+    class of the data it will learn) instead of the preset's 10."""
     try:
-        return PRESETS[name](seed=seed)
+        model = PRESETS[name](seed=seed)
     except KeyError:
         raise KeyError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+    if outputs is None or model.output_shape == (outputs,):
+        return model
+    if outputs < 1:
+        raise ValueError(f"a network needs at least one output, not {outputs}")
+    config = model.config()
+    config["layers"][-1] = dict(config["layers"][-1], out_features=int(outputs))
+    return Sequential.from_config(config, seed=seed)

@@ -1,7 +1,12 @@
-"""Random distortions of digit images for training: small affine maps and elastic warps.
+"""Random changes of the training images, chosen by what the network reads (its contract's
+pipeline, :func:`augmentation_for`):
 
-Both are applied in one bilinear resampling per image (Simard et al., 2003, used affine and
-elastic distortions of MNIST to reach well under 1% error).
+- digits (:func:`distort`): small affine maps and elastic warps, applied in one bilinear
+  resampling per image (Simard et al., 2003, used affine and elastic distortions of MNIST to
+  reach well under 1% error); a mirrored digit is another glyph, so no flips;
+- photos (:func:`flip_crop`): a random horizontal flip and a random crop of the image padded
+  by 4 pixels on every side (the CIFAR-10 recipe of He et al., 2016), any number of channels.
+  The padding is 0, which in normalised inputs is the training images' mean colour.
 """
 
 from __future__ import annotations
@@ -23,6 +28,59 @@ class Augmentation:
     elastic_sigma: float = 3.0
 
 
+#: What :func:`augment_batch` does for each kind (``TrainConfig.augmentation``).
+AUGMENTATIONS = ("digits", "photos")
+#: Pixels of padding around a photo before the random crop.
+CROP_PADDING = 4
+
+
+def augmentation_for(pipeline: str) -> str:
+    """The augmentation that suits a contract's pipeline: ``"digits"`` for the digit pipeline
+    (the images are centred strokes), ``"photos"`` for everything else."""
+    return "digits" if pipeline == "digits" else "photos"
+
+
+def augment_batch(images: np.ndarray, rng: np.random.Generator, kind: str = "digits"):
+    """Random training copies of ``images`` (N, C, H, W) float32: :func:`distort` for
+    ``"digits"`` (one channel), :func:`random_flip_crop` for ``"photos"``."""
+    if kind == "digits":
+        return distort(images, rng)
+    if kind == "photos":
+        return random_flip_crop(images, rng)
+    raise ValueError(f"unknown augmentation {kind!r} (known: {', '.join(AUGMENTATIONS)})")
+
+
+def flip_crop(images: np.ndarray, top: np.ndarray, left: np.ndarray, flip: np.ndarray,
+              padding: int = CROP_PADDING) -> np.ndarray:
+    """Each image of ``images`` (N, C, H, W) padded with ``padding`` zeros on every side, then the
+    H x W window at (``top[i]``, ``left[i]``) of the padded image (0..2*padding each), mirrored
+    left to right where ``flip[i]``. One gather for the whole batch; returns a new float32 array.
+    """
+    n, c, h, w = images.shape
+    top = np.asarray(top, dtype=np.int64)
+    left = np.asarray(left, dtype=np.int64)
+    flip = np.asarray(flip, dtype=bool)
+    if padding < 0 or ((top < 0) | (top > 2 * padding) | (left < 0) | (left > 2 * padding)).any():
+        raise ValueError("crop offsets must be within 0..2*padding")
+    padded = np.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=np.float32)
+    padded[:, :, padding:padding + h, padding:padding + w] = images
+    rows = top[:, None] + np.arange(h)                                   # (N, H)
+    columns = np.where(flip[:, None], np.arange(w)[::-1], np.arange(w))  # (N, W)
+    columns = left[:, None] + columns
+    return padded[np.arange(n)[:, None, None, None], np.arange(c)[None, :, None, None],
+                  rows[:, None, :, None], columns[:, None, None, :]]
+
+
+def random_flip_crop(images: np.ndarray, rng: np.random.Generator,
+                     padding: int = CROP_PADDING) -> np.ndarray:
+    """:func:`flip_crop` with uniform random offsets and a flip for half of the images."""
+    n = len(images)
+    top = rng.integers(0, 2 * padding + 1, n)
+    left = rng.integers(0, 2 * padding + 1, n)
+    flip = rng.random(n) < 0.5
+    return flip_crop(images, top, left, flip, padding)
+
+
 def _blur_matrix(n: int, sigma: float) -> np.ndarray:
     """(n, n) matrix of a Gaussian blur along one axis, rows renormalised at the borders."""
     offsets = np.arange(n)[:, None] - np.arange(n)[None, :]
@@ -38,7 +96,9 @@ def _smooth(field: np.ndarray, sigma: float) -> np.ndarray:
 
 def distort(images: np.ndarray, rng: np.random.Generator, aug: Augmentation = Augmentation()):
     """Return randomly distorted copies of ``images`` (N, 1, H, W) float32 in [0, 1]."""
-    n, _, h, w = images.shape
+    n, c, h, w = images.shape
+    if c != 1:
+        raise ValueError(f"digit distortions take one-channel images, not {c} channels")
     cy, cx = (h - 1) / 2, (w - 1) / 2
     angle = np.deg2rad(rng.uniform(-aug.rotation, aug.rotation, n))
     scale = 1 + rng.uniform(-aug.scale, aug.scale, (n, 2))

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from cnnviz.data import (MNIST_FILES, Dataset, DownloadCancelled, download_mnist, find_mnist,
-                         load_mnist, make_synthetic_digits, to_float_batch)
+                         input_shape_of, load_mnist, make_synthetic_digits,
+                         to_float_batch)
 
 __all__ = ["OFFLINE_DEFAULT_SIZE", "DataSource", "TrainingData", "load_dataset",
            "load_training_data", "offline_digits", "split_training_data"]
@@ -143,7 +144,7 @@ def split_training_data(dataset: Dataset, count: int = 0, validation: int = 5000
     n_val = min(validation, int(len(x) * MAX_VALIDATION_FRACTION))
     name = f"{dataset.name} ({len(x) - n_val:,} training, {n_val:,} validation images)"
     if n_val <= 0:
-        empty = np.zeros((0, 1) + x.shape[1:], np.float32)
+        empty = np.zeros((0,) + input_shape_of(x), np.float32)  # grey or colour
         return TrainingData(name, to_float_batch(x), y.astype(np.int64), empty,
                             np.zeros(0, np.int64))
     split = Dataset(x, y, x[:0], y[:0], name=dataset.name).split_validation(n_val, seed=seed)

@@ -16,7 +16,7 @@ import numpy as np
 from cnnviz.nn import Sequential, SoftmaxCrossEntropy, StepLR, make_optimizer
 from cnnviz.nn.optim import CosineLR
 
-from .augment import distort
+from .augment import AUGMENTATIONS, augment_batch
 from .health import NetworkHealth, measure_health
 from .metrics import evaluate
 
@@ -37,6 +37,9 @@ class TrainConfig:
     cosine: bool = False        # anneal the learning rate to zero over the run, step by step
     seed: int = 0
     augment: bool = False
+    # With augment: "digits" (distortions), "photos" (flips, crops) or "auto": digits for
+    # one-channel networks, photos otherwise (a caller knowing the pipeline says which).
+    augmentation: str = "auto"
     snapshot_interval: float | None = None  # seconds between weight copies in progress; None: never
     health_probe: int = 0       # training images run to measure health at snapshots; 0: never
     health_interval: float = 1.0  # seconds between health measurements (at the next snapshot)
@@ -56,6 +59,9 @@ class TrainConfig:
             raise ValueError("the learning rate must be positive")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+        if self.augmentation not in AUGMENTATIONS + ("auto",):
+            raise ValueError(f"unknown augmentation {self.augmentation!r} "
+                             f"(known: {', '.join(AUGMENTATIONS)})")
         if self.cosine and self.lr_step:
             raise ValueError("choose either a step schedule or cosine annealing, not both")
 
@@ -161,6 +167,8 @@ class Trainer:
         probe = self.train_x[:cfg.health_probe] if cfg.health_probe else None
         report = None
         parallel = None
+        augmentation = cfg.augmentation if cfg.augmentation != "auto" else \
+            "digits" if tuple(model.input_shape)[:1] == (1,) else "photos"
         try:
             if cfg.workers > 1 and cfg.batch_size > 1:
                 from cnnviz.nn.parallel import ParallelGradients
@@ -184,7 +192,7 @@ class Trainer:
                     idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
                     x, y = self.train_x[idx], self.train_y[idx]
                     if cfg.augment:
-                        x = distort(x, rng)
+                        x = augment_batch(x, rng, augmentation)
                     if parallel is not None:
                         loss, batch_correct, grads = parallel(x, y)
                     else:
