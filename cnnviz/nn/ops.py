@@ -200,8 +200,10 @@ def conv_backward(dy, xp, weight, has_bias, x_shape, stride, dilation, pad, need
     if need_dw:
         cols = np.empty((k, step * run), dtype=xp.dtype)
         taps = cols.reshape(c, kh, kw, step, wo, n)
-        dw2 = np.zeros((f, k), dtype=dtype)
-        part = np.empty((f, k), dtype=dtype)
+        # Accumulated transposed, (k, F): OpenBLAS runs columns @ band.T 1.25-1.6 times faster
+        # than band @ columns.T (the same product) for these shapes.
+        dw2t = np.zeros((k, f), dtype=dtype)
+        part = np.empty((k, f), dtype=dtype)
     if need_dx:
         dcols = np.empty((k, step * run), dtype=dtype)
         dtaps = dcols.reshape(c, kh, kw, step, wo, n)
@@ -212,13 +214,13 @@ def conv_backward(dy, xp, weight, has_bias, x_shape, stride, dilation, pad, need
         band = dy2[:, r0 * run:(r0 + rows) * run]
         if need_dw:
             _band_taps(taps, xp, r0, rows, (kh, kw), stride, dilation, wo)
-            np.matmul(band, cols[:, :rows * run].T, out=part)
-            dw2 += part
+            np.matmul(cols[:, :rows * run], band.T, out=part)
+            dw2t += part
         if need_dx:
             np.matmul(wt, band, out=dcols[:, :rows * run])
             _band_taps(dtaps, dxp, r0, rows, (kh, kw), stride, dilation, wo, scatter=True)
     if need_dw:
-        dweight = dw2.reshape(weight.shape)
+        dweight = np.ascontiguousarray(dw2t.T).reshape(weight.shape)
         dbias = dy2.sum(axis=1) if has_bias else None
     if need_dx:
         dx = crop(dxp, pad)
