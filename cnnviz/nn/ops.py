@@ -193,10 +193,20 @@ def conv_backward(dy, xp, weight, has_bias, x_shape, stride, dilation, pad, need
     n = dy.shape[3]
     k = c * kh * kw
     dy2 = dy.reshape(f, -1)
+    dx = None
+    flipped_pad = _transposed_padding(weight.shape, stride, dilation, pad)
+    if need_dx and flipped_pad is not None and c >= FLIPPED_MIN_CHANNELS \
+            and ho * wo >= x_shape[1] * x_shape[2]:
+        # With stride 1 the input gradient is itself a convolution: of dy, padded, with the
+        # kernel turned half a turn and its in/out channels swapped; the banded forward pass
+        # computes it 1.15-1.2 times faster than scattering the column gradients back.
+        flipped = np.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+        dx = conv_forward(dy, flipped, None, (1, 1), dilation, flipped_pad, x_shape[1:3])[0]
+        need_dx = False
     dtype = np.result_type(dy, xp, weight)
     step = _band_rows(k, (ho, wo), n, np.dtype(dtype).itemsize)
     run = wo * n
-    dweight = dbias = dx = None
+    dweight = dbias = None
     if need_dw:
         cols = np.empty((k, step * run), dtype=xp.dtype)
         taps = cols.reshape(c, kh, kw, step, wo, n)
@@ -225,6 +235,25 @@ def conv_backward(dy, xp, weight, has_bias, x_shape, stride, dilation, pad, need
     if need_dx:
         dx = crop(dxp, pad)
     return dx, dweight, dbias
+
+
+#: Fewest input channels for which the input gradient of a stride-1 convolution whose output is
+#: as large as its input is computed as a convolution of dy (see :func:`conv_backward`); measured
+#: on 32 images (whole backward pass, CPU time): 32 -> 32 channels on 32x32, 25.5 -> 24.5 ms;
+#: 16 -> 32 on 28x28, 9.4 -> 9.7 ms; 3 -> 12 on 32x32, 2.8 -> 3.1 ms.  With a 'valid' kernel the
+#: convolution of dy would also multiply the zeros around it (lenet5: 0.85 -> 1.9 ms).
+FLIPPED_MIN_CHANNELS = 32
+
+
+def _transposed_padding(weight_shape, stride, dilation, pad):
+    """Padding of dy under which the stride-1 convolution of dy with the flipped kernel is the
+    input gradient, or None when there is none (a stride above 1; padding wider than the
+    dilated kernel, which would need negative padding)."""
+    if tuple(stride) != (1, 1):
+        return None
+    span = ((weight_shape[2] - 1) * dilation[0], (weight_shape[3] - 1) * dilation[1])
+    out = (span[0] - pad[0], span[0] - pad[1], span[1] - pad[2], span[1] - pad[3])
+    return out if min(out) >= 0 else None
 
 
 def pool_taps(xp, kernel, stride, out_hw):

@@ -1,6 +1,9 @@
 """Convolutions computed one band of output rows at a time (ops.CHUNK_BYTES) against loops
 written from the definitions: the forward pass, the weight, bias and input gradients, with
-several bands and a short last band, stride, dilation and padding."""
+several bands and a short last band, stride, dilation and padding; the input gradient both as
+the convolution of dy with the flipped kernel (stride 1, padding within the dilated kernel) and
+by scattering column gradients (the other cases: stride 2, padding 2 around a kernel 1 wide, a
+'valid' kernel, and any case with ops.FLIPPED_MIN_CHANNELS out of reach)."""
 
 import numpy as np
 import pytest
@@ -32,9 +35,13 @@ def loop_gradients(x, weight, dy, stride, dilation, pad):
 @pytest.mark.parametrize("chunk_bytes", [1, 3 * 1024, 1 << 30])
 @pytest.mark.parametrize("kernel,stride,dilation,padding", [
     (3, 1, 1, "same"), (3, 2, 1, "same"), ((3, 2), (1, 2), (2, 1), 1), (2, 1, 1, "valid"),
+    (3, 1, 2, "same"), ((3, 1), 1, 1, 2), (2, 1, 1, "same"),
 ])
-def test_banded_conv_matches_loops(monkeypatch, chunk_bytes, kernel, stride, dilation, padding):
+@pytest.mark.parametrize("flip_from", [1, 10**6])
+def test_banded_conv_matches_loops(monkeypatch, chunk_bytes, kernel, stride, dilation, padding,
+                                   flip_from):
     monkeypatch.setattr(ops, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(ops, "FLIPPED_MIN_CHANNELS", flip_from)
     rng = np.random.default_rng(5)
     layer = Conv2D(out_channels=4, kernel_size=kernel, stride=stride, dilation=dilation,
                    padding=padding, weight_init="he_normal")
