@@ -285,15 +285,23 @@ def maxpool_backward(dy, y, xp, kernel, stride, pad):
 
     On ties the first tap in row-major order wins, as in PyTorch.
     """
-    dxp = np.zeros(xp.shape, dtype=dy.dtype)
     out_hw = dy.shape[1:3]
     non_overlapping = stride[0] >= kernel[0] and stride[1] >= kernel[1]
-    taken = np.zeros(dy.shape, dtype=bool)
-    for (_, _, view), (_, _, grad) in zip(pool_taps(xp, kernel, stride, out_hw),
-                                          pool_taps(dxp, kernel, stride, out_hw)):
-        wins = view == y
-        wins &= ~taken
-        taken |= wins
+    # Windows that tile the padded input exactly write every gradient once: no zeros needed.
+    tiled = tuple(stride) == tuple(kernel) and xp.shape[1] == out_hw[0] * kernel[0] \
+        and xp.shape[2] == out_hw[1] * kernel[1]
+    dxp = (np.empty if tiled else np.zeros)(xp.shape, dtype=dy.dtype)
+    taps = kernel[0] * kernel[1]
+    taken = wins = None
+    for t, ((_, _, view), (_, _, grad)) in enumerate(zip(pool_taps(xp, kernel, stride, out_hw),
+                                                         pool_taps(dxp, kernel, stride, out_hw))):
+        wins = np.equal(view, y, out=wins)
+        if taken is None:
+            taken = wins.copy() if taps > 1 else None
+        else:
+            np.greater(wins, taken, out=wins)  # a win here, and none in an earlier tap
+            if t < taps - 1:
+                taken |= wins
         if non_overlapping:
             np.multiply(dy, wins, out=grad)
         else:
