@@ -296,3 +296,113 @@ def predict_throughput(model, count=1000, seed=0, contract=None):
         done = sum(1 for found in predict_files(model, paths, contract)
                    if found.probabilities is not None)
         return done / (time.perf_counter() - begin)
+
+
+def torch_mirror(torch, model):
+    """A PyTorch ``nn.Sequential`` equal to ``model`` (Conv2D with symmetric padding, pooling
+    without padding, Flatten, Dense, ReLU), carrying its weights."""
+    from cnnviz.nn.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
+
+    nn, mods = torch.nn, []
+    for layer in model.layers:
+        if isinstance(layer, Conv2D):
+            top, bottom, left, right = layer.pad
+            if top != bottom or left != right:
+                raise ValueError("the PyTorch mirror needs symmetric padding")
+            conv = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size,
+                             stride=layer.stride, padding=(top, left), dilation=layer.dilation,
+                             bias=layer.use_bias)
+            mods.append(conv)
+        elif isinstance(layer, MaxPool2D) and not any(layer.pad):
+            mods.append(nn.MaxPool2d(layer.size, layer.stride))
+        elif isinstance(layer, Dense):
+            mods.append(nn.Linear(layer.in_features, layer.out_features, bias=layer.use_bias))
+        elif isinstance(layer, ReLU):
+            mods.append(nn.ReLU())
+        elif isinstance(layer, Flatten):
+            mods.append(nn.Flatten())
+        else:
+            raise ValueError(f"no PyTorch mirror for {layer.kind}")
+    net = nn.Sequential(*mods)
+    net.load_state_dict({k: torch.tensor(v) for k, v in model.named_params().items()})
+    return net
+
+
+def epoch_time(preset: str = "vgg-small", batch_size: int = 64, batches: int = 40,
+               rounds: int = 5, epoch_size: int = 50_000, seed: int = 0, workers=None,
+               torch_threads: int = 2, data=None):
+    """Per-batch training time of ``preset`` with Adam (1e-3), the engine as ``cnnviz train``
+    runs it (its :class:`~cnnviz.training.Trainer`, with its default worker processes) and
+    PyTorch (``torch.set_num_threads(torch_threads)``), in alternating rounds of ``batches``
+    shuffled batches each; both start every round from the same weights.
+
+    ``data`` is ``(x, y)`` (float32 images, int labels); random images of the preset's input
+    shape by default.  Returns medians over the rounds: ``numpy_batch_s``, ``torch_batch_s``,
+    the estimated ``numpy_epoch_s`` and ``torch_epoch_s`` for ``epoch_size`` images, their
+    ``ratio`` (numpy/torch time), ``workers`` and ``torch_threads``.
+    """
+    from cnnviz.training import TrainConfig, Trainer
+
+    model = build_preset(preset, seed=seed)
+    workers = default_workers(batch_size) if workers is None else workers
+    rng = np.random.default_rng(seed)
+    count = batches * batch_size
+    if data is None:
+        x = rng.random((count, *model.input_shape), dtype=np.float32)
+        y = rng.integers(0, model.output_shape[0], count)
+    else:
+        pick = rng.choice(len(data[1]), count, replace=len(data[1]) < count)
+        x, y = np.ascontiguousarray(data[0][pick], dtype=np.float32), data[1][pick]
+    config = TrainConfig(batch_size=batch_size, seed=seed, workers=workers)
+    torch = _torch()
+    times = {"numpy": [], "torch": []}
+    if torch is not None:
+        threads_before = torch.get_num_threads()
+        torch.set_num_threads(torch_threads)
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+        lossf = torch.nn.CrossEntropyLoss()
+
+    def run_torch():
+        net = torch_mirror(torch, model)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        gen = torch.Generator().manual_seed(seed)
+        start = time.perf_counter()
+        order = torch.randperm(count, generator=gen)
+        for i in range(0, count, batch_size):
+            idx = order[i:i + batch_size]
+            opt.zero_grad(set_to_none=True)
+            lossf(net(tx[idx]), ty[idx]).backward()
+            opt.step()
+        return time.perf_counter() - start
+
+    def run_numpy():
+        trainer = Trainer(model.copy(), x, y, config=config)
+        start = time.perf_counter()
+        for p in trainer.run():
+            pass
+        return time.perf_counter() - start
+
+    try:
+        for r in range(rounds + 1):  # the first round warms both up and is not counted
+            for name, run in (("numpy", run_numpy), ("torch", run_torch)):
+                if name == "torch" and torch is None:
+                    continue
+                time.sleep(0.1)
+                elapsed = run()
+                if r:
+                    times[name].append(elapsed / batches)
+    finally:
+        if torch is not None:
+            torch.set_num_threads(threads_before)
+    steps = -(-epoch_size // batch_size)
+    out = {"preset": preset, "batch": batch_size, "workers": workers,
+           "torch_threads": torch_threads if torch is not None else None, "rounds": rounds,
+           "batches": batches, "epoch_size": epoch_size,
+           "numpy_rounds_s": times["numpy"], "torch_rounds_s": times["torch"]}
+    for name, v in times.items():
+        if v:
+            out[f"{name}_batch_s"] = statistics.median(v)
+            out[f"{name}_epoch_s"] = statistics.median(v) * steps
+    if times["torch"]:
+        out["ratio"] = out["numpy_batch_s"] / out["torch_batch_s"]
+    return out

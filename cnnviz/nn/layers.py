@@ -243,14 +243,14 @@ class Conv2D(Layer):
     def forward(self, x, training=False):
         xc = _channel_major(x)
         self._x_shape = xc.shape
-        y, self._cols = ops.conv_forward(xc, self.params["weight"], self.params.get("bias"),
+        y, self._xp = ops.conv_forward(xc, self.params["weight"], self.params.get("bias"),
                                          self.stride, self.dilation, self.pad,
                                          self.output_shape[1:])
         return _batch_first(y)
 
     def backward(self, dy):
         dyc = np.ascontiguousarray(_channel_major(dy))
-        dx, dw, db = ops.conv_backward(dyc, self._cols, self.params["weight"], self.use_bias,
+        dx, dw, db = ops.conv_backward(dyc, self._xp, self.params["weight"], self.use_bias,
                                        self._x_shape, self.stride, self.dilation, self.pad,
                                        need_dx=self.need_input_grad, need_dw=self.need_param_grads)
         if self.need_param_grads:

@@ -25,10 +25,73 @@ class Optimizer:
         """The gradient with L2 weight decay (coupled, as PyTorch's ``weight_decay``)."""
         return g + self.weight_decay * p if self.weight_decay else g
 
+    #: Names of the state vectors an optimiser keeps per parameter (flat-buffer path).
+    _SLOTS: tuple[str, ...] = ()
+
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         self.steps += 1
-        for name, p in params.items():
-            self._update(name, p, self._decayed(p, grads[name]))
+        flat = self._flatten(params, grads)
+        if flat is None:
+            for name, p in params.items():
+                self._update(name, p, self._decayed(p, grads[name]))
+            return
+        g, spans = flat
+        if self.weight_decay:
+            g += self.weight_decay * self._gather(params, spans, self._p_flat)
+        update = self._flat_update(g)
+        for name, (a, b) in spans.items():
+            p = params[name]
+            p -= update[a:b].reshape(p.shape)
+
+    # Flat buffers: every gradient, and every state vector (velocities, moments), lives in one
+    # contiguous array, so that an update is a few vector operations over all the parameters at
+    # once instead of several small ones per parameter; ``state[name][slot]`` are views into it.
+    def _flatten(self, params, grads):
+        """The gradients in one flat vector and each name's ``(start, stop)`` in it; None when
+        the parameters do not share one floating-point type (then the per-parameter path)."""
+        if not self._SLOTS or not params:
+            return None
+        dtypes = {p.dtype for p in params.values()} | {grads[n].dtype for n in params}
+        if len(dtypes) != 1 or dtypes.pop().kind != "f":
+            return None
+        layout = tuple((name, p.shape) for name, p in params.items())
+        if getattr(self, "_layout", None) != layout or self._g.dtype != next(
+                iter(params.values())).dtype:
+            self._build_flat(params, layout)
+        return self._gather(grads, self._spans, self._g), self._spans
+
+    def _build_flat(self, params, layout):
+        spans, offset = {}, 0
+        for name, shape in layout:
+            size = int(np.prod(shape))
+            spans[name] = (offset, offset + size)
+            offset += size
+        dtype = next(iter(params.values())).dtype
+        self._g = np.empty(offset, dtype)
+        self._p_flat = np.empty(offset, dtype)
+        self._tmp = np.empty(offset, dtype)
+        for slot in self._SLOTS:
+            buf = np.zeros(offset, dtype)
+            for name, (a, b) in spans.items():
+                st = self.state.setdefault(name, {})
+                old = st.get(slot)
+                view = buf[a:b].reshape(params[name].shape)
+                if old is not None and old.shape == view.shape:
+                    view[...] = old  # carry state kept before (or by the per-parameter path)
+                st[slot] = view
+            setattr(self, "_" + slot, buf)
+        self._spans, self._layout = spans, layout
+
+    @staticmethod
+    def _gather(arrays, spans, out):
+        for name, (a, b) in spans.items():
+            out[a:b].reshape(arrays[name].shape)[...] = arrays[name]
+        return out
+
+    def _flat_update(self, g):
+        """The step to subtract from the flat parameters, given their flat gradient ``g``
+        (which may be overwritten)."""
+        raise NotImplementedError
 
     def _update(self, name, p, g):
         raise NotImplementedError
@@ -58,6 +121,9 @@ class SGD(Optimizer):
             g = g + self.momentum * v if self.nesterov else v
         p -= self.lr * g
 
+    # No flat buffers: SGD does three operations per parameter, and gathering the gradients
+    # into one vector first costs more than it saves (vgg-small 0.23 -> 0.31 ms a step).
+
     def config(self):
         return {"name": "sgd", "lr": self.lr, "momentum": self.momentum,
                 "nesterov": self.nesterov, "weight_decay": self.weight_decay}
@@ -70,9 +136,30 @@ class Adam(Optimizer):
         super().__init__(lr, weight_decay)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
+    _SLOTS = ("m", "v")
+
     def step(self, params, grads):
         self._t = self.steps + 1
         super().step(params, grads)
+
+    def _flat_update(self, g):
+        # The same operations, in the same order, as _update: the same numbers to the last bit.
+        m, v, tmp = self._m, self._v, self._tmp
+        m *= self.beta1
+        np.multiply(g, 1 - self.beta1, out=tmp)
+        m += tmp
+        v *= self.beta2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - self.beta2
+        v += tmp
+        c1 = 1 - self.beta1 ** self._t
+        c2 = 1 - self.beta2 ** self._t
+        np.divide(v, c2, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= self.lr / c1
+        return tmp
 
     def _update(self, name, p, g):
         st = self.state.setdefault(name, {})

@@ -54,3 +54,33 @@ def test_same_padding_keeps_size_and_strided_same_is_ceil():
     for stride, expected in [(1, (4, 13, 11)), (2, (4, 7, 6)), (3, (4, 5, 4))]:
         layer = Conv2D(out_channels=4, kernel_size=4, stride=stride, padding="same")
         assert layer.build((1, 13, 11)) == expected
+
+
+@pytest.mark.parametrize("size,stride,padding,hw", [(2, 2, "valid", (8, 6)), (2, 2, "valid", (7, 5)),
+                                                     (3, 3, "valid", (9, 9)), (3, 2, "same", (7, 8)),
+                                                     ((2, 3), (1, 2), 1, (5, 7))])
+def test_maxpool_backward_on_ties_matches_loops(size, stride, padding, hw):
+    """After a ReLU most windows hold several equal maxima (zeros): each window's gradient goes
+    to its first arg-max in row-major order, as PyTorch's; positions no window reads get 0."""
+    rng = np.random.default_rng(7)
+    layer = MaxPool2D(size, stride, padding)
+    layer.build((3, *hw))
+    x = np.maximum(rng.integers(-3, 2, (4, 3, *hw)), 0).astype(np.float32)  # many ties
+    layer.forward(x, training=True)
+    dy = rng.standard_normal((4,) + layer.output_shape).astype(np.float32)
+    dx = layer.backward(dy)
+    (kh, kw), (sh, sw), (top, _, left, _) = layer.size, layer.stride, layer.pad
+    expected = np.zeros(x.shape)
+    for a in range(layer.output_shape[1]):
+        for b in range(layer.output_shape[2]):
+            for n in range(4):
+                for c in range(3):
+                    best = None
+                    for i in range(kh):
+                        for j in range(kw):
+                            r, s = a * sh + i - top, b * sw + j - left
+                            if 0 <= r < hw[0] and 0 <= s < hw[1] and (
+                                    best is None or x[n, c, r, s] > x[n, c, best[0], best[1]]):
+                                best = (r, s)
+                    expected[n, c, best[0], best[1]] += dy[n, c, a, b]
+    np.testing.assert_allclose(dx, expected, rtol=1e-6, atol=1e-6)
