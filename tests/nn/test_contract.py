@@ -9,6 +9,7 @@ import pytest
 from cnnviz.nn import (ContractError, InputContract, ModelFileError, build_preset,
                        default_contract, load_model, load_model_with_metadata, load_network,
                        save_model)
+from npz_files import entries, write_npz
 
 CIFAR = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -20,21 +21,11 @@ def colour_contract(**changes):
     return InputContract(**settings)
 
 
-def read_architecture(path):
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
-
-
-def write_npz(path, arrays):
-    with open(path, "wb") as handle:
-        np.savez(handle, **arrays)
-    return path
-
 
 def with_input(path, out, value):
     """A copy of the file at ``path`` whose architecture's "input" is ``value`` (raw JSON text
     when a str starting with '@', else a JSON value; popped when ``...``)."""
-    arrays = read_architecture(path)
+    arrays = entries(path)
     config = json.loads(arrays["architecture"].tobytes())
     if value is ...:
         config.pop("input")
@@ -74,7 +65,7 @@ def test_pad_fill_and_numbered_names_round_trip(tmp_path):
 
 def test_save_without_a_contract_records_the_default_one(tmp_path):
     path = save_model(build_preset("cifar-tutorial", seed=0), tmp_path / "c.npz")
-    config = json.loads(read_architecture(path)["architecture"].tobytes())
+    config = json.loads(entries(path)["architecture"].tobytes())
     assert config["input"]["shape"] == [3, 32, 32] and config["input"]["pipeline"] == "image"
     assert load_network(path).contract.classes == tuple("0123456789")
 

@@ -9,6 +9,7 @@ import pytest
 
 from cnnviz.nn import ModelFileError, build_preset, load_model, save_model
 from cnnviz.nn.io import load_model_with_metadata
+from npz_files import entries, write_npz
 
 
 @pytest.fixture
@@ -18,16 +19,6 @@ def saved(tmp_path):
     save_model(model, path, metadata={"accuracy": 0.5})
     return model, path
 
-
-def entries(path):
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
-
-
-def write_npz(path, arrays):
-    with open(path, "wb") as handle:
-        np.savez(handle, **arrays)
-    return path
 
 
 def test_round_trip_is_bit_exact_and_keeps_metadata(saved):

@@ -12,6 +12,7 @@ import pytest
 
 from cnnviz.nn import ModelFileError, build_preset, load_model, save_model
 from cnnviz.nn.io import load_model_with_metadata
+from npz_files import entries, write_npz
 
 
 @pytest.fixture
@@ -20,16 +21,6 @@ def saved(tmp_path):
     save_model(build_preset("tiny", seed=1), path)
     return path
 
-
-def entries(path):
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
-
-
-def write_npz(path, arrays):
-    with open(path, "wb") as handle:
-        np.savez(handle, **arrays)
-    return path
 
 
 def with_architecture(saved, tmp_path, text: str):
