@@ -15,7 +15,7 @@ from PIL import Image
 
 from cnnviz.cli import main
 from cnnviz.commands._common import open_dataset
-from cnnviz.data import batch_to_input, channel_statistics, image_to_input, load_image
+from cnnviz.data import batch_to_input, image_to_input, load_image
 from cnnviz.nn import InputContract, build_preset, load_network
 from cnnviz.training import evaluate
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from cnnviz.cli import main
-from cnnviz.nn import build_preset, load_model, load_model_with_metadata, save_model
+from cnnviz.nn import build_preset, load_model_with_metadata, save_model
 
 
 def test_summary_of_a_preset_and_of_a_file(tmp_path, capsys):

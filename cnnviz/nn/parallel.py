@@ -159,6 +159,14 @@ def describe_exit(status: int | None) -> str:
     return f"exited with status {status}"
 
 
+def how_it_ended(process: subprocess.Popen, timeout: float = 5.0) -> str:
+    """Wait up to ``timeout`` seconds for a child whose pipe broke, and say how it ended."""
+    try:
+        return describe_exit(process.wait(timeout=timeout))
+    except subprocess.TimeoutExpired:
+        return describe_exit(None)
+
+
 def quiet_stdout() -> None:
     """For a child whose parent is gone: point standard output at the null device, so that
     nothing tries to write to the broken pipe again (no ``BrokenPipeError`` at exit)."""
@@ -345,12 +353,8 @@ class ParallelGradients:
             status, loss, correct, length = _REPLY.unpack(read_exactly(proc.stdout, _REPLY.size))
             message = read_exactly(proc.stdout, length).decode(errors="replace") if length else ""
         except (EOFError, OSError, ValueError) as exc:
-            try:
-                code = proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                code = None
             raise WorkerError(f"training worker {k} stopped unexpectedly "
-                              f"(it {describe_exit(code)})") from exc
+                              f"(it {how_it_ended(proc)})") from exc
         if status:
             raise WorkerError(f"training worker {k} failed: {message}")
         return loss, correct

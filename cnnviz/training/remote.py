@@ -31,8 +31,8 @@ from dataclasses import asdict, fields
 import numpy as np
 
 from cnnviz.nn import Sequential
-from cnnviz.nn.parallel import (describe_exit, map_shared, quiet_stdout, read_exactly,
-                                shared_memory, start_child)
+from cnnviz.nn.parallel import (describe_exit, how_it_ended, map_shared, quiet_stdout,
+                                read_exactly, shared_memory, start_child)
 
 from .health import NetworkHealth
 from .trainer import Progress, TrainConfig
@@ -289,12 +289,8 @@ class TrainerProcess:
                 text = read_exactly(process.stdout, text_length).decode()
                 raw = read_exactly(process.stdout, weights_length)
             except (EOFError, OSError, ValueError) as exc:
-                try:
-                    status = process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    status = None
                 raise TrainingProcessError(f"the training process stopped unexpectedly (it "
-                                           f"{describe_exit(status)})") from exc
+                                           f"{how_it_ended(process)})") from exc
             if path is not None:  # the child has mapped the file: nothing need stay behind
                 try:
                     os.unlink(path)
