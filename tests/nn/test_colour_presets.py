@@ -7,7 +7,7 @@ import pytest
 from cnnviz.nn import PRESETS, SoftmaxCrossEntropy, build_preset
 from cnnviz.nn.gradcheck import numerical_gradient
 
-from test_torch_oracle import torch_forward, torch_params
+from test_torch_oracle import assert_step_matches_pytorch
 
 
 def layer_list(model):
@@ -108,21 +108,4 @@ def test_colour_forward_and_backward_match_pytorch(torch, name):
     x = rng.random((6, 3, 32, 32), dtype=np.float32)
     labels = rng.integers(0, 10, 6)
 
-    logits = model.forward(x, training=True)
-    loss, dlogits = SoftmaxCrossEntropy()(logits, labels)
-    model.layers[0].need_input_grad = True
-    dx = model.backward(dlogits)
-
-    params = torch_params(torch, model)
-    xt = torch.tensor(x, requires_grad=True)
-    t_logits = torch_forward(torch, model, xt, params)
-    t_loss = torch.nn.functional.cross_entropy(t_logits, torch.tensor(labels))
-    t_loss.backward()
-
-    np.testing.assert_allclose(logits, t_logits.detach().numpy(), rtol=1e-4, atol=1e-5)
-    assert loss == pytest.approx(t_loss.item(), rel=1e-5)
-    np.testing.assert_allclose(dx, xt.grad.numpy(), atol=1e-5 * np.abs(xt.grad.numpy()).max())
-    grads = model.named_grads()
-    for pname, p in params.items():
-        scale = max(np.abs(p.grad.numpy()).max(), 1e-3)
-        np.testing.assert_allclose(grads[pname], p.grad.numpy(), atol=1e-5 * scale, err_msg=pname)
+    assert_step_matches_pytorch(torch, model, x, labels)

@@ -55,13 +55,9 @@ def strided_net(seed):
 NETS = {"lenet5": lambda: build_preset("lenet5", seed=3), "strided": lambda: strided_net(4)}
 
 
-@pytest.mark.parametrize("name", NETS)
-def test_forward_and_every_gradient_match_pytorch(torch, name):
-    model = NETS[name]()
-    rng = np.random.default_rng(0)
-    x = rng.random((8,) + model.input_shape, dtype=np.float32)
-    labels = rng.integers(0, 10, 8)
-
+def assert_step_matches_pytorch(torch, model, x, labels):
+    """Loss, logits, the input gradient and every parameter gradient of one training step
+    equal PyTorch's for the same weights."""
     logits = model.forward(x, training=True)
     loss, dlogits = SoftmaxCrossEntropy()(logits, labels)
     model.layers[0].need_input_grad = True
@@ -80,6 +76,16 @@ def test_forward_and_every_gradient_match_pytorch(torch, name):
     for pname, p in params.items():
         scale = max(np.abs(p.grad.numpy()).max(), 1e-3)
         np.testing.assert_allclose(grads[pname], p.grad.numpy(), atol=1e-5 * scale, err_msg=pname)
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_forward_and_every_gradient_match_pytorch(torch, name):
+    model = NETS[name]()
+    rng = np.random.default_rng(0)
+    x = rng.random((8,) + model.input_shape, dtype=np.float32)
+    labels = rng.integers(0, 10, 8)
+
+    assert_step_matches_pytorch(torch, model, x, labels)
 
 
 def test_input_gradient_of_a_class_score_matches_pytorch(torch):
