@@ -495,13 +495,14 @@ def test_a_memory_error_of_an_analysis_in_the_gui_thread_is_reported(window, mon
     assert panel.explanation is None and "not enough memory" in panel.caption.text()
 
 
-@pytest.mark.parametrize("panel_name", ["analysis_panel", "activation_gallery"])
-def test_a_memory_error_in_a_worker_is_reported(window, monkeypatch, qtbot, panel_name):
+def fail_in_worker(window, monkeypatch, qtbot, panel_name, exc):
+    """Make the worker of the Analysis or Activation Maximisation panel raise ``exc``; return
+    the panel and the label that reports it, once the failure has arrived."""
     import cnnviz.ui.activation_gallery as activation_gallery
     import cnnviz.ui.analysis_panel as analysis_panel
     draw_digit(window.canvas_panel.canvas, 1)
-    monkeypatch.setattr(analysis_panel, "explain", raising(MemoryError()))
-    monkeypatch.setattr(activation_gallery, "gallery", raising(MemoryError()))
+    monkeypatch.setattr(analysis_panel, "explain", raising(exc))
+    monkeypatch.setattr(activation_gallery, "gallery", raising(exc))
     panel = getattr(window, panel_name)
     with qtbot.waitSignal(panel.runner.failed, timeout=5000):
         if panel_name == "analysis_panel":
@@ -510,7 +511,12 @@ def test_a_memory_error_in_a_worker_is_reported(window, monkeypatch, qtbot, pane
         else:
             window.show_activation_gallery()
             panel.compute()
-    label = panel.caption if panel_name == "analysis_panel" else panel.status_label
+    return panel, panel.caption if panel_name == "analysis_panel" else panel.status_label
+
+
+@pytest.mark.parametrize("panel_name", ["analysis_panel", "activation_gallery"])
+def test_a_memory_error_in_a_worker_is_reported(window, monkeypatch, qtbot, panel_name):
+    panel, label = fail_in_worker(window, monkeypatch, qtbot, panel_name, MemoryError())
     qtbot.waitUntil(lambda: "not enough memory" in label.text(), timeout=3000)
     assert isinstance(panel.runner.error, MemoryError)
 
@@ -660,20 +666,7 @@ def test_an_open_after_a_cancelled_one_still_running_completes(window, network_f
 @pytest.mark.parametrize("panel_name", ["analysis_panel", "activation_gallery"])
 def test_a_failed_computation_says_where_its_traceback_is(window, monkeypatch, qtbot,
                                                           data_folder, panel_name):
-    import cnnviz.ui.activation_gallery as activation_gallery
-    import cnnviz.ui.analysis_panel as analysis_panel
-    draw_digit(window.canvas_panel.canvas, 1)
-    monkeypatch.setattr(analysis_panel, "explain", raising(KeyError("kind")))
-    monkeypatch.setattr(activation_gallery, "gallery", raising(KeyError("kind")))
-    panel = getattr(window, panel_name)
-    with qtbot.waitSignal(panel.runner.failed, timeout=5000):
-        if panel_name == "analysis_panel":
-            window.show_analysis()
-            panel.method_combo.setCurrentIndex(panel.method_combo.findData("occlusion"))
-        else:
-            window.show_activation_gallery()
-            panel.compute()
-    label = panel.caption if panel_name == "analysis_panel" else panel.status_label
+    panel, label = fail_in_worker(window, monkeypatch, qtbot, panel_name, KeyError("kind"))
     log = data_folder / errors.LOG_NAME
     qtbot.waitUntil(lambda: "KeyError: " in label.text(), timeout=3000)  # (quotes: HTML)
     assert str(log) in label.text()
