@@ -195,12 +195,8 @@ def test_the_pickle_release_is_never_loaded(tmp_path):
 # --- the download ---------------------------------------------------------------------------
 
 @pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch):
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    for var in ("CNNVIZ_CACHE_DIR", "CNNVIZ_CIFAR_DIR"):
-        monkeypatch.delenv(var, raising=False)
+def _no_proxy(clean_download_environment):
+    pass
 
 
 @pytest.fixture(scope="module")

@@ -30,13 +30,8 @@ FIRST = next(iter(MNIST_FILES))  # the first file download_mnist fetches
 
 
 @pytest.fixture(autouse=True)
-def _no_proxy_no_env(monkeypatch):
+def _no_proxy_no_env(clean_download_environment):
     """Talk to 127.0.0.1 directly and start from a clean cnnviz environment."""
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    for var in ("CNNVIZ_CACHE_DIR", "CNNVIZ_MNIST_DIR"):
-        monkeypatch.delenv(var, raising=False)
 
 
 def _make_handler(files: dict[str, bytes]):
