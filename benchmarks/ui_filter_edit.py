@@ -93,16 +93,16 @@ def main(argv=None) -> int:
     parser.add_argument("--edits", type=int, default=300, help="edits measured (at least 200)")
     args = parser.parse_args(argv)
 
-    from cnnviz.ui.app import prepare_gui_process
+    from cnnviz.ui.window.app import prepare_gui_process
 
-    prepare_gui_process()  # as cnnviz.ui.app.run_app does
+    prepare_gui_process()  # as cnnviz.ui.window.app.run_app does
     app = QApplication.instance() or QApplication(["cnnviz"])
     settings_dir = tempfile.TemporaryDirectory()
     QStandardPaths.setTestModeEnabled(True)
     for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(settings_format, QSettings.Scope.UserScope, settings_dir.name)
     from cnnviz.session import canvas_input
-    from cnnviz.ui.main_window import MainWindow
+    from cnnviz.ui.window.main_window import MainWindow
 
     window = MainWindow()
     window.resize(1600, 1000)

@@ -49,7 +49,7 @@ t0 = float(sys.argv[1])
 from PySide6.QtWidgets import QApplication
 from PySide6.QtTest import QTest
 app = QApplication(["cnnviz"])
-from cnnviz.ui.main_window import MainWindow
+from cnnviz.ui.window.main_window import MainWindow
 window = MainWindow()
 window.show()
 QTest.qWaitForWindowExposed(window)
@@ -156,12 +156,12 @@ def main(argv=None) -> int:
                         help="also print where the time of a mouse move goes (cProfile)")
     args = parser.parse_args(argv)
 
-    from cnnviz.ui.app import prepare_gui_process
+    from cnnviz.ui.window.app import prepare_gui_process
 
-    prepare_gui_process()  # as cnnviz.ui.app.run_app does
+    prepare_gui_process()  # as cnnviz.ui.window.app.run_app does
     app = QApplication.instance() or QApplication(["cnnviz"])
     t0 = time.perf_counter()
-    from cnnviz.ui.main_window import MainWindow
+    from cnnviz.ui.window.main_window import MainWindow
 
     imported = time.perf_counter()
     window = MainWindow()

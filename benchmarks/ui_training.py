@@ -155,9 +155,9 @@ def main(argv=None) -> int:
                         help="also print where the GUI thread's time goes (cProfile)")
     args = parser.parse_args(argv)
 
-    from cnnviz.ui.app import prepare_gui_process
+    from cnnviz.ui.window.app import prepare_gui_process
 
-    prepare_gui_process()  # as cnnviz.ui.app.run_app does
+    prepare_gui_process()  # as cnnviz.ui.window.app.run_app does
     # The window as it first opens, whatever layout this computer's settings hold, and nothing
     # written to them.
     QStandardPaths.setTestModeEnabled(True)
@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     from cnnviz.data import find_mnist, load_mnist, to_float_batch
     from cnnviz.training import evaluate
     from cnnviz.training.sources import DataSource, load_training_data
-    from cnnviz.ui.main_window import MainWindow
+    from cnnviz.ui.window.main_window import MainWindow
 
     folder = find_mnist()
     if folder is None:

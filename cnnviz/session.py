@@ -14,7 +14,7 @@ network once; views read the trace and never run the network themselves. Every s
 the new trace *before* it changes anything, so an error (a network that cannot take images, weights
 with the wrong shape) leaves the session exactly as it was.
 
-The UI wraps a session in ``cnnviz.ui.document.Document`` (signals, undo); scripts and tests can use
+The UI wraps a session in ``cnnviz.ui.window.document.Document`` (signals, undo); scripts and tests can use
 it directly. This module never imports Qt.
 """
 

@@ -91,7 +91,7 @@ def open_main_window(scratch: str, size: tuple[int, int]):
     app = QApplication.instance() or QApplication(["cnnviz"])
     app.setApplicationName("cnnviz")
     app.setOrganizationName("cnnviz")
-    from cnnviz.ui.main_window import MainWindow
+    from cnnviz.ui.window.main_window import MainWindow
 
     window = MainWindow()
     window.ask_save_changes = lambda: None
@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
 
     with tempfile.TemporaryDirectory() as scratch:
-        from cnnviz.ui.theme import apply_scheme
+        from cnnviz.ui.shared.theme import apply_scheme
 
         window = open_main_window(scratch, WINDOW_SIZE)
         draw(window.canvas_panel.canvas, THREE)

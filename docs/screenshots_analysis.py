@@ -124,7 +124,7 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
 
     from cnnviz.data import find_mnist
-    from cnnviz.ui.app import prepare_gui_process
+    from cnnviz.ui.window.app import prepare_gui_process
 
     if find_mnist() is None:
         print("MNIST not found: set CNNVIZ_MNIST_DIR", file=sys.stderr)

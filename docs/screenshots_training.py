@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
 
     from cnnviz.data import find_mnist
-    from cnnviz.ui.app import prepare_gui_process
+    from cnnviz.ui.window.app import prepare_gui_process
 
     folder = find_mnist()
     if folder is None:

@@ -65,7 +65,7 @@ def test_registered_commands_follow_the_convention(name):
 @pytest.fixture
 def run_app_calls(monkeypatch):
     """Replace the Qt application by a recorder of its ``(model, image)`` arguments."""
-    import cnnviz.ui.app
+    import cnnviz.ui.window.app
 
     calls = []
 
@@ -73,7 +73,7 @@ def run_app_calls(monkeypatch):
         calls.append((model, image))
         return 0
 
-    monkeypatch.setattr(cnnviz.ui.app, "run_app", fake_run_app)
+    monkeypatch.setattr(cnnviz.ui.window.app, "run_app", fake_run_app)
     return calls
 
 
@@ -156,7 +156,7 @@ def test_the_app_names_its_desktop_entry(qapp, monkeypatch):
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    import cnnviz.ui.app
+    import cnnviz.ui.window.app
 
     class NoWindow:
         def __init__(self, model=None, image=None):
@@ -168,10 +168,10 @@ def test_the_app_names_its_desktop_entry(qapp, monkeypatch):
         def close(self):
             pass
 
-    monkeypatch.setattr(cnnviz.ui.app, "MainWindow", NoWindow)
+    monkeypatch.setattr(cnnviz.ui.window.app, "MainWindow", NoWindow)
     interval = sys.getswitchinterval()
     try:
-        assert cnnviz.ui.app.run_app(["cnnviz"]) == 0
+        assert cnnviz.ui.window.app.run_app(["cnnviz"]) == 0
     finally:
         sys.setswitchinterval(interval)
     desktop = Path(cli.__file__).resolve().parent.parent / "resources" / "cnnviz.desktop"

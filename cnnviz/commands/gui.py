@@ -53,7 +53,7 @@ def run_gui(args: argparse.Namespace) -> int:
             raise UserError(f"no such file: {path}")
     _check_display()
     try:
-        from cnnviz.ui.app import run_app
+        from cnnviz.ui.window.app import run_app
     except ImportError as exc:
         raise UserError(
             f"cannot load Qt ({exc}); on Debian/Ubuntu install the Qt system libraries "

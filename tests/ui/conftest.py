@@ -16,9 +16,9 @@ from PIL import Image, ImageDraw
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from cnnviz.nn import Dense, Flatten, Sequential, build_preset, save_model
-from cnnviz.ui import errors
-from cnnviz.ui.main_window import MainWindow
-from cnnviz.ui.settings import app_settings
+from cnnviz.ui.window import errors
+from cnnviz.ui.window.main_window import MainWindow
+from cnnviz.ui.window.settings import app_settings
 
 
 @pytest.fixture(autouse=True)

@@ -12,12 +12,12 @@ from PySide6.QtWidgets import QApplication, QGridLayout, QWidget
 
 from cnnviz.nn import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, Tanh
 from cnnviz.session import NetworkEntry, Session, canvas_input, shipped_network
-from cnnviz.ui.document import Document
-from cnnviz.ui.feature_maps import FeatureMapsView
-from cnnviz.ui.filters_view import FiltersView
-from cnnviz.ui.input_view import InputView
-from cnnviz.ui.layers_overview import LayersOverview
-from cnnviz.ui.receptive_field import ReceptiveFieldController
+from cnnviz.ui.explore.input_view import InputView
+from cnnviz.ui.explore.layers_overview import LayersOverview
+from cnnviz.ui.explore.receptive_field import ReceptiveFieldController
+from cnnviz.ui.shared.feature_maps import FeatureMapsView
+from cnnviz.ui.shared.filters_view import FiltersView
+from cnnviz.ui.window.document import Document
 
 #: pyqtgraph's scenes ignore mouse moves closer than 1 / mouseRateLimit (100 Hz) apart.
 MOVE_INTERVAL_MS = 1000 // pg.getConfigOption("mouseRateLimit") + 3

@@ -6,8 +6,8 @@ import pytest
 from cnnviz.analysis import gallery
 from cnnviz.nn import build_preset
 from cnnviz.session import NetworkEntry, Session, shipped_network
-from cnnviz.ui.activation_gallery import ActivationGallery, gallery_layers
-from cnnviz.ui.document import Document
+from cnnviz.ui.interpret.activation_gallery import ActivationGallery, gallery_layers
+from cnnviz.ui.window.document import Document
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from cnnviz.analysis import (Target, grad_cam, normalize, occlusion_map, salienc
                              smooth_grad, vanilla_gradient)
 from cnnviz.data import make_synthetic_digits
 from cnnviz.session import Session, canvas_input, shipped_network
-from cnnviz.ui.analysis_methods import feature_layers
-from cnnviz.ui.analysis_panel import AnalysisPanel
-from cnnviz.ui.document import Document
+from cnnviz.ui.interpret.analysis_methods import feature_layers
+from cnnviz.ui.interpret.analysis_panel import AnalysisPanel
+from cnnviz.ui.window.document import Document
 
 
 def digit(seed: int, index: int = 0) -> np.ndarray:

@@ -6,7 +6,7 @@ import pytest
 from cnnviz.data import DataError
 from cnnviz.nn import ModelFileError, build_preset
 from cnnviz.session import CanvasInput, ImageInput, NetworkEntry, Session, SessionError
-from cnnviz.ui.document import THROTTLE_MS, Document
+from cnnviz.ui.window.document import THROTTLE_MS, Document
 
 pytestmark = pytest.mark.gui
 

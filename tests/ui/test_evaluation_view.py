@@ -11,9 +11,9 @@ from cnnviz.analysis import Cancelled, cell_indices, most_confused
 from cnnviz.data import make_synthetic_digits, preprocess_digit
 from cnnviz.nn import Dense, Flatten, Sequential
 from cnnviz.session import ImageInput, NetworkEntry, Session, shipped_network
-from cnnviz.ui import evaluation_view
-from cnnviz.ui.document import Document
-from cnnviz.ui.evaluation_view import EvaluationView, LabelledSet, LabelledSetSource
+from cnnviz.ui.interpret import evaluation_view
+from cnnviz.ui.interpret.evaluation_view import EvaluationView, LabelledSet, LabelledSetSource
+from cnnviz.ui.window.document import Document
 
 LEFT, NO_MODIFIER = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
 

@@ -12,7 +12,7 @@ from cnnviz import resources
 from cnnviz.data import CIFAR10_CLASSES
 from cnnviz.nn import build_preset, save_model
 from cnnviz.nn.contract import InputContract
-from cnnviz.ui import settings
+from cnnviz.ui.window import settings
 
 from ui_helpers import state_of
 

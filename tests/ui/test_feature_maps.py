@@ -12,7 +12,7 @@ from cnnviz.display import (Mosaic, best_columns, nice_ceil, nonnegative_activat
                             scale_values)
 from cnnviz.nn import build_preset
 from cnnviz.session import NetworkEntry, canvas_input
-from cnnviz.ui.colormaps import lookup_table
+from cnnviz.ui.shared.colormaps import lookup_table
 
 from network_views import digit_raster, make_document, rgb_dilated_net, settled, show_views
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from cnnviz.nn import load_model
 from cnnviz.session import CanvasInput, ImageInput
-from cnnviz.ui import settings
+from cnnviz.ui.window import settings
 from ui_helpers import draw_digit, state_of
 
 pytestmark = pytest.mark.gui

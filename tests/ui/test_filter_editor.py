@@ -12,8 +12,8 @@ from cnnviz.nn import Sequential
 from cnnviz.nn.threads import limit_blas_threads
 from cnnviz.session import canvas_input
 from cnnviz.training.sources import DataSource, offline_digits
-from cnnviz.ui import training_data
-from cnnviz.ui.filter_editor import EDITING_HELP, TRAINING_NOTE, filter_for_activation
+from cnnviz.ui.explore.filter_editor import EDITING_HELP, TRAINING_NOTE, filter_for_activation
+from cnnviz.ui.train import training_data
 
 pytestmark = pytest.mark.gui
 LEFT, NONE = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier

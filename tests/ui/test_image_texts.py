@@ -3,7 +3,7 @@
 import pytest
 from PIL import Image, ImageDraw
 
-from cnnviz.ui.input_view import percent
+from cnnviz.ui.explore.input_view import percent
 
 pytestmark = pytest.mark.gui
 

@@ -4,7 +4,7 @@ import pytest
 from PySide6.QtWidgets import QSpinBox
 
 from cnnviz.nn import build_preset
-from cnnviz.ui.layer_editor import LayerListEditor
+from cnnviz.ui.train.layer_editor import LayerListEditor
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from cnnviz import __version__
 from cnnviz.session import CanvasInput
-from cnnviz.ui.main_window import GEOMETRY_KEY, STATE_KEY, app_settings
-from cnnviz.ui.theme import is_dark
+from cnnviz.ui.shared.theme import is_dark
+from cnnviz.ui.window.main_window import GEOMETRY_KEY, STATE_KEY, app_settings
 
 pytestmark = pytest.mark.gui
 
@@ -183,7 +183,7 @@ QUIT_SOON = textwrap.dedent(
     import os, signal, sys
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    from cnnviz.ui.app import run_app
+    from cnnviz.ui.window.app import run_app
 
     app = QApplication(["cnnviz"])
     if sys.argv[1] == "close":

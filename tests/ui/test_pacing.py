@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 
-from cnnviz.ui.pacing import Stages
-from cnnviz.ui.training_curves import round_range
+from cnnviz.ui.shared.pacing import Stages
+from cnnviz.ui.train.training_curves import round_range
 
 
 def test_what_a_step_posts_is_delivered_before_the_next_step(qtbot):
@@ -66,7 +66,7 @@ def test_round_ranges_hold_the_values_in_round_steps(values, log, expected):
 
 def test_the_curves_follow_the_data_until_the_user_pans_or_zooms(qtbot):
     from cnnviz.training.history import TrainingHistory
-    from cnnviz.ui.training_curves import TrainingCurves
+    from cnnviz.ui.train.training_curves import TrainingCurves
 
     curves = TrainingCurves()
     qtbot.addWidget(curves)

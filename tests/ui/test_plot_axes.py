@@ -9,7 +9,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtGui import QImage, QPainter
 
-from cnnviz.ui.plot_axes import LogAxis, log_ticks, plain_number
+from cnnviz.ui.shared.plot_axes import LogAxis, log_ticks, plain_number
 
 
 def values_of(levels):

@@ -18,14 +18,15 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QMessageBox, QProgress
                                QPushButton, QWidget)
 
 import cnnviz.session
-import cnnviz.ui.document
-import cnnviz.ui.file_actions
+import cnnviz.ui.window.document
+import cnnviz.ui.window.file_actions
 from cnnviz.data import load_image
 from cnnviz.nn import build_preset, save_model
 from cnnviz.resources import resource_path
 from cnnviz.session import ImageInput
-from cnnviz.ui import errors, workers
-from cnnviz.ui.dialogs import error_box
+from cnnviz.ui.shared import workers
+from cnnviz.ui.window import errors
+from cnnviz.ui.window.dialogs import error_box
 from ui_helpers import draw_digit, state_of
 
 pytestmark = pytest.mark.gui
@@ -94,8 +95,8 @@ def test_any_failure_of_reading_an_image_is_a_message_and_changes_nothing(
         window, digit_image, monkeypatch, exc):
     draw_digit(window.canvas_panel.canvas, 1)
     before = unchanged_state(window)
-    monkeypatch.setattr(cnnviz.ui.file_actions, "load_image", raising(exc), raising=False)
-    monkeypatch.setattr(cnnviz.ui.document, "load_image", raising(exc))
+    monkeypatch.setattr(cnnviz.ui.window.file_actions, "load_image", raising(exc), raising=False)
+    monkeypatch.setattr(cnnviz.ui.window.document, "load_image", raising(exc))
     assert window.open_image(digit_image) is False
     assert unchanged_state(window) == before
     assert [title for title, _ in window.errors] == ["Cannot open the image"]
@@ -191,8 +192,8 @@ FAIL_IN_THE_LOOP = textwrap.dedent(
     """
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    from cnnviz.ui.app import run_app
-    from cnnviz.ui.main_window import MainWindow
+    from cnnviz.ui.window.app import run_app
+    from cnnviz.ui.window.main_window import MainWindow
 
     app = QApplication(["cnnviz"])
     shown = []
@@ -253,8 +254,8 @@ def test_a_network_is_read_in_a_worker_while_the_window_keeps_ticking(window, ne
 def test_an_image_is_decoded_in_a_worker(window, digit_image, monkeypatch):
     threads = []
     slow = slowly(load_image, 0.2, threads)
-    monkeypatch.setattr(cnnviz.ui.file_actions, "load_image", slow, raising=False)
-    monkeypatch.setattr(cnnviz.ui.document, "load_image", slow)
+    monkeypatch.setattr(cnnviz.ui.window.file_actions, "load_image", slow, raising=False)
+    monkeypatch.setattr(cnnviz.ui.window.document, "load_image", slow)
     assert window.open_image(digit_image)
     assert threads and threads[0] != threading.main_thread().ident
     assert isinstance(window.document.source, ImageInput)
@@ -430,16 +431,16 @@ STUCK_AT_CLOSE = textwrap.dedent(
     import sys, threading
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    import cnnviz.ui.activation_gallery as activation_gallery
-    import cnnviz.ui.app
-    from cnnviz.ui import workers
-    from cnnviz.ui.main_window import MainWindow
+    import cnnviz.ui.interpret.activation_gallery as activation_gallery
+    import cnnviz.ui.window.app
+    from cnnviz.ui.shared import workers
+    from cnnviz.ui.window.main_window import MainWindow
 
     step, exit_wait = float(sys.argv[1]), int(sys.argv[2])
     app = QApplication(["cnnviz"])
     workers.SHUTDOWN_WAIT_MS = 300
     workers.TaskRunner.shutdown.__defaults__ = (300,)  # the same wait, whatever the version
-    cnnviz.ui.app.EXIT_WAIT_MS = exit_wait
+    cnnviz.ui.window.app.EXIT_WAIT_MS = exit_wait
 
     def one_long_step(model, layer, objective, steps, progress):
         threading.Event().wait(step)  # a 71 s forward pass does not hear Cancel
@@ -454,7 +455,7 @@ STUCK_AT_CLOSE = textwrap.dedent(
         QTimer.singleShot(300, window.close)
 
     QTimer.singleShot(200, start)
-    print(cnnviz.ui.app.run_app(["cnnviz"]), flush=True)
+    print(cnnviz.ui.window.app.run_app(["cnnviz"]), flush=True)
     """
 )
 
@@ -485,7 +486,7 @@ def test_a_memory_error_of_the_trace_is_a_refusal_that_changes_nothing(window, m
 
 
 def test_a_memory_error_of_an_analysis_in_the_gui_thread_is_reported(window, monkeypatch):
-    import cnnviz.ui.analysis_panel as analysis_panel
+    import cnnviz.ui.interpret.analysis_panel as analysis_panel
     draw_digit(window.canvas_panel.canvas, 1)
     window.show_analysis()
     panel = window.analysis_panel
@@ -498,8 +499,8 @@ def test_a_memory_error_of_an_analysis_in_the_gui_thread_is_reported(window, mon
 def fail_in_worker(window, monkeypatch, qtbot, panel_name, exc):
     """Make the worker of the Analysis or Activation Maximisation panel raise ``exc``; return
     the panel and the label that reports it, once the failure has arrived."""
-    import cnnviz.ui.activation_gallery as activation_gallery
-    import cnnviz.ui.analysis_panel as analysis_panel
+    import cnnviz.ui.interpret.activation_gallery as activation_gallery
+    import cnnviz.ui.interpret.analysis_panel as analysis_panel
     draw_digit(window.canvas_panel.canvas, 1)
     monkeypatch.setattr(analysis_panel, "explain", raising(exc))
     monkeypatch.setattr(activation_gallery, "gallery", raising(exc))

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
 from cnnviz.nn import load_model_with_metadata
 from cnnviz.nn.threads import limit_blas_threads
 from cnnviz.training.sources import DataSource, offline_digits
-from cnnviz.ui import training_data, training_panel
+from cnnviz.ui.train import training_data, training_panel
 
 Button = QMessageBox.StandardButton
 

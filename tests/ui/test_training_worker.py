@@ -7,7 +7,7 @@ import pytest
 
 from cnnviz.nn import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
 from cnnviz.training import TrainConfig, Trainer
-from cnnviz.ui.training_worker import TrainingRunner
+from cnnviz.ui.train.training_worker import TrainingRunner
 
 
 def toy_trainer(epochs=2, **config):

@@ -14,9 +14,9 @@ from cnnviz.data.pipeline import image_to_input
 from cnnviz.nn import Dense, Flatten, Sequential, build_preset, load_network, save_model
 from cnnviz.nn.contract import InputContract
 from cnnviz.session import NetworkEntry, Session, canvas_input, shipped_network
-from cnnviz.ui.document import Document
-from cnnviz.ui.evaluation_view import EvaluationView, LabelledSet, LabelledSetSource
-from cnnviz.ui.prediction_panel import PredictionPanel
+from cnnviz.ui.interpret.evaluation_view import EvaluationView, LabelledSet, LabelledSetSource
+from cnnviz.ui.shared.prediction_panel import PredictionPanel
+from cnnviz.ui.window.document import Document
 
 from network_views import digit_raster
 
@@ -229,7 +229,7 @@ def test_the_input_panels_describe_the_colour_pipeline_not_digits(make_window, t
 def test_occlusion_fills_are_picture_values_normalised_as_the_contract_says(tmp_path):
     from cnnviz.analysis import Target, occlusion_map
     from cnnviz.session import ImageInput
-    from cnnviz.ui.analysis_methods import AnalysisSettings, explain
+    from cnnviz.ui.interpret.analysis_methods import AnalysisSettings, explain
 
     model = build_preset("cifar-tutorial", seed=0)
     session = Session(NetworkEntry(model, contract=CIFAR),
@@ -248,7 +248,7 @@ def test_occlusion_fills_are_picture_values_normalised_as_the_contract_says(tmp_
 
 
 def test_the_activation_gallery_names_the_classes(qtbot):
-    from cnnviz.ui.activation_gallery import ActivationGallery
+    from cnnviz.ui.interpret.activation_gallery import ActivationGallery
 
     document = Document(Session(NetworkEntry(build_preset("cifar-tutorial", seed=0),
                                              contract=CIFAR)))

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtWidgets import QWidget
 
 from cnnviz.analysis import Cancelled
-from cnnviz.ui.workers import TaskRunner
+from cnnviz.ui.shared.workers import TaskRunner
 
 
 def slow(steps=400, result="done"):
