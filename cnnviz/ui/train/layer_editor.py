@@ -22,6 +22,7 @@ from cnnviz.nn import PRESETS, Sequential, build_preset
 from cnnviz.training.architecture import (LAYER_SETTINGS, ArchitectureCheck, Setting,
                                           check_layers, default_layer, describe_layer,
                                           editable_layers, format_shape)
+from cnnviz.ui.shared.wheel_guard import guard_wheel
 
 COLUMNS = ("Layer", "Settings", "Output", "Weights")
 #: Colour of a row whose layer cannot be built.
@@ -253,7 +254,7 @@ class LayerListEditor(QWidget):
             widget.setCurrentText(str(value))
             widget.currentTextChanged.connect(lambda text: self.set_setting(
                 row, setting.name, int(text) if text.isdigit() else text))
-            return widget
+            return guard_wheel(widget)
         if setting.kind == "int":
             widget = QSpinBox(objectName=name, minimum=int(setting.low),
                               maximum=int(setting.high), value=int(value))
@@ -262,7 +263,7 @@ class LayerListEditor(QWidget):
                                     decimals=3, singleStep=0.05, value=float(value))
         widget.setKeyboardTracking(False)
         widget.valueChanged.connect(lambda v: self.set_setting(row, setting.name, v))
-        return widget
+        return guard_wheel(widget)
 
 
 def _add_action(menu: QMenu, text: str, function) -> QAction:
