@@ -25,12 +25,14 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGridLayo
 
 from cnnviz.nn import Sequential
 from cnnviz.session import Trace
-from cnnviz.ui.interpret.analysis_methods import (FILLS, METHODS, AnalysisSettings, Explanation, describe,
-                                        default_cam_layer, explain, feature_layers)
+from cnnviz.ui.interpret.analysis_methods import (FILLS, METHODS, AnalysisSettings,
+                                                  Explanation, describe, default_cam_layer,
+                                                  explain, feature_layers)
 from cnnviz.ui.shared import workers
 from cnnviz.ui.shared.theme import plot_colors, ThemedPanel
 from cnnviz.ui.shared.workers import TaskRunner
 from cnnviz.ui.window.document import Document
+from cnnviz.ui.window import errors
 
 #: Quiet time (ms) after the last input change before a worker method starts.
 DEBOUNCE_MS = 120
@@ -254,6 +256,11 @@ class AnalysisPanel(ThemedPanel, QWidget):
         except MemoryError:
             self._model = self._model_key = None
             self._show(None, f"Cannot compute this map: {workers.NO_MEMORY}.")
+        except Exception as exc:  # noqa: BLE001 (reported here, as the worker's failures are)
+            # Never into Qt: refresh runs inside show and resize events.
+            path = errors.write_log("In cnnviz-analysis (window)", exc)
+            self._show(None, f"The computation failed: {errors.summary(exc)}. "
+                             f"{errors.log_note(path)}")
 
     def shutdown(self) -> bool:
         """Stop any computation and join the worker thread (the window is closing)."""
