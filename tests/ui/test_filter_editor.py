@@ -21,7 +21,7 @@ LEFT, NONE = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
 
 @pytest.fixture
 def editor(window, qtbot):
-    window.docks["filter_editor"].raise_()
+    window.docks["filter_editor"].show()
     editor = window.filter_editor
     qtbot.waitUntil(editor.grid.isVisible)
     return editor
@@ -230,7 +230,7 @@ def test_editing_is_off_and_explained_while_training(window, editor, quick_data,
     panel.validation_spin.setValue(60)
     panel.settings.epochs_spin.setValue(1000)
     panel.network_combo.setCurrentIndex(panel.network_combo.findData("current"))
-    window.docks["filter_editor"].raise_()
+    window.docks["filter_editor"].show()
     qtbot.waitExposed(editor)
     minimum = editor.minimumSizeHint()
     with qtbot.waitSignal(panel.run_started, timeout=20000):

@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from cnnviz import __version__
 from cnnviz.session import CanvasInput
 from cnnviz.ui.shared.theme import is_dark
-from cnnviz.ui.window.main_window import GEOMETRY_KEY, STATE_KEY, app_settings
+from cnnviz.ui.window.main_window import GEOMETRY_KEY, app_settings
+from cnnviz.ui.window.settings import workspace_state_key
 
 pytestmark = pytest.mark.gui
 
@@ -60,7 +61,7 @@ def test_every_panel_is_a_named_dock_with_a_toggle_in_the_view_menu(window):
     assert window.panels_menu.actions() == [d.toggleViewAction() for d in window.docks.values()]
     assert window.docks["canvas"].widget() is window.canvas_panel
     assert window.docks["input"].widget() is window.input_view
-    assert window.docks["prediction"].widget() is window.prediction_panel
+    assert window.docks["prediction"].widget().widget() is window.prediction_panel
     assert window.docks["history"].isHidden()
     for name in ("canvas", "input", "prediction"):
         assert window.docks[name].isVisible()
@@ -141,7 +142,8 @@ def test_quit_closes_the_window_and_saves_the_layout(window):
     assert not window.isVisible()
     settings = app_settings()
     assert not settings.value(GEOMETRY_KEY, QByteArray(), type=QByteArray).isEmpty()
-    assert not settings.value(STATE_KEY, QByteArray(), type=QByteArray).isEmpty()
+    assert not settings.value(workspace_state_key("explore"), QByteArray(),
+                              type=QByteArray).isEmpty()
 
 
 def test_a_model_and_an_image_given_at_start_are_opened(make_window, network_file,

@@ -464,31 +464,31 @@ class FilterEditor(QWidget):
 
     @Slot(int, int)
     def show_filter(self, layer: int, unit: int) -> None:
-        """Edit ``unit`` of ``layer`` and bring the editor's dock to the front."""
+        """Edit ``unit`` of ``layer`` and bring the editor's dock into view (it sits inside a
+        scroll area, so the dock is an ancestor further up, not the parent)."""
         self.select(layer, unit)
-        dock = self.parentWidget()
-        if isinstance(dock, QDockWidget):
-            dock.show()
-            dock.raise_()
+        widget = self.parentWidget()
+        while widget is not None and not isinstance(widget, QDockWidget):
+            widget = widget.parentWidget()
+        if widget is not None:
+            widget.show()
+            widget.raise_()
 
 
 def add_filter_editor_dock(window) -> FilterEditor:
-    """Create the Filter Editor in a dock of the main window ``window`` (as a tab beside the
-    Network Input) and connect it: a click on a weight in the Filters panel edits that filter, a
-    click on a feature map edits the filter that made it, and a training run turns editing off.
+    """Create the Filter Editor in a dock of the main window ``window`` (each workspace places
+    it; Explore beside the Filters) and connect it: a click on a weight in the Filters panel
+    edits that filter, a click on a feature map edits the filter that made it, and a training
+    run turns editing off.
 
     Call once the Filters, Feature Maps, Layers and Training panels exist.
     """
     editor = FilterEditor(window.document)
-    # Scrolling below its minimum size: in the Network Input's tab group, the editor's controls
-    # would otherwise make the window taller than a laptop's screen.
+    # Scrolling below its minimum size: the editor's controls would otherwise make the window
+    # taller than a laptop's screen.
     window.add_dock("filter_editor", "Filter Editor", PanelScrollArea(editor),
                     Qt.DockWidgetArea.RightDockWidgetArea,
                     "change a filter's weights and watch every later layer respond")
-    # Beside the Network Input (which an edit does not change), so that the Layers panel stays
-    # in view and shows every later layer respond.
-    window.tabifyDockWidget(window.docks["input"], window.docks["filter_editor"])
-    window.docks["input"].raise_()
     window.filters_view.filter_selected.connect(editor.show_filter)
     window.feature_maps.unit_clicked.connect(editor.select_from_activation)
     panel = window.training_panel

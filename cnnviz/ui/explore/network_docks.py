@@ -1,11 +1,11 @@
 """The main window's "Inside the network" part: the Feature Maps, Filters and Layers panels and the
-receptive field that ties them to the Network Input.
+receptive field that ties them to the Network Input (where each goes: the workspaces' layouts).
 
-A mixin of :class:`~cnnviz.ui.window.main_window.MainWindow` (which provides ``document``, ``docks``,
-``add_dock``, ``input_view`` and ``_on_cursor_info``):
+A mixin of :class:`~cnnviz.ui.window.main_window.MainWindow` (which provides ``document``,
+``docks``, ``add_dock``, ``input_view`` and ``_on_cursor_info``):
 
-- Feature Maps (one layer, large) to the right of the Canvas, Filters below it;
-- Layers (every layer, in order) below the Prediction, scrolling when its dock is small;
+- Feature Maps (one layer, large) and Filters;
+- Layers (every layer, in order), scrolling when its dock is small;
 - the :class:`~cnnviz.ui.explore.receptive_field.ReceptiveFieldController` draws the hovered unit's
   receptive field on the Network Input and its windows in the Layers panel, writes the status bar
   and opens the step-by-step calculation of a clicked unit.
@@ -38,26 +38,17 @@ class NetworkDocks:
         self.feature_maps = FeatureMapsView(self.document)
         self.filters_view = FiltersView(self.document)
         self.layers_overview = LayersOverview(self.document)
-        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-        across, down = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
         # Scrolling below its minimum size: its row of controls alone is wider than the room a
         # laptop's screen leaves beside the Canvas and the Network Input.
         self.add_dock("feature_maps", "Feature Maps", PanelScrollArea(self.feature_maps), left,
                       "one layer's activations, large: hover a unit for its receptive field, "
                       "click it for its calculation")
-        # Beside the Canvas: splitting the Canvas itself breaks when it shares a tab group.
-        self.addDockWidget(left, self.docks["feature_maps"], across)
-        self.add_dock("filters", "Filters", self.filters_view, left,
+        self.add_dock("filters", "Filters", PanelScrollArea(self.filters_view), left,
                       "every kernel and bias of a convolution layer")
-        self.splitDockWidget(self.docks["feature_maps"], self.docks["filters"], down)
         self.layers_area = scrollable(self.layers_overview)
-        self.add_dock("layers", "Layers", self.layers_area, right,
+        self.add_dock("layers", "Layers", self.layers_area, left,
                       "every layer in order with its maps: click one to see it large")
-        self.splitDockWidget(self.docks["prediction"], self.docks["layers"], down)
-        self.resizeDocks([self.docks["canvas"], self.docks["feature_maps"]], [2, 3], across)
-        self.resizeDocks([self.docks["feature_maps"], self.docks["filters"]], [3, 2], down)
-        self.resizeDocks([self.docks["input"], self.docks["prediction"], self.docks["layers"]],
-                         [2, 2, 5], down)
         self.receptive_field = ReceptiveFieldController(
             self.document, self.input_view, self.layers_overview, self.feature_maps,
             self.filters_view, self)

@@ -1,14 +1,13 @@
 """The main window's "Reading the network" part: its three panels, the Analysis menu, shutdown.
 
-A mixin of :class:`~cnnviz.ui.window.main_window.MainWindow` (which provides ``document``, ``docks``,
-``add_dock`` and ``_on_cursor_info``) that places each panel as a tab beside a related one:
+A mixin of :class:`~cnnviz.ui.window.main_window.MainWindow` (which provides ``document``,
+``docks``, ``add_dock``, ``show_workspace`` and ``_on_cursor_info``); where the panels go is
+:mod:`.layout`'s business:
 
-- Analysis (heat maps of the current prediction) and Activation Maximisation (what each filter
-  looks for) beside Layers, under the Prediction;
-- Evaluation beside the Canvas: an example clicked there becomes the input, and the Network
-  Input, Prediction, Layers and Feature Maps around it show what the network made of it.
-
-One tab group per dock area: Qt 6.11 draws a stray copy of a tab bar when an area holds two.
+- Analysis: heat maps of the parts of the input the current prediction depends on;
+- Activation Maximisation: what each filter looks for;
+- Evaluation: an example clicked there becomes the input, and every panel showing the input, the
+  prediction or the maps shows what the network made of it.
 
 Each panel runs its long computations in a worker thread of its own;
 :meth:`AnalysisDocks.shutdown_analysis` stops and joins them when the window closes.
@@ -34,7 +33,7 @@ class AnalysisDocks:
         self.analysis_panel = AnalysisPanel(self.document)
         self.activation_gallery = ActivationGallery(self.document)
         self.evaluation_view = EvaluationView(self.document)
-        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        left = right = Qt.DockWidgetArea.LeftDockWidgetArea
         self.add_dock("analysis", "Analysis", PanelScrollArea(self.analysis_panel), right,
                       "heat maps of the parts of the input the prediction depends on")
         self.add_dock("activation_gallery", "Activation Maximisation",
@@ -42,11 +41,6 @@ class AnalysisDocks:
                       "the input each filter of a layer responds to most")
         self.add_dock("evaluation", "Evaluation", PanelScrollArea(self.evaluation_view), left,
                       "accuracy, confusion matrix and mistakes on a test set")
-        self.tabifyDockWidget(self.docks["layers"], self.docks["analysis"])
-        self.tabifyDockWidget(self.docks["analysis"], self.docks["activation_gallery"])
-        self.tabifyDockWidget(self.docks["canvas"], self.docks["evaluation"])
-        for name in ("layers", "canvas"):
-            self.docks[name].raise_()
         for panel in (self.analysis_panel, self.evaluation_view):
             panel.cursor_info.connect(self._on_cursor_info)
 
@@ -98,7 +92,9 @@ class AnalysisDocks:
         self.evaluation_view.evaluate()
 
     def _show_dock(self, name: str) -> None:
-        """Show and raise a dock, made large enough for its panel's controls if it is not."""
+        """Show and raise a dock in the Interpret workspace, made large enough for its panel's
+        controls if it is not."""
+        self.show_workspace("interpret")
         dock = self.docks[name]
         dock.show()
         dock.raise_()

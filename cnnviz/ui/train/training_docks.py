@@ -1,15 +1,13 @@
 """The main window's "Watch it learn" part: the Training, Training Curves and Network Health docks,
 and what closing the window does to a run in progress.
 
-A mixin of :class:`~cnnviz.ui.window.main_window.MainWindow` (which provides ``document``, ``docks``,
-``add_dock``, ``show_error`` and ``save_network``):
+A mixin of :class:`~cnnviz.ui.window.main_window.MainWindow` (which provides ``document``,
+``docks``, ``add_dock``, ``show_error`` and ``save_network``); where the panels go is
+:mod:`.layout`'s business:
 
-- Training (data, network, hyperparameters, Start/Pause/Stop) as a tab beside Layers, Analysis
-  and Activation Maximisation, so that the Canvas, Feature Maps, Filters, Network Input and
-  Prediction stay in view while the network learns (draw a digit and watch its prediction
-  settle);
-- Training Curves and Network Health side by side along the bottom, hidden until a run
-  starts;
+- Training: data, network, hyperparameters, Start/Pause/Stop;
+- Training Curves and Network Health: loss, accuracy, learning rate; dead ReLUs, weight and
+  gradient norms;
 - on closing, a run in progress is stopped and its thread joined, after asking whether to keep
   the weights it reached (:meth:`TrainingDocks.ask_keep_training`, which tests replace).
 """
@@ -34,21 +32,15 @@ class TrainingDocks:
         self.training_panel = TrainingPanel(self.document)
         self.training_curves = TrainingCurves()
         self.network_health = NetworkHealthView()
-        right = Qt.DockWidgetArea.RightDockWidgetArea
-        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
-        self.add_dock("training", "Training", PanelScrollArea(self.training_panel), right,
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        self.add_dock("training", "Training", PanelScrollArea(self.training_panel), left,
                       "train the network and watch it learn")
-        self.tabifyDockWidget(self.docks["activation_gallery"], self.docks["training"])
-        self.docks["layers"].raise_()
-        self.add_dock("training_curves", "Training Curves", self.training_curves, bottom,
-                      "loss, accuracy and learning rate of the training run")
-        self.add_dock("network_health", "Network Health", self.network_health, bottom,
+        # In scroll areas: on a small screen the curves scroll, never the Training panel.
+        self.add_dock("training_curves", "Training Curves", PanelScrollArea(self.training_curves),
+                      left, "loss, accuracy and learning rate of the training run")
+        self.add_dock("network_health", "Network Health", PanelScrollArea(self.network_health),
+                      left,
                       "dead ReLUs, weight and gradient norms of every layer while training")
-        # Side by side: a tab group of hidden docks makes Qt 6.11 restore the window taller.
-        self.splitDockWidget(self.docks["training_curves"], self.docks["network_health"],
-                             Qt.Orientation.Horizontal)
-        for name in ("training_curves", "network_health"):
-            self.docks[name].hide()
         panel = self.training_panel
         for view in (self.training_curves, self.network_health):
             panel.history_changed.connect(view.set_history)
@@ -57,8 +49,6 @@ class TrainingDocks:
         panel.history_updated.connect(self._on_history_updated)
         panel.error.connect(self._on_training_error)
         panel.run_started.connect(self._on_training_started)
-        self._curves_offered = False
-        self.docks["training"].visibilityChanged.connect(self._on_training_panel_shown)
         panel.save_requested.connect(self.save_network)
 
     def close_training(self) -> bool:
@@ -97,21 +87,12 @@ class TrainingDocks:
         self.training_panel.stages.run_next(self.training_curves.refresh,
                                             self.network_health.refresh)
 
-    @Slot(bool)
-    def _on_training_panel_shown(self, visible: bool) -> None:
-        """The first time the Training panel comes into view, show where the curves will grow:
-        the window takes its new layout then, not at the click on Start."""
-        if visible and not self._curves_offered:
-            self._curves_offered = True
-            self._on_training_started()
-
     @Slot()
     def _on_training_started(self) -> None:
-        """Show the curves and the health figures, unless either is in view already."""
-        self._curves_offered = True
+        """Show the curves and the health figures (in the Train workspace they already are),
+        unless either is in view already: a run started from a Training panel moved into another
+        workspace."""
         curves, health = self.docks["training_curves"], self.docks["network_health"]
         if not curves.isVisible() and not health.isVisible():
             curves.show()
             health.show()
-            self.resizeDocks([curves], [self.height() * 3 // 10], Qt.Orientation.Vertical)
-            self.resizeDocks([curves, health], [11, 9], Qt.Orientation.Horizontal)

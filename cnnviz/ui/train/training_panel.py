@@ -22,7 +22,8 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox,
+                               QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from cnnviz.nn import Sequential
@@ -110,6 +111,9 @@ class TrainingPanel(QWidget):
     history_outdated(str)
         The weights the last run's figures describe are gone (Reset Weights, an edit, Undo,
         another network): a note saying so, or "" when they are back (Redo).
+    controls_changed()
+        A run started loading, started, paused, resumed or ended: the Start, Pause and Stop
+        buttons changed (the window's status bar follows them).
 
     Attributes
     ----------
@@ -127,6 +131,7 @@ class TrainingPanel(QWidget):
     run_ended = Signal(object)
     history_outdated = Signal(str)
     save_requested = Signal()
+    controls_changed = Signal()
 
     def __init__(self, document: Document, parent: QWidget | None = None):
         super().__init__(parent)
@@ -147,10 +152,15 @@ class TrainingPanel(QWidget):
         self.loader.cancelled.connect(self._on_load_cancelled)
         self.loader.failed.connect(self._on_load_failed)
 
-        # What a run in progress needs first, then what sets the next one up.
-        layout = QVBoxLayout(self)
+        # Two columns that fit a laptop's screen without scrolling: on the left what a run in
+        # progress needs first (the buttons, its progress), then the data and the
+        # hyperparameters; on the right the network, its layer list at full height.
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(self._build_buttons())
+        setup = QVBoxLayout()
+        setup.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(setup, 2)
+        setup.addLayout(self._build_buttons())
         self.progress_bar = QProgressBar(objectName="training_progress", maximum=100,
                                          textVisible=True, format="")
         self.rate_label = QLabel(objectName="training_rate")
@@ -158,12 +168,12 @@ class TrainingPanel(QWidget):
         self.status_label = QLabel("Choose the data and the network, then press Start.",
                                    objectName="training_status", wordWrap=True)
         for widget in (self.progress_bar, self.rate_label, self.metrics_label, self.status_label):
-            layout.addWidget(widget)
-        layout.addWidget(self._build_data_box())
-        layout.addWidget(self._build_network_box())
+            setup.addWidget(widget)
+        setup.addWidget(self._build_data_box())
         self.settings = HyperparameterBox()
-        layout.addWidget(self.settings)
-        layout.addStretch(1)
+        setup.addWidget(self.settings)
+        setup.addStretch(1)
+        layout.addWidget(self._build_network_box(), 3)
         # The network and weights token the last run's figures describe, whether they are still
         # the document's, and the texts that showed them.
         self._figures_of: tuple | None = None
@@ -227,10 +237,11 @@ class TrainingPanel(QWidget):
         self.save_button = QPushButton("Save\u2026", objectName="save_network_button",
                                        toolTip="Save the current network")
         self.save_button.clicked.connect(self.save_requested)
-        buttons = QHBoxLayout()
-        for button in (self.start_button, self.pause_button, self.stop_button,
-                       self.reset_button, self.save_button):
-            buttons.addWidget(button)
+        buttons = QGridLayout()
+        for column, button in enumerate((self.start_button, self.pause_button, self.stop_button)):
+            buttons.addWidget(button, 0, column)
+        buttons.addWidget(self.reset_button, 1, 0, 1, 2)
+        buttons.addWidget(self.save_button, 1, 2)
         return buttons
 
     # ----------------------------------------------------------------- state
@@ -288,6 +299,7 @@ class TrainingPanel(QWidget):
                        self.network_combo, self.editor):
             widget.setEnabled(not running)
         self.settings.set_editable(not running)
+        self.controls_changed.emit()
 
     @Slot(int)
     def _on_data_chosen(self, index: int) -> None:

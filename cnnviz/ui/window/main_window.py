@@ -3,14 +3,17 @@
 Built like Qt for Python's dockwidgets example: ``create_panels``, ``create_actions``,
 ``create_menus``, ``create_tool_bars`` and ``create_status_bar`` run in that order, then
 ``read_settings`` restores what ``write_settings`` saved when the window closed. Opening and saving
-files lives in :class:`~cnnviz.ui.window.file_actions.FileActions`.
+files lives in :class:`~cnnviz.ui.window.file_actions.FileActions`; the Explore, Train and
+Interpret workspaces (one arrangement of the docks per task) in
+:class:`~cnnviz.ui.window.workspaces.WorkspaceSwitcher`, each workspace's arrangement in its
+package's ``layout`` module.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QUndoView, QWidget
 
@@ -19,15 +22,22 @@ from cnnviz.session import Session, shipped_network
 from cnnviz.ui.explore.canvas_panel import CanvasPanel
 from cnnviz.ui.explore.filter_editor import add_filter_editor_dock
 from cnnviz.ui.explore.input_view import InputView
+from cnnviz.ui.explore.layout import WORKSPACE as EXPLORE
 from cnnviz.ui.explore.network_docks import NetworkDocks
 from cnnviz.ui.interpret.analysis_docks import AnalysisDocks
+from cnnviz.ui.interpret.layout import WORKSPACE as INTERPRET
+from cnnviz.ui.shared.panel_scroll_area import PanelScrollArea
 from cnnviz.ui.shared.prediction_panel import PredictionPanel
+from cnnviz.ui.shared.wheel_guard import guard_wheel
 from cnnviz.ui.shared.theme import SCHEMES, apply_scheme
+from cnnviz.ui.train.layout import WORKSPACE as TRAIN
 from cnnviz.ui.train.training_docks import TrainingDocks
 from cnnviz.ui.window import errors, settings
 from cnnviz.ui.window.dialogs import ShortcutsDialog, error_box, show_about
 from cnnviz.ui.window.document import Document
 from cnnviz.ui.window.file_actions import FileActions
+from cnnviz.ui.window.training_status import TrainingStatus
+from cnnviz.ui.window.workspaces import WorkspaceSwitcher
 
 # Kept importable from here for older callers and tests.
 app_settings = settings.app_settings
@@ -38,7 +48,8 @@ STATE_VERSION = settings.STATE_VERSION
 SCHEME_LABELS = {"system": "Follow &System", "light": "&Light", "dark": "&Dark"}
 
 
-class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainWindow):
+class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, WorkspaceSwitcher,
+                 QMainWindow):
     """The cnnviz main window.
 
     Parameters
@@ -57,7 +68,14 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
     document : Document
     canvas_panel, input_view, prediction_panel : QWidget
         The panels, each inside a dock (``docks[name]``, objectName ``<name>_dock``).
+
+    Signals
+    -------
+    workspace_changed(str)
+        Another workspace is shown (its name).
     """
+
+    workspace_changed = Signal(str)
 
     def __init__(self, model: str | None = None, image: str | None = None,
                  document: Document | None = None, parent: QWidget | None = None):
@@ -73,10 +91,12 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
         self.document = document or self._create_document()
         self.document.setParent(self)
         self.create_panels()
+        self.create_workspaces([EXPLORE, TRAIN, INTERPRET])
         self.create_actions()
         self.create_menus()
         self.create_tool_bars()
         self.create_status_bar()
+        guard_wheel(self)  # (the layer editor guards the settings it makes later itself)
         self.read_settings()
         self.document.network_file_changed.connect(self._on_network_file_changed)
         self.document.modified_changed.connect(self.setWindowModified)
@@ -96,8 +116,7 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
 
     # ----------------------------------------------------------------- building
     def create_panels(self) -> None:
-        """Create each panel in a dock: the canvas on the left, what the network sees and the
-        prediction on the right, the undo history (hidden) below them."""
+        """Create each panel in a dock (the workspaces arrange them)."""
         self.canvas_panel = CanvasPanel(self.document)
         self.input_view = InputView(self.document)
         self.prediction_panel = PredictionPanel(self.document)
@@ -107,17 +126,12 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
         self.add_dock("canvas", "Canvas", self.canvas_panel, Qt.DockWidgetArea.LeftDockWidgetArea,
                       "the drawing canvas, or the opened image")
         self.add_dock("input", "Network Input", self.input_view,
-                      Qt.DockWidgetArea.RightDockWidgetArea,
+                      Qt.DockWidgetArea.LeftDockWidgetArea,
                       "what the network sees: the input after centring and scaling")
-        self.add_dock("prediction", "Prediction", self.prediction_panel,
-                      Qt.DockWidgetArea.RightDockWidgetArea, "the class probabilities")
+        self.add_dock("prediction", "Prediction", PanelScrollArea(self.prediction_panel),
+                      Qt.DockWidgetArea.LeftDockWidgetArea, "the class probabilities")
         self.add_dock("history", "History", self.history_view,
-                      Qt.DockWidgetArea.RightDockWidgetArea, "the undo history")
-        self.docks["history"].hide()
-        self.resizeDocks([self.docks["canvas"], self.docks["input"]], [3, 2],
-                         Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["input"], self.docks["prediction"]], [1, 1],
-                         Qt.Orientation.Vertical)
+                      Qt.DockWidgetArea.LeftDockWidgetArea, "the undo history")
         self.create_network_panels()
         self.create_analysis_panels()
         self.create_training_panels()
@@ -197,6 +211,8 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
         self.panels_menu = self.view_menu.addMenu("&Panels")
         for dock in self.docks.values():
             self.panels_menu.addAction(dock.toggleViewAction())
+        self.create_workspace_menu()
+        self.view_menu.addSeparator()
         self.appearance_menu = self.view_menu.addMenu("&Appearance")
         self.appearance_menu.addActions(self.scheme_actions.actions())
         self.create_analysis_menu()
@@ -222,10 +238,14 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
         self.view_menu.insertSeparator(self.appearance_menu.menuAction())
 
     def create_status_bar(self) -> None:
-        """The status bar: what is under the cursor on the left, the network on the right."""
+        """The status bar: what is under the cursor on the left; a training run's progress with
+        Pause and Stop (in every workspace, while one runs) and the network on the right."""
         self.cursor_label = QLabel(objectName="cursor_label")
         self.network_label = QLabel(objectName="network_label")
+        self.training_status = TrainingStatus(self.training_panel)
+        self.training_status.show_requested.connect(self._show_training)
         self.statusBar().addWidget(self.cursor_label, 1)
+        self.statusBar().addPermanentWidget(self.training_status)
         self.statusBar().addPermanentWidget(self.network_label)
 
     # ----------------------------------------------------------------- settings
@@ -238,7 +258,7 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
                         min(800, available.height() * 9 // 10))
             self.move(available.center().x() - self.width() // 2,
                       available.center().y() - self.height() // 2)
-        if self.restoreState(settings.read_bytes(settings.STATE_KEY), settings.STATE_VERSION):
+        if self.read_workspace_settings():
             # Again, now that the restored docks (not every default one) set the minimum size.
             self.layout().activate()
             self.restoreGeometry(geometry)
@@ -254,22 +274,13 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
         self.update_recent_files_menu()
 
     def apply_default_layout(self) -> None:
-        """Share the window among the docks as on a first start: the Canvas, the Feature Maps
-        over the Filters, and the Network Input over the Prediction and the Layers."""
-        self.layout().activate()
-        width, height = self.width(), self.height()
-        across, down = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-        self.resizeDocks([self.docks[name] for name in ("canvas", "feature_maps", "input")],
-                         [width * 22 // 100, width * 51 // 100, width * 27 // 100], across)
-        self.resizeDocks([self.docks["feature_maps"], self.docks["filters"]],
-                         [height * 3 // 5, height * 2 // 5], down)
-        self.resizeDocks([self.docks[name] for name in ("input", "prediction", "layers")],
-                         [height * 35 // 100, height * 25 // 100, height * 40 // 100], down)
+        """Share the window among the current workspace's docks as on a first start."""
+        self.workspace.share(self)
 
     def write_settings(self) -> None:
         """Save the geometry, dock layout and brush size for the next start."""
         settings.write(settings.GEOMETRY_KEY, self.saveGeometry())
-        settings.write(settings.STATE_KEY, self.saveState(settings.STATE_VERSION))
+        self.write_workspace_settings()
         settings.write(settings.BRUSH_SIZE_KEY, self.canvas_panel.canvas.brush_size)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
@@ -295,6 +306,13 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, QMainW
                 self.show_error(title, message, details)
 
     # ----------------------------------------------------------------- handlers
+    @Slot()
+    def _show_training(self) -> None:
+        """The status bar's training progress was clicked: show the Train workspace."""
+        self.show_workspace("train")
+        self.docks["training"].show()
+        self.docks["training"].raise_()
+
     @Slot(object)
     def _on_network_file_changed(self, network) -> None:
         self.setWindowTitle(f"{network.name}[*] \u2014 cnnviz")

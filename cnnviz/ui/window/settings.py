@@ -22,10 +22,17 @@ EXPORT_FOLDER_KEY = "files/export_folder"
 EXAMPLE_NETWORK_KEY = "files/example_network"
 BRUSH_SIZE_KEY = "canvas/brush_size"
 SCHEME_KEY = "view/color_scheme"
+#: The workspace shown last (its name: "explore", "train", "interpret").
+WORKSPACE_KEY = "main_window/workspace"
 #: Version of the saved tool bar and dock layout; bump it when the docks change so that layouts
 #: saved by older versions are ignored.
-STATE_VERSION = 3
+STATE_VERSION = 4
 MAX_RECENT_FILES = 8
+
+
+def workspace_state_key(name: str) -> str:
+    """Where the arrangement of the docks of workspace ``name`` is saved."""
+    return f"main_window/workspaces/{name}/state"
 
 
 def app_settings() -> QSettings:
@@ -34,7 +41,10 @@ def app_settings() -> QSettings:
 
 
 def read_bytes(key: str) -> QByteArray:
-    return app_settings().value(key, QByteArray(), type=QByteArray)
+    value = app_settings().value(key, QByteArray())
+    if isinstance(value, (bytes, bytearray)):
+        return QByteArray(bytes(value))
+    return value if isinstance(value, QByteArray) else QByteArray()
 
 
 def read_str(key: str, default: str = "") -> str:
