@@ -23,10 +23,15 @@ def arrange(window) -> None:
 
 
 def share(window) -> None:
-    resize_columns(window, COLUMNS, [59, 41], [[100], [40, 30, 30]])
-    width = window.width() * 41 // 100
+    """The Training panel as wide as its two columns need (at least 38% of the window, at most
+    62%), the rest for what changes while it trains."""
+    width = window.width()
+    needed = window.training_panel.minimumSizeHint().width() + 24  # + the dock's frame, a bar
+    left = min(max(needed, width * 38 // 100), width * 62 // 100) * 100 // width
+    resize_columns(window, COLUMNS, [left, 100 - left], [[100], [38, 27, 35]])
+    right = width * (100 - left) // 100
     window.resizeDocks([window.docks[name] for name in ROW],
-                       [width * 28 // 100, width * 36 // 100, width * 36 // 100], ACROSS)
+                       [right * 28 // 100, right * 36 // 100, right * 36 // 100], ACROSS)
 
 
 WORKSPACE = Workspace(
