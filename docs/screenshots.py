@@ -11,8 +11,8 @@ saves:
 - ``workspace-explore.png``, ``workspace-train.png``, ``workspace-interpret.png``: each workspace
   as it ships, in a 1366x768 window (a common laptop screen), with the drawn "3": Explore with the
   second convolution's maps and the Filter Editor opened by a click on one of its weights; Train
-  set up for a new LeNet-5; Interpret with Grad-CAM of the "3" and what the second convolution's
-  filters look for.
+  set up for a new LeNet-5; Interpret with Grad-CAM of the "3", an evaluation on the offline
+  digits and what the first convolution's filters look for.
 
 Usage::
 
@@ -37,7 +37,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
-from PySide6.QtCore import QPoint, QSettings, QStandardPaths, Qt  # noqa: E402
+from PySide6.QtCore import QEventLoop, QPoint, QSettings, QStandardPaths, Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -124,7 +124,11 @@ def wait_until(condition, what: str, timeout_s: float = 120) -> None:
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} did not finish in time")
-        QTest.qWait(50)
+        # An event loop of our own, not QTest.qWait: that holds the interpreter, and the worker
+        # threads would wait for it.
+        loop = QEventLoop()
+        QTimer.singleShot(50, loop.quit)
+        loop.exec()
 
 
 def click_weight(filters_view, unit: int, channel: int = 0) -> None:
@@ -160,6 +164,8 @@ def workspace_pictures(window, out: Path) -> None:
     panel.editor.table.selectRow(3)
     save(window, out / "workspace-train.png")
 
+    gallery = window.activation_gallery  # the first convolution's: quick (the classes take long)
+    gallery.layer_combo.setCurrentIndex(gallery.layer_combo.findData(0))
     window.show_workspace("interpret")
     analysis = window.analysis_panel
     analysis.method_combo.setCurrentIndex(analysis.method_combo.findData("grad_cam"))
@@ -168,7 +174,6 @@ def workspace_pictures(window, out: Path) -> None:
                    if view.source_combo.itemText(i).startswith("Offline digits"))
     view.source_combo.setCurrentIndex(offline)  # drawn by cnnviz: no download
     view.evaluate_button.click()
-    gallery = window.activation_gallery  # (the last layer's: the ten classes)
     wait_until(lambda: view.run is not None and not view.runner.running, "the evaluation")
     wait_until(lambda: not gallery.runner.running, "the activation maximisation gallery")
     print(view.summary_label.text())
