@@ -1,11 +1,18 @@
 """Regenerate the screenshots of the README and the user guide (``docs/images/*.png``).
 
-Starts the real main window (offscreen unless a platform is chosen), draws a digit on the canvas
-with real mouse events, opens a photo-like image of a handwritten digit, and saves:
+Starts the real main window (offscreen unless a platform is chosen) as on a first start, draws a
+digit on the canvas with real mouse events, opens a photo-like image of a handwritten digit, and
+saves:
 
-- ``main-window.png``: a "3" drawn with the mouse and the network's answer;
+- ``main-window.png``: the Explore workspace at 1280x800 (the first size on a large screen): a "3"
+  drawn with the mouse and the network's answer;
+- ``main-window-dark.png``: the same in the dark colour scheme;
 - ``opened-image.png``: an opened photo of a digit, as the original and as the network input;
-- ``main-window-dark.png``: the drawn digit in the dark colour scheme.
+- ``workspace-explore.png``, ``workspace-train.png``, ``workspace-interpret.png``: each workspace
+  as it ships, in a 1366x768 window (a common laptop screen), with the drawn "3": Explore with the
+  second convolution's maps and the Filter Editor opened by a click on one of its weights; Train
+  set up for a new LeNet-5; Interpret with Grad-CAM of the "3", an evaluation on the offline
+  digits and what the first convolution's filters look for.
 
 Usage::
 
@@ -21,6 +28,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,11 +37,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
-from PySide6.QtCore import QPoint, QSettings, QStandardPaths, Qt  # noqa: E402
+from PySide6.QtCore import QEventLoop, QPoint, QSettings, QStandardPaths, Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 WINDOW_SIZE = (1280, 800)
+#: The size of the workspace pictures: a common laptop screen.
+WORKSPACE_SIZE = (1366, 768)
 
 
 def _arc(cx, cy, rx, ry, start, stop, n=40):
@@ -108,6 +118,68 @@ def save(window, path: Path) -> None:
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
+def wait_until(condition, what: str, timeout_s: float = 120) -> None:
+    """Run the event loop until ``condition()`` holds (some panels compute in worker threads)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not finish in time")
+        # An event loop of our own, not QTest.qWait: that holds the interpreter, and the worker
+        # threads would wait for it.
+        loop = QEventLoop()
+        QTimer.singleShot(50, loop.quit)
+        loop.exec()
+
+
+def click_weight(filters_view, unit: int, channel: int = 0) -> None:
+    """Click (a real mouse click) the middle weight of filter ``unit``, input ``channel``, in the
+    Filters panel."""
+    from PySide6.QtCore import QPointF
+
+    QApplication.processEvents()  # the view box lays a new layer out lazily
+    mosaic = filters_view.mosaic
+    top, left = mosaic.origin(channel * mosaic.columns + unit)
+    kernel = filters_view.document.model.layers[filters_view.layer].params["weight"].shape[-1]
+    scene = filters_view.image_item.mapToScene(QPointF(left + kernel / 2, top + kernel / 2))
+    QTest.mouseClick(filters_view.graphics.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.NoModifier, filters_view.graphics.mapFromScene(scene))
+
+
+def workspace_pictures(window, out: Path) -> None:
+    """The three workspaces as they ship in a ``WORKSPACE_SIZE`` window, with the current input."""
+    window.resize(*WORKSPACE_SIZE)
+    window.show_workspace("explore")
+    window.reset_layout()  # the shipped arrangement, shared for this size
+    window.feature_maps.set_layer(1)  # the first convolution (activation 1: layer 0's output)
+    click_weight(window.filters_view, unit=3)
+    editor = window.filter_editor
+    if not window.docks["filter_editor"].isVisible() or editor.unit != 3:
+        raise RuntimeError("a click on a weight did not open the Filter Editor")
+    save(window, out / "workspace-explore.png")
+
+    window.show_workspace("train")
+    panel = window.training_panel
+    panel.network_combo.setCurrentIndex(panel.network_combo.findData("new"))
+    panel.editor.fill_preset("lenet5")
+    panel.editor.table.selectRow(3)
+    save(window, out / "workspace-train.png")
+
+    gallery = window.activation_gallery  # the first convolution's: quick (the classes take long)
+    gallery.layer_combo.setCurrentIndex(gallery.layer_combo.findData(0))
+    window.show_workspace("interpret")
+    analysis = window.analysis_panel
+    analysis.method_combo.setCurrentIndex(analysis.method_combo.findData("grad_cam"))
+    view = window.evaluation_view
+    offline = next(i for i in range(view.source_combo.count())
+                   if view.source_combo.itemText(i).startswith("Offline digits"))
+    view.source_combo.setCurrentIndex(offline)  # drawn by cnnviz: no download
+    view.evaluate_button.click()
+    wait_until(lambda: view.run is not None and not view.runner.running, "the evaluation")
+    wait_until(lambda: not gallery.runner.running, "the activation maximisation gallery")
+    print(view.summary_label.text())
+    save(window, out / "workspace-interpret.png")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Regenerate the screenshots in docs/images.")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
@@ -118,6 +190,7 @@ def main(argv=None) -> int:
         from cnnviz.ui.shared.theme import apply_scheme
 
         window = open_main_window(scratch, WINDOW_SIZE)
+        window.show_workspace("explore")  # (where a first start opens)
         draw(window.canvas_panel.canvas, THREE)
         trace = window.document.trace
         print(f"drawn 3 read as {trace.top_class} ({trace.confidence:.1%})")
@@ -126,6 +199,11 @@ def main(argv=None) -> int:
         apply_scheme("dark")
         save(window, args.out / "main-window-dark.png")
         apply_scheme("system")
+
+        workspace_pictures(window, args.out)
+        window.resize(*WINDOW_SIZE)
+        window.show_workspace("explore")
+        window.reset_layout()
 
         photo = photo_of_a_digit(Path(scratch) / "photo-of-a-four.jpg")
         if not window.open_image(photo):

@@ -1,12 +1,14 @@
 """Regenerate the screenshots of "Reading the network" and "Edit the filters" in the user guide
 (``docs/images/*.png``).
 
-Starts the real main window (offscreen unless a platform is chosen) with the shipped lenet5,
-evaluates it on the MNIST test set from the Analysis menu, clicks the confusion matrix's cell of
-the 4s read as 9 and the most confident of them (real mouse clicks), and saves:
+Starts the real main window (offscreen unless a platform is chosen) with the shipped lenet5 in
+the Interpret workspace of a 1600x1000 window, evaluates it on the MNIST test set from the
+Analysis menu, clicks the confusion matrix's cell of the 4s read as 9 and the most confident of
+them (real mouse clicks), and saves:
 
-- ``evaluation.png``: the window with the Evaluation panel: the confusion matrix with that cell
-  selected, its 4s read as 9, and the clicked one as the input;
+- ``evaluation.png``: the Interpret workspace: the Evaluation panel's confusion matrix with that
+  cell selected, its 4s read as 9, the clicked one as the input, and what the Analysis panel makes
+  of it;
 - ``analysis.png``: the Analysis panel: occlusion on that 4, for the predicted 9;
 - ``analysis-saliency.png``: the panel three times side by side: gradient, gradient x input and
   SmoothGrad on the same digit;
@@ -14,8 +16,9 @@ the 4s read as 9 and the most confident of them (real mouse clicks), and saves:
   class 4, side by side;
 - ``analysis-activation-max.png``: the Activation Maximisation panel twice: the inputs that
   maximise the second convolution's 16 maps, and the ten classes of the last layer;
-- ``filter-editor.png``: the Filter Editor on filter 3 of the first convolution after
-  **Preset > Sobel x** (undone before the window closes).
+- ``filter-editor.png``: the Filter Editor, opened in the Explore workspace by a click on a weight
+  of filter 3 of the first convolution in the Filters panel, after **Preset > Sobel x** (undone
+  before the window closes).
 
 Usage::
 
@@ -43,9 +46,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QPainter, QPixmap  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from screenshots import open_main_window  # noqa: E402
+from screenshots import click_weight, open_main_window  # noqa: E402
 from screenshots_layers import WINDOW_SIZE  # noqa: E402
-from screenshots_training import save, wait, wait_for  # noqa: E402
+from screenshots_training import float_dock, save, wait, wait_for  # noqa: E402
 
 LEFT, NO_MODIFIER = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
 
@@ -57,17 +60,6 @@ def wait_until(condition, what: str, timeout_s: float = 300) -> None:
         if time.monotonic() > end:
             raise TimeoutError(f"{what} did not finish in time")
         wait(50)
-
-
-def float_dock(window, name: str, width: int, height: int):
-    """Show dock ``name`` floating at ``width`` x ``height``, so that its panel has that size."""
-    dock = window.docks[name]
-    dock.show()
-    dock.raise_()
-    dock.setFloating(True)
-    dock.resize(width, height)
-    wait(200)
-    return dock
 
 
 def grab(widget) -> QPixmap:
@@ -132,6 +124,7 @@ def main(argv=None) -> int:
     prepare_gui_process()
     with tempfile.TemporaryDirectory() as scratch:
         window = open_main_window(scratch, WINDOW_SIZE)
+        window.show_workspace("interpret")
         view = window.evaluation_view
         view.source_combo.setCurrentIndex(0)  # the MNIST test set (10,000)
         window.evaluate_action.trigger()  # Analysis > Evaluate on the Test Set
@@ -177,9 +170,12 @@ def main(argv=None) -> int:
         window.docks["activation_gallery"].setFloating(False)
 
         editor = window.filter_editor
+        window.show_workspace("explore")
+        window.filters_view.show_layer(0)
+        click_weight(window.filters_view, unit=3)  # opens the Filter Editor beside the Filters
+        if (editor.layer, editor.unit) != (0, 3):
+            raise RuntimeError("a click on a weight did not open its filter in the editor")
         float_dock(window, "filter_editor", 640, 560)
-        editor.layer_combo.setCurrentIndex(editor.layer_combo.findData(0))
-        editor.unit_spin.setValue(3)
         sobel = next(action for action in editor.preset_button.menu().actions()
                      if action.text() == "Sobel x")
         sobel.trigger()  # Preset > Sobel x

@@ -1,10 +1,11 @@
 """Regenerate the screenshots of "Inside the network" in the user guide (``docs/images/*.png``).
 
-Starts the real main window (offscreen unless a platform is chosen) with the shipped lenet5, draws
-a "4" on the canvas with real mouse events, and saves:
+Starts the real main window (offscreen unless a platform is chosen) with the shipped lenet5, in
+the Explore workspace (where these panels are) of a 1600x1000 window, draws a "4" on the canvas
+with real mouse events, and saves:
 
 - ``feature-maps.png``: the window with the second convolution's maps large, its filters, and
-  every layer in the Layers panel;
+  every layer in the Layers panel (given more of its column than it ships with);
 - ``receptive-field.png``: the pointer on a unit of the second pooling layer (a real mouse move):
   its receptive field and effective receptive field on the input, its windows in every earlier
   layer, the status bar;
@@ -85,9 +86,10 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as scratch:
         window = open_main_window(scratch, WINDOW_SIZE)
+        window.show_workspace("explore")
         docks = window.docks
         QApplication.processEvents()
-        window.resizeDocks([docks["input"], docks["prediction"], docks["layers"]], [260, 180, 520],
+        window.resizeDocks([docks["input"], docks["prediction"], docks["layers"]], [220, 250, 500],
                            Qt.Orientation.Vertical)
         for stroke in FOUR:
             draw(window.canvas_panel.canvas, stroke)

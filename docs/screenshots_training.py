@@ -1,11 +1,12 @@
 """Regenerate the screenshots of "Watch it learn" in the user guide (``docs/images/training*.png``).
 
 Starts the real main window (offscreen unless a platform is chosen), draws a "4" on the canvas
-with real mouse events, and trains from the Training panel:
+with real mouse events, and trains from the Training panel of the Train workspace:
 
-- ``training.png``: the window a third of the way into an epoch of a new lenet5 on MNIST (the
-  window's defaults: Adam from learning rate 0.005, annealed to zero), with the curves and the
-  network's health below;
+- ``training.png``: the Train workspace of a 1600x1000 window a third of the way into an epoch of
+  a new lenet5 on MNIST (the window's defaults: Adam from learning rate 0.005, annealed to zero):
+  the settings and the layer list, the curves, the network's health, and the prediction, filters
+  and feature maps of the drawn 4, with the run's progress in the status bar;
 - ``training-curves.png``: the curves of that run once the epoch is over;
 - ``training-health.png``: the Network Health panel of a run with ten times too high a learning
   rate (Adam, 0.05): most ReLUs of the convolutions die within the first steps;
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "docs"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from screenshots import open_main_window  # noqa: E402
 from screenshots_layers import FOUR, WINDOW_SIZE, draw  # noqa: E402
 
@@ -61,6 +62,16 @@ def save(widget, path: Path) -> None:
     if not widget.grab().save(str(path)):
         raise OSError(f"could not write {path}")
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def float_dock(window, name: str, width: int, height: int):
+    """Show dock ``name`` floating at ``width`` x ``height``, so that its panel has that size."""
+    dock = window.docks[name]
+    dock.show()
+    dock.setFloating(True)
+    dock.resize(width, height)
+    wait(200)
+    return dock
 
 
 def configure(panel, folder, count, optimizer="adam", lr=5e-3, epochs=1) -> None:
@@ -95,15 +106,14 @@ def main(argv=None) -> int:
         window = open_main_window(scratch, WINDOW_SIZE)
         for stroke in FOUR:
             draw(window.canvas_panel.canvas, stroke)
-        panel, docks = window.training_panel, window.docks
-        docks["training"].raise_()
+        panel = window.training_panel
+        window.show_workspace("train")
 
         configure(panel, folder, count=0)
         steps = []
         panel.runner.progress.connect(lambda report: steps.append(report.fraction))
         panel.start()
         wait_for(panel.run_started)
-        window.resizeDocks([docks["training_curves"]], [270], Qt.Orientation.Vertical)
         while not steps or steps[-1] < 0.33:
             wait(100)
         save(window, args.out / "training.png")
@@ -111,21 +121,25 @@ def main(argv=None) -> int:
         trace = window.document.trace
         print(f"{final.kind}: validation {final.val_accuracy:.2%}; the 4 reads as "
               f"{trace.top_class} ({trace.confidence:.1%})")
-        window.training_curves.resize(1000, 420)
+        float_dock(window, "training_curves", 1000, 440)
         save(window.training_curves, args.out / "training-curves.png")
+        window.docks["training_curves"].setFloating(False)
 
         configure(panel, folder, count=0, lr=0.05)
         panel.start()
         final = wait_for(panel.run_ended)[0]
         print(f"learning rate 0.05: validation {final.val_accuracy:.2%}")
-        window.network_health.resize(1000, 460)
+        float_dock(window, "network_health", 1000, 480)
         save(window.network_health, args.out / "training-health.png")
+        window.docks["network_health"].setFloating(False)
 
         layers = panel.editor.layers()
         layers[3]["kernel_size"] = [15, 15]
         panel.editor.set_layers(layers)
         panel.editor.table.selectRow(3)
+        float_dock(window, "training", 1000, 640)  # a shorter layer list than at full height
         save(panel.editor.parentWidget(), args.out / "training-layers.png")
+        window.docks["training"].setFloating(False)
 
         window.document.undo_stack.clear()
         window.close()
