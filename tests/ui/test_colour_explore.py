@@ -169,6 +169,21 @@ def test_a_stroke_paints_exactly_the_pixels_under_it_and_undo_brings_the_picture
     np.testing.assert_array_equal(canvas.colour_picture.pixels, pixels)
 
 
+def test_the_canvas_shows_the_picture_in_colour_pixel_for_pixel(make_window, colour_network,
+                                                               noise_photo):
+    window = make_window(model=str(colour_network))
+    canvas = window.canvas_panel.canvas
+    assert window.open_image(noise_photo)
+    expected = np.asarray(Image.open(noise_photo).convert("RGB"))
+    shot = canvas.grab().toImage()
+    rect = canvas.colour_rect()
+    for row, col in [(0, 0), (5, 17), (16, 16), (31, 2), (31, 31)]:
+        x = rect.x() + (col + 0.5) * rect.width() / 32
+        y = rect.y() + (row + 0.5) * rect.height() / 32
+        colour = shot.pixelColor(int(x), int(y))
+        assert (colour.red(), colour.green(), colour.blue()) == tuple(expected[row, col])
+
+
 def test_strokes_undo_one_by_one_and_the_eraser_brings_the_picture_back(
         make_window, colour_network, noise_photo):
     window = make_window(model=str(colour_network))
