@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor, QPainterPath
+from PySide6.QtWidgets import QColorDialog
 
 from cnnviz.data import CIFAR10_CLASSES, load_image
 from cnnviz.data.pipeline import image_to_input
@@ -351,3 +352,52 @@ def test_a_painted_picture_remembers_the_opened_one_and_is_opaque_where_painted(
 
 def _rgb3(pixels: np.ndarray) -> np.ndarray:
     return (np.repeat(pixels[..., None], 3, axis=2) if pixels.ndim == 2 else pixels).copy()
+
+
+def test_the_brush_paints_where_the_pointer_is_on_a_larger_picture_of_another_shape(
+        make_window, colour_network, tmp_path):
+    """A 160x120 picture fills the paper's width, centred: the stroke lands under the pointer,
+    as wide on the picture as the brush outline on screen."""
+    pixels = np.zeros((120, 160, 3), dtype=np.uint8)
+    pixels[..., 2] = 255
+    Image.fromarray(pixels).save(tmp_path / "blue.png")
+    window = make_window(model=str(colour_network))
+    canvas = window.canvas_panel.canvas
+    assert window.open_image(tmp_path / "blue.png")
+    canvas.set_brush_colour(QColor(255, 255, 0))
+    canvas.set_brush_size(30)
+    points = [(0.3, 0.45), (0.7, 0.45)]
+    draw_stroke(canvas, points)
+    paper = canvas.paper_rect()
+    scale = paper.width() / 160  # screen pixels per picture pixel
+    top = paper.y() + (paper.height() - 120 * scale) / 2
+    ends = [canvas_point(canvas, *p) for p in (along(points)[0], along(points)[-1])]
+    p0, p1 = (np.array([(q.x() - paper.x()) / scale, (q.y() - top) / scale]) for q in ends)
+    radius = 30 * paper.width() / 280 / scale / 2
+    painted = (window.document.source.pixels == (1, 1, 0)).all(axis=2)
+    distance = segment_distance(120, 160, p0, p1)
+    assert painted[distance <= radius - 1].all()
+    assert not painted[distance > radius + 1].any()
+    assert (window.document.source.pixels[~painted] == (0, 0, 1)).all()
+
+
+def test_the_colour_button_sets_the_brush_colour_from_the_colour_dialog(
+        make_window, colour_network, monkeypatch):
+    window = make_window(model=str(colour_network))
+    panel = window.canvas_panel
+    asked = []
+
+    def get_color(initial, parent, title):
+        asked.append((initial.name(), title))
+        return QColor("#3366cc")
+
+    monkeypatch.setattr(QColorDialog, "getColor", staticmethod(get_color))
+    panel.colour_button.click()
+    assert asked == [("#000000", "Brush Colour")]
+    assert panel.canvas.brush_colour == QColor("#3366cc")
+    assert "#3366cc" in panel.colour_button.toolTip()
+    swatch = panel.colour_button.icon().pixmap(16, 16).toImage()
+    assert swatch.pixelColor(8, 8) == QColor("#3366cc")
+    monkeypatch.setattr(QColorDialog, "getColor", staticmethod(lambda *a: QColor()))  # Cancel
+    panel.colour_button.click()
+    assert panel.canvas.brush_colour == QColor("#3366cc")
