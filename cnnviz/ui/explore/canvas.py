@@ -640,8 +640,10 @@ class DrawingCanvas(QWidget):
 
     @Slot(object)
     def _on_model_changed(self, _network) -> None:
-        """A colour network paints in colour, the others draw digits: show the input anew."""
-        self._on_input_changed(self.document.source)
+        """A colour network paints in colour, the others draw digits: show the input anew when
+        the new network paints otherwise than the last."""
+        if paints_in_colour(self.document.network.contract) != (self._colour is not None):
+            self._on_input_changed(self.document.source)
 
     @Slot(object)
     def _on_trace_changed(self, trace: Trace) -> None:
