@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor, QPainterPath
 from PySide6.QtWidgets import QColorDialog
 
@@ -21,7 +21,8 @@ from cnnviz.session import (CanvasInput, ImageInput, NetworkEntry, Session, Sess
 from cnnviz.ui.explore.input_view import InputView
 from cnnviz.ui.window.document import Document
 
-from network_views import hover_unit, make_document, rgb_dilated_net, show_views
+from network_views import (hover_unit, make_document, move_mouse, rgb_dilated_net, settled,
+                           show_views)
 from ui_helpers import RIGHT, along, canvas_point, draw_stroke
 
 pytestmark = pytest.mark.gui
@@ -95,6 +96,14 @@ def test_the_rgb_planes_shown_are_the_network_inputs_channels(qtbot, noise_photo
         others = [c for c in range(3) if c != channel]  # each plane in its own colour scale
         assert not plane[..., others].any()
     assert [label.textItem.toPlainText() for label in view.plane_labels] == ["R", "G", "B"]
+    # Hovering a plane states the plane, the pixel, its value and what the network gets.
+    said = []
+    view.cursor_info.connect(said.append)
+    top, left = mosaic.origin(1)
+    move_mouse(view.graphics.viewport(), settled(lambda: view.graphics.mapFromScene(
+        view.planes_item.mapToScene(QPointF(left + 7.5, top + 5.5)))))
+    assert said[-1] == (f"Network input plane G  row 5, col 7: {seen[1, 5, 7]:.3f} "
+                        f"(the network gets {trace.network_input[1, 5, 7]:.3f})")
     # Wide: the planes in a column beside the picture; tall: in a row under it.
     assert mosaic.columns == 1
     view.resize(260, 420)
