@@ -21,7 +21,7 @@ it directly. This module never imports Qt.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,8 @@ from cnnviz.resources import is_shipped
 
 __all__ = [
     "CANVAS_SIZE", "CanvasInput", "ImageInput", "InputSource", "NetworkEntry",
-    "Session", "SessionError", "Trace", "blank_canvas", "canvas_input", "check_network",
+    "Session", "SessionError", "Trace", "blank_canvas", "blank_canvas_for", "canvas_input",
+    "check_network", "paints_in_colour", "painted_image",
     "compute_trace", "network_input_for", "shipped_network", "ExampleNetwork", "example_networks",
     "network_title", "DEFAULT_EXAMPLE",
 ]
@@ -69,7 +70,8 @@ class CanvasInput:
     Attributes
     ----------
     raster : np.ndarray
-        uint8 (H, W), read-only: white ink (255) on black paper (0), as MNIST.
+        uint8, read-only: (H, W) white ink (255) on black paper (0), as MNIST; or (H, W, 3) RGB,
+        paint on a white page (the canvas of a colour network).
     """
 
     raster: np.ndarray
@@ -85,8 +87,14 @@ class CanvasInput:
         return self.raster
 
     @property
+    def is_colour(self) -> bool:
+        """An RGB page (H, W, 3), not an (H, W) drawing of white ink on black."""
+        return self.raster.ndim == 3
+
+    @property
     def is_blank(self) -> bool:
-        return not self.raster.any()
+        """Nothing drawn: all black for a drawing, all white for a colour page."""
+        return bool((self.raster == 255).all()) if self.is_colour else not self.raster.any()
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,12 +105,21 @@ class ImageInput:
     ----------
     image : LoadedImage
         ``image.pixels`` is float32 (H, W) or (H, W, 3) in [0, 1], as :func:`load_image` gives it.
+    painted_from : ImageInput or None
+        For a picture painted over in the window (:func:`painted_image`), the picture as it was
+        opened (what the eraser brings back); None for the image as opened.
     """
 
     image: LoadedImage
     kind = "image"
     #: Network inputs made from the image, by input contract (see :func:`network_input_for`).
     prepared: dict = field(default_factory=dict, repr=False, compare=False)
+    painted_from: ImageInput | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def original(self) -> ImageInput:
+        """The picture as it was opened (itself when it was not painted over)."""
+        return self.painted_from if self.painted_from is not None else self
 
     @property
     def name(self) -> str:
@@ -124,18 +141,53 @@ class ImageInput:
 InputSource = CanvasInput | ImageInput
 
 
-def blank_canvas(size: int = CANVAS_SIZE) -> CanvasInput:
-    """An empty (all black) ``size`` x ``size`` canvas."""
+def blank_canvas(size: int = CANVAS_SIZE, colour: bool = False) -> CanvasInput:
+    """An empty ``size`` x ``size`` canvas: all black (a drawing), or a white RGB page
+    (``colour``)."""
+    if colour:
+        return CanvasInput(_frozen(np.full((size, size, 3), 255, dtype=np.uint8)))
     return CanvasInput(_frozen(np.zeros((size, size), dtype=np.uint8)))
 
 
+def paints_in_colour(contract: InputContract | None) -> bool:
+    """True for a network that reads colour pictures (pipeline ``"image"``, three channels):
+    its canvas is a white page painted in colour, and a picture is painted over, not replaced."""
+    return contract is not None and contract.pipeline == "image" and contract.channels == 3
+
+
+def blank_canvas_for(contract: InputContract | None, size: int = CANVAS_SIZE) -> CanvasInput:
+    """The empty canvas of a network: a white page for a colour network, else black."""
+    return blank_canvas(size, colour=paints_in_colour(contract))
+
+
 def canvas_input(raster: np.ndarray) -> CanvasInput:
-    """A :class:`CanvasInput` holding a read-only copy of ``raster`` (uint8 (H, W))."""
+    """A :class:`CanvasInput` holding a read-only copy of ``raster`` (uint8 (H, W) or
+    (H, W, 3))."""
     raster = np.asarray(raster)
-    if raster.dtype != np.uint8 or raster.ndim != 2 or raster.size == 0:
-        raise SessionError(f"a canvas raster is a non-empty uint8 (H, W) array, got "
-                           f"{raster.dtype} {raster.shape}")
+    if (raster.dtype != np.uint8 or raster.size == 0
+            or not (raster.ndim == 2 or raster.ndim == 3 and raster.shape[2] == 3)):
+        raise SessionError(f"a canvas raster is a non-empty uint8 (H, W) or (H, W, 3) array, "
+                           f"got {raster.dtype} {raster.shape}")
     return CanvasInput(_frozen(raster.copy()))
+
+
+def painted_image(source: ImageInput, pixels: np.ndarray) -> ImageInput:
+    """``source``'s picture with new ``pixels`` (float32 (H, W, 3) in [0, 1], the picture's size):
+    the picture painted over. It keeps the file's name and remembers the picture as opened
+    (:attr:`ImageInput.original`); pixels painted over become opaque."""
+    original = source.original
+    pixels = np.asarray(pixels, dtype=np.float32)
+    h, w = original.pixels.shape[:2]
+    if pixels.shape != (h, w, 3) or not np.all(np.isfinite(pixels)):
+        raise SessionError(f"painted pixels must be finite float (H, W, 3) of the picture's size "
+                           f"{(h, w, 3)}, got {pixels.shape}")
+    alpha = original.image.alpha
+    if alpha is not None:
+        base = original.pixels if original.pixels.ndim == 3 else original.pixels[..., None]
+        changed = (pixels != base).any(axis=2)
+        alpha = _frozen(np.where(changed, np.float32(1), alpha).astype(np.float32))
+    image = replace(original.image, pixels=_frozen(pixels.copy()), alpha=alpha)
+    return ImageInput(image, painted_from=original)
 
 
 # --------------------------------------------------------------------------------- conversion
@@ -396,7 +448,7 @@ class Session:
         check_network(network.model, network.contract)
         self._versions = itertools.count(1)
         self._network = network
-        self._source = source if source is not None else blank_canvas()
+        self._source = source if source is not None else blank_canvas_for(network.contract)
         self._trace = self._compute(network, self._source, network.token)
 
     # ----------------------------------------------------------------- reading
@@ -452,8 +504,13 @@ class Session:
         if network is self._network:
             return self._trace
         check_network(network.model, network.contract)
-        trace = self._compute(network, self._source, network.token)
-        self._network, self._trace = network, trace
+        source = self._source
+        if (isinstance(source, CanvasInput) and source.is_blank
+                and source.is_colour != paints_in_colour(network.contract)):
+            # An empty canvas becomes the new network's: a white page for a colour network.
+            source = blank_canvas_for(network.contract, source.raster.shape[0])
+        trace = self._compute(network, source, network.token)
+        self._network, self._source, self._trace = network, source, trace
         return trace
 
     def open_network(self, path: str | Path) -> Trace:

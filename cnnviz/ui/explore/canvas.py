@@ -10,6 +10,13 @@ On screen the raster is shown through a ``Format_Indexed8`` view of the same byt
 table runs from the palette's paper colour to its ink colour, so the drawing follows light and
 dark themes. When the input is an opened image, the canvas shows that image instead; drawing on
 it starts a new, empty drawing.
+
+A colour network (:func:`cnnviz.session.paints_in_colour`) is painted in colour instead
+(:class:`ColourPicture`): the brush lays the chosen colour over the opened picture, at the
+picture's own resolution and without antialiasing (each pixel it touches becomes exactly the
+colour, the others stay as they were), or over a white 280x280 page (antialiased). The eraser
+brings back the picture as it was opened (or the white page). Each stroke is one undo step, as a
+digit stroke is.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ from PySide6.QtGui import (QAction, QColor, QImage, QKeySequence, QMouseEvent, Q
                            QPainterPath, QPaintEvent, QPen, QPointingDevice, QTabletEvent)
 from PySide6.QtWidgets import QWidget
 
-from cnnviz.session import CANVAS_SIZE, CanvasInput, ImageInput, Trace
+from cnnviz.session import (CANVAS_SIZE, CanvasInput, ImageInput, Trace, canvas_input,
+                            painted_image, paints_in_colour)
 from cnnviz.ui.shared.theme import accent, paper_and_ink
 from cnnviz.ui.window.document import Document
 
@@ -30,6 +38,11 @@ BRUSH_MIN, BRUSH_MAX, BRUSH_DEFAULT = 4, 60, 20
 MIN_PRESSURE_WIDTH = 0.25
 #: Gap between the widget's edge and the paper, in widget pixels.
 MARGIN = 6
+DRAW_TIP = "Draw a digit: left button draws, right button erases"
+PAINT_TIP = ("Paint in the brush colour: left button paints, right button erases (brings the "
+             "picture back)")
+#: The colour the brush paints with on a colour network, until the user chooses another.
+DEFAULT_BRUSH_COLOUR = (0, 0, 0)
 
 
 def image_to_qimage(pixels: np.ndarray) -> QImage:
@@ -39,6 +52,122 @@ def image_to_qimage(pixels: np.ndarray) -> QImage:
     if data.ndim == 2:
         return QImage(data.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
     return QImage(data.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+class ColourPicture:
+    """A picture, or a white page, that the brush paints over in colour.
+
+    Parameters
+    ----------
+    source : CanvasInput or ImageInput
+        The input shown.
+    page : bool
+        A canvas page (antialiased brush, the eraser paints white) rather than an opened picture
+        (hard-edged brush at the picture's resolution, the eraser brings the picture back).
+
+    Attributes
+    ----------
+    pixels : np.ndarray
+        float32 (H, W, 3) in [0, 1]: the picture as painted so far (writable, owned).
+    original : np.ndarray
+        float32 (H, W, 3): what the eraser brings back.
+    qimage : QImage
+        ``Format_RGB888`` over the 8-bit copy of :attr:`pixels` shown on screen.
+    """
+
+    def __init__(self, source, page: bool):
+        self.source = source
+        self.page = page
+        if isinstance(source, CanvasInput):
+            pixels = source.raster.astype(np.float32) / np.float32(255)
+            if not source.is_colour:  # a drawing (white ink on black); blank is a white page
+                pixels = (np.ones_like(pixels) if source.is_blank else pixels)
+            original = None
+        else:
+            pixels = source.pixels
+            original = source.original.pixels
+        self.pixels = _rgb(pixels)
+        self.original = (np.ones_like(self.pixels) if original is None
+                         else _rgb(original).copy())
+        h, w = self.pixels.shape[:2]
+        self.display = np.empty((h, w, 3), dtype=np.uint8)
+        self._quantise(0, h, 0, w)
+        self.qimage = QImage(self.display.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+        self.mask = np.zeros((h, w), dtype=np.uint8)
+        self._mask_image = QImage(self.mask.data, w, h, w, QImage.Format.Format_Grayscale8)
+        self._before: np.ndarray | None = None
+        self._target: np.ndarray | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        return self.pixels.shape[1], self.pixels.shape[0]
+
+    def begin(self, colour: QColor | None) -> None:
+        """Start a stroke painting ``colour`` (None: the eraser)."""
+        self._before = self.pixels.copy()
+        self.mask[:] = 0
+        if colour is None:
+            self._target = self.original
+        else:
+            self._target = np.array([colour.red(), colour.green(), colour.blue()],
+                                    dtype=np.float32) / np.float32(255)
+
+    def paint(self, path: QPainterPath, start: QPointF, end: QPointF, width: float,
+              control: QPointF | None = None) -> QRectF:
+        """Stroke ``path`` (picture pixel coordinates) in the stroke's colour; returns the box
+        of the pixels it may have changed (picture coordinates)."""
+        painter = QPainter(self._mask_image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, self.page)
+        # Lighten: the mask only grows, so overlapping pieces never build up at their joins.
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Lighten)
+        painter.setPen(QPen(QColor(255, 255, 255), width, Qt.PenStyle.SolidLine,
+                            Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
+        if start == end:
+            painter.drawPoint(start)
+        else:
+            painter.drawPath(path)
+        painter.end()
+        xs = [start.x(), end.x()] + ([control.x()] if control is not None else [])
+        ys = [start.y(), end.y()] + ([control.y()] if control is not None else [])
+        pad = width / 2 + 2
+        w, h = self.size
+        c0, r0 = max(0, int(min(xs) - pad)), max(0, int(min(ys) - pad))
+        c1, r1 = min(w, int(max(xs) + pad) + 1), min(h, int(max(ys) + pad) + 1)
+        if c1 > c0 and r1 > r0:
+            self._composite(r0, r1, c0, c1)
+        return QRectF(c0, r0, max(0, c1 - c0), max(0, r1 - r0))
+
+    def _composite(self, r0: int, r1: int, c0: int, c1: int) -> None:
+        """Pixels = before x (1 - mask) + colour x mask: exactly the colour where the mask is
+        full, exactly as before where it is empty."""
+        m = self.mask[r0:r1, c0:c1, None].astype(np.float32) / np.float32(255)
+        before = self._before[r0:r1, c0:c1]
+        target = self._target if self._target.ndim == 1 else self._target[r0:r1, c0:c1]
+        self.pixels[r0:r1, c0:c1] = before * (np.float32(1) - m) + target * m
+        if self.page:  # a page is kept in 8 bits: what is shown is what the network gets
+            self.pixels[r0:r1, c0:c1] = np.rint(self.pixels[r0:r1, c0:c1] * 255) / np.float32(255)
+        self._quantise(r0, r1, c0, c1)
+
+    def _quantise(self, r0: int, r1: int, c0: int, c1: int) -> None:
+        part = np.clip(self.pixels[r0:r1, c0:c1], 0.0, 1.0) * np.float32(255) + np.float32(0.5)
+        self.display[r0:r1, c0:c1] = part.astype(np.uint8)
+
+    def make_source(self):
+        """The input the painting is now: a colour page, or the picture painted over."""
+        if self.page:
+            self.source = canvas_input(self.display)
+        else:
+            self.source = painted_image(self.source, self.pixels)
+        return self.source
+
+
+def _rgb(pixels: np.ndarray) -> np.ndarray:
+    """float32 (H, W, 3), a new array: grey pixels repeated in the three channels."""
+    pixels = np.asarray(pixels, dtype=np.float32)
+    if pixels.ndim == 2:
+        return np.repeat(pixels[..., None], 3, axis=2)
+    return np.array(pixels, dtype=np.float32, copy=True)
 
 
 class DrawingCanvas(QWidget):
@@ -55,17 +184,23 @@ class DrawingCanvas(QWidget):
         What is under the pointer ("" when it leaves), for the status bar.
     brush_size_changed(int)
         The brush diameter in raster pixels.
+    brush_colour_changed(QColor)
+        The colour the brush paints with on a colour network.
     """
 
     cursor_info = Signal(str)
     brush_size_changed = Signal(int)
+    brush_colour_changed = Signal(QColor)
 
     def __init__(self, document: Document, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("drawing_canvas")
         self.document = document
         self.brush_size = BRUSH_DEFAULT
+        self.brush_colour = QColor(*DEFAULT_BRUSH_COLOUR)
         self.erasing = False
+        self._colour: ColourPicture | None = None  # what is painted, on a colour network
+        self._colour_cache: QImage | None = None
         self._raster = np.zeros((CANVAS_SIZE, CANVAS_SIZE), dtype=np.uint8)
         self._wrap_raster()
         self._image: QImage | None = None  # the opened image on display, if any
@@ -80,10 +215,11 @@ class DrawingCanvas(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_TabletTracking)
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setMinimumSize(200, 200)
-        self.setToolTip("Draw a digit: left button draws, right button erases")
+        self.setToolTip(DRAW_TIP)
         self._apply_palette()
         self._on_input_changed(document.source)
         document.input_changed.connect(self._on_input_changed)
+        document.model_changed.connect(self._on_model_changed)
         document.trace_changed.connect(self._on_trace_changed)
 
     # ----------------------------------------------------------------- state
@@ -96,6 +232,18 @@ class DrawingCanvas(QWidget):
     def drawing(self) -> bool:
         """A stroke is in progress."""
         return bool(self._points)
+
+    @property
+    def colour_picture(self) -> ColourPicture | None:
+        """What the brush paints over on a colour network (None: a digit drawing)."""
+        return self._colour
+
+    def set_brush_colour(self, colour: QColor) -> None:
+        """The colour the brush paints with on a colour network (opaque)."""
+        colour = QColor(colour.red(), colour.green(), colour.blue())
+        if colour.isValid() and colour != self.brush_colour:
+            self.brush_colour = colour
+            self.brush_colour_changed.emit(QColor(colour))
 
     def set_brush_size(self, size: int) -> None:
         size = int(min(max(size, BRUSH_MIN), BRUSH_MAX))
@@ -134,8 +282,31 @@ class DrawingCanvas(QWidget):
 
     def _image_rect(self) -> QRectF:
         """Where the opened image is shown: fitted into the paper, keeping its aspect ratio."""
+        return self._fitted_rect(self._image.width(), self._image.height())
+
+    def colour_rect(self) -> QRectF:
+        """Where the picture painted in colour is shown (the paper, for a page)."""
+        if self._colour.page:
+            return self.paper_rect()
+        return self._fitted_rect(*self._colour.size)
+
+    def to_colour(self, position: QPointF) -> QPointF:
+        """Widget coordinates to the coordinates of the picture painted in colour."""
+        rect = self.colour_rect()
+        w, h = self._colour.size
+        return QPointF((position.x() - rect.x()) * w / rect.width(),
+                       (position.y() - rect.y()) * h / rect.height())
+
+    def colour_brush_width(self, pressure: float = 1.0) -> float:
+        """The brush diameter in pixels of the picture painted in colour (at least one pixel of
+        a picture): the same size on screen as on the digit canvas."""
+        on_screen = self.brush_size * self.paper_rect().width() / CANVAS_SIZE
+        width = (on_screen * self._colour.size[0] / self.colour_rect().width()
+                 * max(MIN_PRESSURE_WIDTH, min(pressure, 1.0)))
+        return width if self._colour.page else max(1.0, width)
+
+    def _fitted_rect(self, w: int, h: int) -> QRectF:
         paper = self.paper_rect()
-        w, h = self._image.width(), self._image.height()
         scale = min(paper.width() / w, paper.height() / h)
         return QRectF(paper.center().x() - w * scale / 2, paper.center().y() - h * scale / 2,
                       w * scale, h * scale)
@@ -146,6 +317,14 @@ class DrawingCanvas(QWidget):
         if self._points:
             self.end_stroke()
         self.document.begin_stroke()
+        if self._colour is not None:
+            self._stroke_erases = erase
+            self._colour.begin(None if erase else self.brush_colour)
+            point = self.to_colour(position)
+            self._points = [point]
+            self._paint_piece(QPainterPath(point), point, point, pressure)
+            self._push()
+            return
         if self._image is not None:  # drawing over an opened image starts a new drawing
             self._image = self._image_cache = None
             self._raster[:] = 0
@@ -160,7 +339,7 @@ class DrawingCanvas(QWidget):
         """Extend the stroke to ``position`` and update the prediction."""
         if not self._points:
             return
-        point = self.to_raster(position)
+        point = self.to_colour(position) if self._colour is not None else self.to_raster(position)
         last = self._points[-1]
         if abs(point.x() - last.x()) + abs(point.y() - last.y()) < 0.25:
             return
@@ -188,15 +367,29 @@ class DrawingCanvas(QWidget):
             path = QPainterPath(start)
             path.lineTo(pts[-1])
             self._paint_piece(path, start, pts[-1], pressure)
+        if self._colour is not None:
+            final = self._colour.make_source() if len(pts) >= 2 else None
+            self._colour_cache = None
+            self.update()
+        else:
+            final = self._raster
         self._pushing = True
         try:
-            self.document.end_stroke(self._raster, "Erase" if erase else "Stroke")
+            self.document.end_stroke(final, "Erase" if erase else "Stroke")
         finally:
             self._pushing = False
 
     def _paint_piece(self, path: QPainterPath, start: QPointF, end: QPointF, pressure: float,
                      control: QPointF | None = None) -> None:
         """Stroke ``path`` into the raster and repaint the part of the widget it touched."""
+        if self._colour is not None:
+            box = self._colour.paint(path, start, end, self.colour_brush_width(pressure), control)
+            rect, (w, h) = self.colour_rect(), self._colour.size
+            sx, sy = rect.width() / w, rect.height() / h
+            self.update(QRectF(rect.x() + box.x() * sx, rect.y() + box.y() * sy,
+                               box.width() * sx, box.height() * sy).toAlignedRect()
+                        .adjusted(-2, -2, 2, 2))
+            return
         width = self.brush_size * max(MIN_PRESSURE_WIDTH, min(pressure, 1.0))
         ink = QColor(0, 0, 0) if self._stroke_erases else QColor(255, 255, 255)
         painter = QPainter(self._qimage)
@@ -223,7 +416,8 @@ class DrawingCanvas(QWidget):
         """Hand the raster to the document (which recomputes the prediction)."""
         self._pushing = True
         try:
-            self.document.update_stroke(self._raster)
+            self.document.update_stroke(self._colour.make_source() if self._colour is not None
+                                        else self._raster)
         finally:
             self._pushing = False
 
@@ -287,6 +481,17 @@ class DrawingCanvas(QWidget):
         self.cursor_info.emit("" if position is None else self._describe(position))
 
     def _describe(self, position: QPointF) -> str:
+        if self._colour is not None:
+            rect = self.colour_rect()
+            if not rect.contains(position):
+                return ""
+            w, h = self._colour.size
+            col = min(int((position.x() - rect.x()) / rect.width() * w), w - 1)
+            row = min(int((position.y() - rect.y()) / rect.height() * h), h - 1)
+            what = ("Canvas" if self._colour.page
+                    else f"Image {self._colour.source.name}")
+            value = ", ".join(f"{v:.2f}" for v in self._colour.pixels[row, col])
+            return f"{what}  x {col}, y {row}: RGB {value}"
         if self._image is not None:
             rect = self._image_rect()
             source = self.document.source
@@ -314,7 +519,9 @@ class DrawingCanvas(QWidget):
         paper = self.paper_rect()
         painter.fillRect(paper, self._paper)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        if self._image is not None:
+        if self._colour is not None:
+            self._paint_colour(painter)
+        elif self._image is not None:
             painter.drawImage(self._image_rect(), self._scaled_image())
         else:
             painter.drawImage(paper, self._display)
@@ -328,6 +535,26 @@ class DrawingCanvas(QWidget):
             painter.setPen(QPen(accent(self.palette()), 1))
             painter.drawEllipse(self._hover, radius, radius)
         painter.end()
+
+    def _paint_colour(self, painter: QPainter) -> None:
+        """The picture painted in colour: its pixels as squares when it is enlarged (each one
+        the brush may cover), smoothly reduced otherwise."""
+        rect, image = self.colour_rect(), self._colour.qimage
+        if rect.width() >= image.width():
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            painter.drawImage(rect, image)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            return
+        if self._points:  # during a stroke the picture changes at every move
+            painter.drawImage(rect, image)
+            return
+        ratio = self.devicePixelRatioF()
+        size = QSize(max(1, round(rect.width() * ratio)), max(1, round(rect.height() * ratio)))
+        if self._colour_cache is None or self._colour_cache.size() != size:
+            self._colour_cache = image.scaled(size, Qt.AspectRatioMode.IgnoreAspectRatio,
+                                              Qt.TransformationMode.SmoothTransformation)
+            self._colour_cache.setDevicePixelRatio(ratio)
+        painter.drawImage(rect, self._colour_cache)
 
     def _scaled_image(self) -> QImage:
         """The opened image, scaled to its place on screen once (area-averaged), not per paint."""
@@ -344,7 +571,8 @@ class DrawingCanvas(QWidget):
         """The ink's bounding box, which the preprocessing crops to, as a dashed frame."""
         trace = self.document.trace
         info = trace.preprocess
-        if info is None or info.blank or info.bbox is None or self._points:
+        if (info is None or info.blank or info.bbox is None or self._points
+                or self._colour is not None):
             return
         top, left, bottom, right = info.bbox
         if self._image is not None:
@@ -387,7 +615,16 @@ class DrawingCanvas(QWidget):
         if self._pushing:
             return
         self._points = []
-        if isinstance(source, CanvasInput):
+        if paints_in_colour(self.document.network.contract):
+            self._colour = ColourPicture(source, page=isinstance(source, CanvasInput))
+            self._colour_cache = None
+            self._image = None
+            self.setToolTip(PAINT_TIP)
+            self.update()
+            return
+        self._colour = None
+        self.setToolTip(DRAW_TIP)
+        if isinstance(source, CanvasInput) and not source.is_colour:
             self._image = None
             if source.raster.shape != self._raster.shape:
                 self._raster = np.zeros(source.raster.shape, dtype=np.uint8)
@@ -395,10 +632,18 @@ class DrawingCanvas(QWidget):
                 self._apply_palette()
             self._raster[:] = source.raster
         else:
-            self._image = image_to_qimage(source.pixels)
+            pixels = source.pixels
+            self._image = image_to_qimage(pixels / 255.0 if pixels.dtype == np.uint8 else pixels)
             self._image_cache = None
             self._raster[:] = 0
         self.update()
+
+    @Slot(object)
+    def _on_model_changed(self, _network) -> None:
+        """A colour network paints in colour, the others draw digits: show the input anew when
+        the new network paints otherwise than the last."""
+        if paints_in_colour(self.document.network.contract) != (self._colour is not None):
+            self._on_input_changed(self.document.source)
 
     @Slot(object)
     def _on_trace_changed(self, trace: Trace) -> None:

@@ -8,7 +8,8 @@ moves a few graphics items:
 - on the network input (the Network Input panel): the pixels the unit reads in a solid box, the
   others fogged; the box of its taps dashed where it sticks out into the padding, the padding part
   hatched; with "Effective receptive field" on, the magnitude of the gradient of the unit with
-  respect to the input as a heat map (the one computation made on hover);
+  respect to the input (summed over its channels) as a heat map (the one computation made on
+  hover); on a colour input, the same boxes on each of its R, G and B planes;
 - in the overview: the window in every earlier layer, and the unit itself;
 - in the large view: the window when it shows an earlier layer, else the unit.
 
@@ -182,6 +183,8 @@ class ReceptiveFieldController(QObject):
         if colours != self._colours:
             self._colours = colours
             self.input_overlay.set_colours(*colours)
+            # The planes run from black to pure red, green and blue: white stands out on all.
+            self.input_view.planes_overlay.set_colour(QColor(255, 255, 255))
 
     # ----------------------------------------------------------------- hover
     @Slot(object)
@@ -192,6 +195,7 @@ class ReceptiveFieldController(QObject):
         if hover is None:
             self.windows, self.heat = [], None
             self.input_overlay.hide()
+            self.input_view.show_window_on_planes(None)
             self.overview.show_windows([])
             self.feature_maps.show_windows([])
             self.cursor_info.emit("")
@@ -203,6 +207,7 @@ class ReceptiveFieldController(QObject):
         self.windows = unit_windows(model, index, unit)
         _, h, w = model.input_shape
         self.input_overlay.show_field(Mosaic(1, h, w, 1), self.windows[0])
+        self.input_view.show_window_on_planes(self.windows[0])
         self._update_heat()
         self.overview.show_windows(self.windows)
         self.feature_maps.show_windows(self.windows)

@@ -21,7 +21,7 @@ from PySide6.QtGui import QUndoStack
 
 from cnnviz.data import LoadedImage, load_image
 from cnnviz.session import (CanvasInput, ImageInput, InputSource, NetworkEntry, Session, Trace,
-                            blank_canvas, canvas_input)
+                            blank_canvas_for, canvas_input)
 from cnnviz.ui.window.commands import SetInputCommand, SetNetworkCommand, SetWeightsCommand
 
 #: Shortest time between two ``trace_changed_throttled`` signals (about 30 redraws a second).
@@ -111,17 +111,21 @@ class Document(QObject):
         self.commit_stroke()
         self._stroke_before = self._session.source
 
-    def update_stroke(self, raster: np.ndarray) -> Trace:
-        """Show the stroke so far: the canvas ``raster`` (uint8 (H, W)) becomes the input.
+    def update_stroke(self, raster: np.ndarray | InputSource) -> Trace:
+        """Show the stroke so far: the canvas ``raster`` (uint8 (H, W) or (H, W, 3)), or the
+        input source it made (a picture painted over), becomes the input.
 
         Called on every mouse move; no undo step yet (see :meth:`end_stroke`).
         """
         if self._stroke_before is None:
             self.begin_stroke()
-        return self._apply_source(canvas_input(raster))
+        source = raster if isinstance(raster, (CanvasInput, ImageInput)) else canvas_input(raster)
+        return self._apply_source(source)
 
-    def end_stroke(self, raster: np.ndarray | None = None, text: str = "Stroke") -> None:
-        """Finish the stroke (with its final ``raster``) as one undo step named ``text``."""
+    def end_stroke(self, raster: np.ndarray | InputSource | None = None,
+                   text: str = "Stroke") -> None:
+        """Finish the stroke (with its final ``raster`` or source) as one undo step named
+        ``text``."""
         if raster is not None:
             self.update_stroke(raster)
         self.commit_stroke(text)
@@ -139,13 +143,19 @@ class Document(QObject):
             self._apply_source(before)
 
     def clear_canvas(self) -> None:
-        """Replace the input with an empty canvas (one undo step); nothing when already empty."""
+        """Replace the input with an empty canvas (one undo step); nothing when already empty.
+
+        The empty canvas is the network's: a white page for a colour network, else black.
+        """
         self.commit_stroke()
         source = self._session.source
-        if isinstance(source, CanvasInput) and source.is_blank:
+        blank = blank_canvas_for(self._session.network.contract,
+                                 *([source.raster.shape[0]] if isinstance(source, CanvasInput)
+                                   else []))
+        if (isinstance(source, CanvasInput) and source.is_blank
+                and source.is_colour == blank.is_colour):
             return
-        size = source.raster.shape[0] if isinstance(source, CanvasInput) else None
-        self.set_source(blank_canvas(size) if size else blank_canvas(), "Clear Canvas")
+        self.set_source(blank, "Clear Canvas")
 
     # ----------------------------------------------------------------- input
     def set_source(self, source: InputSource, text: str) -> None:
@@ -270,7 +280,10 @@ class Document(QObject):
     def _apply_network(self, network: NetworkEntry) -> None:
         if network is self._session.network:
             return
+        source = self._session.source
         trace = self._session.set_network(network)
+        if self._session.source is not source:  # an empty canvas became the network's
+            self.input_changed.emit(self._session.source)
         self.model_changed.emit(network)
         self.network_file_changed.emit(network)
         self._emit_trace(trace)
