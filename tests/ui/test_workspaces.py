@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import (QAbstractScrollArea, QApplication, QComboBox, QScrollArea,
-                               QSpinBox, QVBoxLayout, QWidget)
+                               QSpinBox, QTabBar, QVBoxLayout, QWidget)
 
 from cnnviz.nn.threads import limit_blas_threads
 from cnnviz.training.sources import DataSource, offline_digits
@@ -32,7 +32,11 @@ SHIPPED = {
 
 
 def shown_docks(window) -> set[str]:
-    return {name for name, dock in window.docks.items() if dock.isVisible()}
+    """The docks shown, in view or behind another's tab."""
+    docks = window.docks
+    return {name for name, dock in docks.items()
+            if dock.isVisible() or any(other.isVisible() for other in
+                                       window.tabifiedDockWidgets(dock))}
 
 
 @pytest.fixture(scope="module")
@@ -158,26 +162,36 @@ def reachable(widget) -> bool:
     return False
 
 
-def key_widgets(window, workspace: str) -> dict[str, QWidget]:
-    """The controls of each workspace's main task."""
+def key_widgets(window, workspace: str) -> tuple[dict[str, QWidget], dict[str, QWidget]]:
+    """The controls of each workspace's main task (never scrolled, at either size), and its
+    secondary panels (in view or reachable by scrolling)."""
     if workspace == "explore":
-        maps = window.feature_maps
-        return {"canvas": window.canvas_panel.canvas, "input": window.input_view,
-                "prediction": window.prediction_panel, "feature maps layer": maps.layer_combo,
-                "filters layer": window.filters_view.layer_combo,
-                "layers": window.layers_area}
+        maps, prediction = window.feature_maps, window.prediction_panel
+        main = {"canvas": window.canvas_panel.canvas, "input": window.input_view,
+                "feature maps layer": maps.layer_combo, "colours": maps.scale_combo,
+                "effective receptive field": maps.effective_check, "save maps": maps.save_button,
+                "top class": prediction.top_class_label,
+                "confidence": prediction.confidence_label}
+        secondary = {"prediction": prediction, "filters layer": window.filters_view.layer_combo,
+                     "layers": window.layers_area}
+        return main, secondary
     if workspace == "train":
         panel = window.training_panel
-        widgets = {name: getattr(panel, name) for name in (
+        main = {name: getattr(panel, name) for name in (
             "start_button", "pause_button", "stop_button", "reset_button", "save_button",
             "data_combo", "count_spin", "validation_spin", "network_combo", "editor")}
         controls = panel.settings.findChildren(QSpinBox) + panel.settings.findChildren(QComboBox)
-        widgets.update({f"settings.{child.objectName() or i}": child
-                        for i, child in enumerate(controls) if child.isVisibleTo(panel)})
-        return widgets
+        main.update({f"settings.{child.objectName() or i}": child
+                     for i, child in enumerate(controls) if child.isVisibleTo(panel)})
+        secondary = {"curves": window.training_curves, "prediction": window.prediction_panel,
+                     "filters": window.filters_view, "maps": window.feature_maps}
+        return main, secondary
     analysis, evaluation = window.analysis_panel, window.evaluation_view
-    return {"analysis method": analysis.method_combo, "evaluate": evaluation.evaluate_button,
-            "activation layer": window.activation_gallery.layer_combo}
+    main = {"analysis method": analysis.method_combo, "evaluate": evaluation.evaluate_button,
+            "test set": evaluation.source_combo}
+    secondary = {"activation layer": window.activation_gallery.layer_combo,
+                 "canvas": window.canvas_panel.canvas}
+    return main, secondary
 
 
 @pytest.mark.parametrize("size", [(1366, 768), (1024, 700)])
@@ -189,18 +203,23 @@ def test_every_workspace_fits(make_window, qtbot, size):
         assert window.size().toTuple() == size, f"{name} resized the window"
         assert window.statusBar().isVisible()
         assert window.statusBar().geometry().bottom() < window.height()
-        bar = window.workspace_bar
-        for index in range(bar.count()):  # no elided or clipped tab
-            text_width = bar.fontMetrics().horizontalAdvance(bar.tabText(index))
-            assert bar.tabRect(index).width() > text_width
-        assert fully_visible(bar)
+        # No elided or clipped tab: the workspaces' and those of docks tabbed together.
+        for bar in window.findChildren(QTabBar):
+            if not bar.isVisible():
+                continue
+            for index in range(bar.count()):
+                text_width = bar.fontMetrics().horizontalAdvance(bar.tabText(index))
+                assert bar.tabRect(index).width() > text_width, bar.tabText(index)
+        assert fully_visible(window.workspace_bar)
         for dock_name in SHIPPED[name]:  # no heading cut: each title fits its title bar
             dock = window.docks[dock_name]
+            if not window.rect().intersects(dock.geometry()):  # behind another's tab (above)
+                continue
             title_width = dock.fontMetrics().horizontalAdvance(dock.windowTitle())
             assert dock.width() > title_width + 40, f"{dock_name} title cut in {name}"
-        widgets = key_widgets(window, name)
-        check = fully_visible if size == (1366, 768) else reachable
-        hidden = [label for label, widget in widgets.items() if not check(widget)]
+        main, secondary = key_widgets(window, name)
+        hidden = [label for label, widget in main.items() if not fully_visible(widget)]
+        hidden += [label for label, widget in secondary.items() if not reachable(widget)]
         assert hidden == [], f"{name} at {size}: {hidden}"
 
 
@@ -211,7 +230,7 @@ def test_the_fit_checks_can_fail(make_window, qtbot):
     assert fully_visible(panel.start_button)
     window.resizeDocks([window.docks["training"]], [200], Qt.Orientation.Horizontal)
     qtbot.wait(30)
-    assert not all(fully_visible(w) for w in key_widgets(window, "train").values())
+    assert not all(fully_visible(w) for w in key_widgets(window, "train")[0].values())
     window.docks["training"].hide()
     assert not reachable(panel.start_button)
 

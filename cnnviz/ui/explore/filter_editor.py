@@ -490,6 +490,7 @@ def add_filter_editor_dock(window) -> FilterEditor:
                     Qt.DockWidgetArea.RightDockWidgetArea,
                     "change a filter's weights and watch every later layer respond")
     window.filters_view.filter_selected.connect(editor.show_filter)
+    window.filters_view.filter_selected.connect(window.show_filter_editor)  # room for it
     window.feature_maps.unit_clicked.connect(editor.select_from_activation)
     panel = window.training_panel
     panel.run_started.connect(editor.on_training_started)

@@ -95,11 +95,4 @@ class AnalysisDocks:
         """Show and raise a dock in the Interpret workspace, made large enough for its panel's
         controls if it is not."""
         self.show_workspace("interpret")
-        dock = self.docks[name]
-        dock.show()
-        dock.raise_()
-        wanted = dock.widget().widget().minimumSizeHint()
-        if dock.height() < wanted.height():
-            self.resizeDocks([dock], [wanted.height()], Qt.Orientation.Vertical)
-        if dock.width() < wanted.width():
-            self.resizeDocks([dock], [wanted.width()], Qt.Orientation.Horizontal)
+        self.show_dock(name)

@@ -18,7 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QBrush, QColor, QImage, QPen
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGraphicsPathItem, QHBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGraphicsPathItem, QGridLayout,
                                QLabel, QMenu, QMessageBox, QSizePolicy, QToolButton, QVBoxLayout,
                                QWidget)
 
@@ -134,7 +134,9 @@ class FeatureMapsView(QWidget):
         self._dirty = False
         self._labels: list[pg.TextItem] = []
 
-        self.layer_combo = QComboBox(objectName="layer_combo")
+        self.layer_combo = QComboBox(objectName="layer_combo", minimumContentsLength=14)
+        self.layer_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.layer_combo.setToolTip("The layer shown large")
         self.layer_combo.currentIndexChanged.connect(self.set_layer)
         self.scale_combo = QComboBox(objectName="scale_combo")
@@ -147,7 +149,8 @@ class FeatureMapsView(QWidget):
             "On hover, show how strongly each input pixel moves the unit: the magnitude of the "
             "gradient of the unit with respect to the input")
         self.effective_check.toggled.connect(self.effective_toggled)
-        # One Save button with a menu: the row of controls must fit a panel about 600 px wide.
+        # One Save button with a menu, and two rows of controls: they must fit a panel about
+        # 400 px wide (Explore at 1024x700).
         self.save_png_action = QAction("Maps as PNG\u2026", self, objectName="save_png_action",
                                        toolTip="Save this layer's maps as a PNG picture",
                                        triggered=lambda: self._export("png"))
@@ -161,12 +164,14 @@ class FeatureMapsView(QWidget):
         save_menu = QMenu(self.save_button)
         save_menu.addActions([self.save_png_action, self.save_npy_action])
         self.save_button.setMenu(save_menu)
-        controls = QHBoxLayout()
-        controls.addWidget(self.layer_combo, 1)
-        controls.addWidget(QLabel("Colours"))
-        controls.addWidget(self.scale_combo)
-        controls.addWidget(self.effective_check)
-        controls.addWidget(self.save_button)
+        controls = QGridLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        controls.addWidget(self.layer_combo, 0, 0, 1, 3)
+        controls.addWidget(self.save_button, 0, 3)
+        controls.addWidget(QLabel("Colours"), 1, 0)
+        controls.addWidget(self.scale_combo, 1, 1)
+        controls.addWidget(self.effective_check, 1, 2, 1, 2)
+        controls.setColumnStretch(2, 1)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setObjectName("feature_maps_graphics")

@@ -68,7 +68,8 @@ class PredictionPanel(QWidget):
         self.top_class_label.setFont(font)
         self.top_class_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.top_class_label.setMinimumWidth(self.top_class_label.fontMetrics().horizontalAdvance("00"))
-        self.confidence_label = QLabel(objectName="confidence_label")
+        # Wrapped in a narrow panel ("100.0%" over "confident"), never cut.
+        self.confidence_label = QLabel(objectName="confidence_label", wordWrap=True)
         bigger = QFont(self.font())
         bigger.setPointSizeF(self.font().pointSizeF() * 1.5)
         self.confidence_label.setFont(bigger)
@@ -84,7 +85,7 @@ class PredictionPanel(QWidget):
         self.plot.setLabel("left", "probability")
         self.plot.setLabel("bottom", "class")
         self.plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0, 0.25, 0.5, 0.75, 1)]])
-        self.plot.setMinimumHeight(110)
+        self.plot.setMinimumHeight(84)  # (Explore at 1024x700 leaves the panel ~180 px)
         self.bars = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=BAR_WIDTH)
         self.plot.addItem(self.bars)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)

@@ -306,6 +306,11 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, Worksp
                 self.show_error(title, message, details)
 
     # ----------------------------------------------------------------- handlers
+    @Slot(int, int)
+    def show_filter_editor(self, _layer: int = 0, _unit: int = 0) -> None:
+        """A weight was clicked: the Filter Editor in view, with room for its controls."""
+        self.show_dock("filter_editor")
+
     @Slot()
     def _show_training(self) -> None:
         """The status bar's training progress was clicked: show the Train workspace."""

@@ -26,7 +26,7 @@ from typing import Callable
 
 from PySide6.QtCore import QByteArray, Qt, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QTabBar, QToolBar
+from PySide6.QtWidgets import QMainWindow, QScrollArea, QTabBar, QToolBar
 
 from cnnviz.ui.window import settings
 
@@ -193,6 +193,26 @@ class WorkspaceSwitcher:
         self.workspace.arrange(self)
         if share and self.isVisible():
             self.workspace.share(self)
+
+    def show_dock(self, name: str, most: float = 0.6) -> None:
+        """Show and raise dock ``name`` where the current workspace has it, grown (up to ``most``
+        of the window's width and height) to its panel's minimum size if it is smaller, so that
+        its controls show without scrolling."""
+        dock = self.docks[name]
+        dock.show()
+        dock.raise_()
+        panel = dock.widget()
+        if isinstance(panel, QScrollArea) and panel.widget() is not None:
+            panel = panel.widget()
+        self.layout().activate()
+        wanted = panel.minimumSizeHint()
+        extra = dock.height() - dock.widget().height()  # the title bar
+        height = min(wanted.height() + extra, int(self.height() * most))
+        width = min(wanted.width() + 4, int(self.width() * most))
+        if dock.height() < height:
+            self.resizeDocks([dock], [height], DOWN)
+        if dock.width() < width:
+            self.resizeDocks([dock], [width], ACROSS)
 
     @Slot()
     def reset_layout(self) -> None:
