@@ -4,7 +4,10 @@ Column ``f`` holds filter ``f``: its kernel for every input channel, one per row
 tile of one colour), on one diverging colour scale centred on zero for the whole layer (one
 ``ImageItem`` and one colour bar). The first layer of a colour network also shows each filter in
 colour (its three input-channel kernels as red, green and blue) in a row above, as filters are
-usually pictured. The view
+usually pictured: all on one scale, ``w / (2 max|w|) + 0.5`` with ``max|w|`` the layer's largest
+weight (:func:`cnnviz.display.filter_colours`), and its kernel rows are named R, G and B. Hovering
+a filter's colour picture or any of its kernels outlines the picture and every kernel of that
+filter (the one being edited stays outlined). The view
 follows the weights through the trace (``Trace.weights_token``): a weight edit, an undo or a
 training step redraws it; a new input does not.
 """
@@ -18,7 +21,7 @@ from PySide6.QtGui import QBrush, QPainterPath, QPen
 from PySide6.QtWidgets import (QComboBox, QGraphicsPathItem, QHBoxLayout, QLabel, QSizePolicy,
                                QVBoxLayout, QWidget)
 
-from cnnviz.display import Mosaic, nice_ceil, peak
+from cnnviz.display import Mosaic, filter_colours, input_channel_names, nice_ceil, peak
 from cnnviz.session import Trace
 from cnnviz.ui.shared.colormaps import colour_map, lookup_table
 from cnnviz.ui.shared.placeholder import Placeholder
@@ -68,6 +71,13 @@ class FiltersView(ThemedPanel, QWidget):
     levels : (float, float)
     rgb : np.ndarray or None
         The colour pictures of the filters (first layer of an RGB network), (rows, cols, 3).
+    rgb_top : float
+        The weight magnitude the colour pictures map to black or full colour (their one scale).
+    rgb_mosaic : Mosaic or None
+        How the colour pictures are tiled (one tile per filter).
+    hovered, marked : int or None
+        The filter under the pointer, and the one being edited: each outlined, colour picture
+        and kernels together.
     weights_token : int
         ``Trace.weights_token`` of the weights on display.
     """
@@ -84,6 +94,11 @@ class FiltersView(ThemedPanel, QWidget):
         self.display = np.zeros((1, 1), dtype=np.float32)
         self.levels = (-1.0, 1.0)
         self.rgb = None
+        self.rgb_top = 1.0
+        self.rgb_mosaic: Mosaic | None = None
+        self.hovered: int | None = None
+        self.marked: int | None = None
+        self._edited: tuple[int, int] | None = None
         self.weights_token = 0
         self._labels: list[pg.TextItem] = []
 
@@ -108,6 +123,14 @@ class FiltersView(ThemedPanel, QWidget):
         self.viewbox.addItem(self.rgb_item)
         self.gap_item = QGraphicsPathItem(self.image_item)
         self.gap_item.setPen(QPen(Qt.PenStyle.NoPen))
+        # Outlines of the hovered and the edited filter, in the image's pixel coordinates (the
+        # view's: the image is not transformed); the colour pictures sit above the image, at
+        # negative rows. Drawn over both images.
+        self.hover_item, self.mark_item = QGraphicsPathItem(), QGraphicsPathItem()
+        for item in (self.hover_item, self.mark_item):
+            item.setBrush(QBrush(Qt.BrushStyle.NoBrush))
+            self.viewbox.addItem(item, ignoreBounds=True)
+            item.setZValue(100)
         self.colour_bar = pg.ColorBarItem(values=(-1, 1), width=14, interactive=False,
                                           colorMapMenu=False, colorMap=colour_map("diverging"))
         self.graphics.addItem(self.colour_bar, row=0, col=1)
@@ -186,10 +209,15 @@ class FiltersView(ThemedPanel, QWidget):
         f, c, kh, kw = self.document.model.layers[layer].params["weight"].shape
         self.mosaic = Mosaic((c + 1) * f, kh, kw, f, max(1, min(kh, kw) // 3))
         self.gap_item.setPath(gap_path(self.mosaic))
-        colour = layer == 0 and c == 3
+        names = input_channel_names(self.document.model, layer)
+        colour = names == ["R", "G", "B"]
         offset = (kh + 2 * self.mosaic.gap) if colour else 0
         self.rgb_item.setVisible(colour)
-        self._make_labels(f, c, offset)
+        self.rgb_mosaic = Mosaic(f, kh, kw, f, self.mosaic.gap) if colour else None
+        self.hovered = None
+        self.marked = self._edited[1] if self._edited and self._edited[0] == layer else None
+        self._outline()
+        self._make_labels(f, names, offset)
         self._apply()
         h, w = self.mosaic.shape
         margin = 2 * max(kh, kw)
@@ -207,6 +235,9 @@ class FiltersView(ThemedPanel, QWidget):
         self.mosaic = Mosaic(1, 1, 1, 1)
         self.display = np.zeros((1, 1), dtype=np.float32)
         self.rgb = None
+        self.rgb_mosaic = None
+        self.hovered = self.marked = None
+        self._outline()
         self.levels = (-1.0, 1.0)
         self.colour_bar.setLevels(self.levels)
         self.placeholder.show_message(NO_FILTERS)
@@ -221,7 +252,7 @@ class FiltersView(ThemedPanel, QWidget):
             self.viewbox.removeItem(label)
         self._labels = []
 
-    def _make_labels(self, filters: int, channels: int, offset: float) -> None:
+    def _make_labels(self, filters: int, names: list[str], offset: float) -> None:
         self._remove_labels()
         _, foreground = plot_colors(self.palette())
         m = self.mosaic
@@ -229,7 +260,8 @@ class FiltersView(ThemedPanel, QWidget):
             label = pg.TextItem(str(f), color=foreground, anchor=(0.5, 1))
             label.setPos(m.origin(f)[1] + m.width / 2, -offset - 0.1)
             self._labels.append(label)
-        heads = [(f"in {k}", k) for k in range(channels)] + [("bias", channels)]
+        channels = len(names)
+        heads = list(zip(names, range(channels))) + [("bias", channels)]
         if offset:
             heads.append(("RGB", None))
         for text, row in heads:
@@ -249,50 +281,113 @@ class FiltersView(ThemedPanel, QWidget):
         self.image_item.setImage(self.display, autoLevels=False, levels=self.levels)
         self.colour_bar.setLevels(self.levels)
         self.rgb = None
-        if self.rgb_item.isVisible():
-            f, c, kh, kw = weight.shape
-            colour = Mosaic(f, kh, kw, f, self.mosaic.gap)
-            channels = [colour.tile(weight[:, k] / (2 * top) + 0.5, fill=1.0) for k in range(3)]
-            self.rgb = np.ascontiguousarray(np.clip(np.stack(channels, axis=-1), 0, 1))
+        f, c, kh, kw = weight.shape
+        colour_text = ""
+        if self.rgb_mosaic is not None:
+            # One scale for every filter of the layer: the largest weight (not the biases, which
+            # the pictures do not show) maps to black or full colour, zero to mid-grey.
+            self.rgb_top = peak(weight)
+            pictures = filter_colours(weight, self.rgb_top).transpose(3, 0, 1, 2)
+            self.rgb = np.ascontiguousarray(np.stack(
+                [self.rgb_mosaic.tile(plane, fill=1.0) for plane in pictures], axis=-1))
             self.rgb_item.setImage(self.rgb, autoLevels=False, levels=(0.0, 1.0))
             self.rgb_item.setRect(QRectF(0, -(kh + 2 * self.mosaic.gap), self.rgb.shape[1],
                                          self.rgb.shape[0]))
-        f, c, kh, kw = weight.shape
+            colour_text = (f" Top row: each filter in colour, its R, G and B kernels as red, "
+                           f"green and blue, all on one scale (grey 0, full \u00b1"
+                           f"{self.rgb_top:.2g}: the layer's largest weight); hover one to see "
+                           f"its kernels.")
         bias_text = "" if bias is None else " and its bias"
         self.caption.setText(
             f"Layer {self.layer}: {f} filters, each {c} kernel{'s' if c > 1 else ''} of "
             f"{kh}\u00d7{kw}{bias_text} (columns: filters; rows: input channels, then the bias). "
-            f"Colours \u00b1{top:.2g}: the layer's largest weight or bias, rounded up.")
+            f"Colours \u00b1{top:.2g}: the layer's largest weight or bias, rounded up."
+            + colour_text)
         self.weights_token = self.document.trace.weights_token
 
     # ----------------------------------------------------------------- events
+    #: ``weight_at``'s channel for a filter's colour picture.
+    COLOUR = -1
+
     def weight_at(self, scene_position) -> tuple[int, int, int, int] | None:
-        """``(filter, channel, i, j)`` under a scene position (channel C: the bias), or None."""
+        """``(filter, channel, i, j)`` under a scene position (channel C: the bias;
+        :attr:`COLOUR`: the filter's colour picture), or None."""
         if self.layer is None or not self.viewbox.sceneBoundingRect().contains(scene_position):
             return None
         point = self.image_item.mapFromScene(scene_position)
         unit = self.mosaic.locate(point.y(), point.x())
+        if unit is None and self.rgb_mosaic is not None:
+            colour = self.rgb_mosaic.locate(point.y() + self.mosaic.height + 2 * self.mosaic.gap,
+                                            point.x())
+            return None if colour is None else (colour[0], self.COLOUR, colour[1], colour[2])
         if unit is None:
             return None
         tile, i, j = unit
         channel, f = divmod(tile, self.mosaic.columns)
         return f, channel, i, j
 
+    def filter_rects(self, f: int) -> list[QRectF]:
+        """Where filter ``f`` is drawn, in the image's pixels: its colour picture (first layer
+        of a colour network), then its kernel for every input channel, then its bias."""
+        m = self.mosaic
+        rects = []
+        if self.rgb_mosaic is not None:
+            rects.append(QRectF(m.origin(f)[1], -(m.height + 2 * m.gap), m.width, m.height))
+        for row in range(m.count // m.columns):
+            top, left = m.origin(row * m.columns + f)
+            rects.append(QRectF(left, top, m.width, m.height))
+        return rects
+
+    def mark_filter(self, layer: int, f: int) -> None:
+        """Outline filter ``f`` of ``layer`` as the one being edited (when that layer is shown,
+        now or later)."""
+        self._edited = (layer, f)
+        marked = f if layer == self.layer and self.layer is not None else None
+        if marked != self.marked:
+            self.marked = marked
+            self._outline()
+
+    def _hover(self, f: int | None) -> None:
+        if f != self.hovered:
+            self.hovered = f
+            self._outline()
+
+    def _outline(self) -> None:
+        """Draw the outlines of the hovered and the marked filter."""
+        for item, f in ((self.hover_item, self.hovered), (self.mark_item, self.marked)):
+            path = QPainterPath()
+            if f is not None and self.layer is not None:
+                for rect in self.filter_rects(f):
+                    path.addRect(rect)
+            item.setPath(path)
+
     def _on_mouse_moved(self, position) -> None:
         spot = self.weight_at(position)
+        self._hover(None if spot is None else spot[0])
         if spot is None:
             self.cursor_info.emit("")
             return
         f, channel, i, j = spot
         layer = self.document.model.layers[self.layer]
         weight = layer.params["weight"]
-        if channel == weight.shape[1]:
+        if channel == self.COLOUR:
+            r, g, b = (float(v) for v in weight[f, :, i, j])
+            self.cursor_info.emit(f"Layer {self.layer} filter {f} in colour, row {i}, col {j}: "
+                                  f"R {r:.4g}, G {g:.4g}, B {b:.4g} (its kernels are outlined "
+                                  f"below)")
+        elif channel == weight.shape[1]:
             bias = layer.params.get("bias")
             value = "none" if bias is None else f"{float(bias[f]):.4g}"
             self.cursor_info.emit(f"Layer {self.layer} filter {f}: bias {value}")
         else:
-            self.cursor_info.emit(f"Layer {self.layer} filter {f}, input channel {channel}, "
+            name = input_channel_names(self.document.model, self.layer)[channel]
+            which = f"{channel}" if name == f"in {channel}" else f"{channel} ({name})"
+            self.cursor_info.emit(f"Layer {self.layer} filter {f}, input channel {which}, "
                                   f"row {i}, col {j}: weight {float(weight[f, channel, i, j]):.4g}")
+
+    def leaveEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self._hover(None)
+        super().leaveEvent(event)
 
     def _on_mouse_clicked(self, event) -> None:
         spot = self.weight_at(event.scenePos())
@@ -303,6 +398,13 @@ class FiltersView(ThemedPanel, QWidget):
         background, foreground = plot_colors(self.palette())
         self.graphics.setBackground(background)
         self.gap_item.setBrush(QBrush(background))
+        # Hovered: a solid outline in the text colour; edited: a dashed one in the highlight's.
+        for item, colour, style in (
+                (self.hover_item, pg.mkColor(foreground), Qt.PenStyle.SolidLine),
+                (self.mark_item, self.palette().highlight().color(), Qt.PenStyle.DashLine)):
+            pen = QPen(colour, 2, style)
+            pen.setCosmetic(True)
+            item.setPen(pen)
         for name in ("left", "right", "top", "bottom"):
             axis = self.colour_bar.getAxis(name)
             axis.setPen(foreground)
