@@ -302,6 +302,7 @@ class FilterEditor(QWidget):
             self.channel_combo.addItem(name if name == f"in {k}" else f"{name} (in {k})", k)
         self.channel_combo.setCurrentIndex(0)
         self.channel_combo.blockSignals(False)
+        self.all_channels.setEnabled(True)
         for widget in (self.channel_label, self.channel_combo):
             widget.setVisible(len(names) > 1)
 
@@ -314,6 +315,8 @@ class FilterEditor(QWidget):
     @Slot(int)
     def _on_channel_chosen(self, row: int) -> None:
         self.channel = self.channel_combo.itemData(row) if row >= 0 else None
+        # One channel shown: presets and operations change that one (the box does not apply).
+        self.all_channels.setEnabled(self.channel is None)
         self._apply(self.document.trace)
 
     @Slot(int)
