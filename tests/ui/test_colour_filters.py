@@ -174,6 +174,20 @@ def test_the_filter_being_edited_is_outlined_in_the_filters_panel(window, colour
         filters.image_item.mapToScene(pixel_centre(filters, 7, -1))))
     QTest.mouseClick(filters.graphics.viewport(), LEFT, NONE, point)
     assert (editor.layer, editor.unit) == (0, 7) and filters.marked == 7
+
+    def click_weight(f, channel, i, j):
+        m = filters.mosaic
+        top, left = m.origin(channel * m.columns + f)
+        point = settled(lambda: filters.graphics.mapFromScene(
+            filters.image_item.mapToScene(QPointF(left + j + 0.5, top + i + 0.5))))
+        QTest.mouseClick(filters.graphics.viewport(), LEFT, NONE, point)
+
+    click_weight(3, 1, 1, 2)  # filter 3's G kernel, row 1, col 2: its cell is selected
+    assert (editor.unit, editor.channel, editor.grid.selected) == (3, None, (1, 1, 2))
+    editor.choose_channel(2)  # B alone on show: a click on a G weight shows G
+    click_weight(3, 1, 2, 0)
+    assert (editor.unit, editor.channel, editor.grid.selected) == (3, 1, (0, 2, 0))
+    assert editor.channel_combo.currentText() == "G (in 1)"
     editor.select(2, 0)
     assert filters.marked is None  # the Filters panel shows layer 0
     filters.show_layer(2)

@@ -572,6 +572,18 @@ class FilterEditor(QWidget):
         self.content.setEnabled(editable)
         self.buttons["paste"].setEnabled(editable and self.clipboard is not None)
 
+    @Slot(int, int, int, int, int)
+    def select_weight(self, layer: int, unit: int, channel: int, i: int, j: int) -> None:
+        """Edit weight ``[unit, channel, i, j]`` of convolution ``layer``: select its cell (with
+        one channel shown, show that weight's channel)."""
+        if (layer, unit) != (self.layer, self.unit):
+            self.select(layer, unit)
+        if self.layer != layer or not 0 <= channel < self.unit_weights().shape[0]:
+            return
+        if self.channel is not None and self.channel != channel:
+            self.choose_channel(channel)
+        self.grid.select((0 if self.channel is not None else channel, i, j))
+
     @Slot(int, int)
     def show_filter(self, layer: int, unit: int) -> None:
         """Edit ``unit`` of ``layer`` and bring the editor's dock into view (it sits inside a
@@ -588,7 +600,7 @@ class FilterEditor(QWidget):
 def add_filter_editor_dock(window) -> FilterEditor:
     """Create the Filter Editor in a dock of the main window ``window`` (each workspace places
     it; Explore beside the Filters) and connect it: a click on a weight in the Filters panel
-    edits that filter, a click on a feature map edits the filter that made it, and a training
+    edits that filter (its cell selected), the panel outlines the filter being edited, a click on a feature map edits the filter that made it, and a training
     run turns editing off.
 
     Call once the Filters, Feature Maps, Layers and Training panels exist.
@@ -600,6 +612,7 @@ def add_filter_editor_dock(window) -> FilterEditor:
                     Qt.DockWidgetArea.RightDockWidgetArea,
                     "change a filter's weights and watch every later layer respond")
     window.filters_view.filter_selected.connect(editor.show_filter)
+    window.filters_view.weight_clicked.connect(editor.select_weight)
     # The Filters panel outlines the filter being edited.
     editor.filter_chosen.connect(window.filters_view.mark_filter)
     if editor.layer is not None:

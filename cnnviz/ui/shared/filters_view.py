@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal, Slot
-from PySide6.QtGui import QBrush, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QFontMetrics, QPainterPath, QPen
 from PySide6.QtWidgets import (QComboBox, QGraphicsPathItem, QHBoxLayout, QLabel, QSizePolicy,
                                QVBoxLayout, QWidget)
 
@@ -60,6 +60,8 @@ class FiltersView(ThemedPanel, QWidget):
         The weight or bias under the pointer ("" when none), for the status bar.
     filter_selected(int, int)
         A weight or bias was clicked: (layer, filter), to edit that filter.
+    weight_clicked(int, int, int, int, int)
+        Then, for a kernel's weight: (layer, filter, input channel, row, column).
 
     Attributes
     ----------
@@ -84,6 +86,7 @@ class FiltersView(ThemedPanel, QWidget):
 
     cursor_info = Signal(str)
     filter_selected = Signal(int, int)
+    weight_clicked = Signal(int, int, int, int, int)
 
     def __init__(self, document: Document, parent: QWidget | None = None):
         super().__init__(parent)
@@ -100,7 +103,8 @@ class FiltersView(ThemedPanel, QWidget):
         self.marked: int | None = None
         self._edited: tuple[int, int] | None = None
         self.weights_token = 0
-        self._labels: list[pg.TextItem] = []
+        self._labels: list[pg.TextItem] = []  # the filters' numbers, then the rows' names
+        self._offset = 0.0  # height of the colour row above the kernels, with its gaps
 
         self.layer_combo = QComboBox(objectName="filters_layer_combo")
         self.layer_combo.setToolTip("The convolution layer whose filters are shown")
@@ -134,6 +138,7 @@ class FiltersView(ThemedPanel, QWidget):
         self.colour_bar = pg.ColorBarItem(values=(-1, 1), width=14, interactive=False,
                                           colorMapMenu=False, colorMap=colour_map("diverging"))
         self.graphics.addItem(self.colour_bar, row=0, col=1)
+        self.viewbox.sigResized.connect(self._fit)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.graphics.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
@@ -217,12 +222,38 @@ class FiltersView(ThemedPanel, QWidget):
         self.hovered = None
         self.marked = self._edited[1] if self._edited and self._edited[0] == layer else None
         self._outline()
+        self._offset = offset
         self._make_labels(f, names, offset)
         self._apply()
-        h, w = self.mosaic.shape
-        margin = 2 * max(kh, kw)
-        self.viewbox.setRange(QRectF(-margin, -offset - kh / 2, w + margin,
-                                     h + offset + kh / 2), padding=0.02)
+        self._fit()
+
+    @Slot()
+    def _fit(self, *_args) -> None:
+        """Frame the filters with room, in screen pixels, for the row names on the left and the
+        filter numbers above (whatever the panel's size), and number only every 2nd, 5th,
+        10th... filter when the numbers would run into each other."""
+        if self.layer is None or not self._labels:
+            return
+        m = self.mosaic
+        h, w = m.shape
+        filters = m.columns
+        metrics = QFontMetrics(self._labels[0].textItem.font())
+        left_px = max(metrics.horizontalAdvance(label.textItem.toPlainText())
+                      for label in self._labels[filters:]) + 8
+        top_px = metrics.height() + 2
+        width, height = max(self.viewbox.width(), 1.0), max(self.viewbox.height(), 1.0)
+        margin, above = 2.0 * m.width, m.height / 2
+        for _ in range(4):  # the margins, in pixels of the mosaic, depend on the scale they set
+            scale = min(width / (w + margin), height / (h + self._offset + above)) / 1.04
+            margin, above = left_px / scale, top_px / scale
+        self.viewbox.setRange(QRectF(-margin, -self._offset - above, w + margin,
+                                     h + self._offset + above), padding=0.02)
+        need = metrics.horizontalAdvance(str(filters - 1)) + 6
+        column = (m.width + m.gap) * scale
+        step = next(step for step in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+                    if step * column >= need or step * 2 > filters)
+        for f, label in enumerate(self._labels[:filters]):
+            label.setVisible(f % step == 0)
 
     def _clear(self) -> None:
         """Show nothing of the previous network (its kernels, labels, colour bar): say that this
@@ -393,6 +424,10 @@ class FiltersView(ThemedPanel, QWidget):
         spot = self.weight_at(event.scenePos())
         if event.button() == Qt.MouseButton.LeftButton and spot is not None:
             self.filter_selected.emit(self.layer, spot[0])
+            f, channel, i, j = spot
+            weight = self.document.model.layers[self.layer].params["weight"]
+            if 0 <= channel < weight.shape[1]:
+                self.weight_clicked.emit(self.layer, f, channel, i, j)
 
     def _apply_palette(self) -> None:
         background, foreground = plot_colors(self.palette())
