@@ -14,6 +14,7 @@ from PySide6.QtTest import QTest
 from cnnviz.nn import build_preset
 from cnnviz.session import NetworkEntry
 from cnnviz.ui.explore.unit_math import RESULT, UnitMathDialog
+from cnnviz.ui.shared.filters_view import FiltersView
 
 from network_views import make_document, move_mouse, settled, show_views
 
@@ -34,22 +35,21 @@ def expected_pictures(weight):
 
 def colour_tiles(filters):
     """The colour pictures as the panel shows them, cut out of its mosaic: (F, kh, kw, 3)."""
-    m = filters.mosaic  # one row of pictures, in the kernels' columns
+    layout = filters.arrangement
     tiles = []
-    for f in range(m.columns):
-        left = m.origin(f)[1]
-        tiles.append(filters.rgb[:m.height, left:left + m.width])
+    for f in range(layout.filters):
+        top, left = layout.tile_origin(f, -1)
+        top += layout.picture_offset  # the pictures' array starts at the first one's top
+        tiles.append(filters.rgb[top:top + layout.kh, left:left + layout.kw])
     return np.array(tiles)
 
 
 def pixel_centre(filters, f, row):
     """Image coordinates of the centre of filter ``f``'s tile in ``row`` (-1: its colour
     picture, above the kernels; 0..C-1: its kernel for that channel; C: its bias)."""
-    m = filters.mosaic
-    if row < 0:
-        return QPointF(m.origin(f)[1] + m.width / 2, -(m.height + 2 * m.gap) + m.height / 2)
-    top, left = m.origin(row * m.columns + f)
-    return QPointF(left + m.width / 2, top + m.height / 2)
+    layout = filters.arrangement
+    top, left = layout.tile_origin(f, row)
+    return QPointF(left + layout.kw / 2, top + layout.kh / 2)
 
 
 def hover(filters, image_point):
@@ -105,7 +105,7 @@ def test_hovering_a_colour_picture_outlines_its_kernels_and_a_kernel_its_picture
     move_mouse(filters.graphics.viewport(), filters.graphics.viewport().rect().bottomLeft())
     assert filters.hovered is None and filters.hover_item.path().isEmpty()
     filters.show_layer(2)
-    assert filters.rgb is None and filters.rgb_mosaic is None
+    assert filters.rgb is None and not filters.arrangement.colour
     assert "in 31" in [text.textItem.toPlainText() for text in filters._labels]
 
 
@@ -176,8 +176,7 @@ def test_the_filter_being_edited_is_outlined_in_the_filters_panel(window, colour
     assert (editor.layer, editor.unit) == (0, 7) and filters.marked == 7
 
     def click_weight(f, channel, i, j):
-        m = filters.mosaic
-        top, left = m.origin(channel * m.columns + f)
+        top, left = filters.arrangement.tile_origin(f, channel)
         point = settled(lambda: filters.graphics.mapFromScene(
             filters.image_item.mapToScene(QPointF(left + j + 0.5, top + i + 0.5))))
         QTest.mouseClick(filters.graphics.viewport(), LEFT, NONE, point)
@@ -204,7 +203,7 @@ def test_digit_networks_keep_their_filters_and_editor(window, qtbot):
     assert editor.channel_combo.isVisibleTo(editor) and editor.channel_combo.count() == 7
     assert editor.grid.titles == [f"in {k}" for k in range(6)] and editor.preview is None
     filters.show_layer(0)
-    assert filters.rgb is None and filters.rgb_mosaic is None
+    assert filters.rgb is None and not filters.arrangement.colour
 
 
 def colour_picture(path, size=(40, 36)):
@@ -247,3 +246,41 @@ def test_one_unit_of_a_convolution_over_a_volume_with_r_g_b_and_a_summary_row(qt
     assert f"add up to {RESULT.format(rest)}" in text
     assert f"= {RESULT.format(terms.result)}" in text
     dialog.close()
+
+
+def test_many_small_filters_in_a_small_panel_are_dealt_into_bands(qtbot):
+    """vgg-small's 32 first filters in a small panel: two bands of 16, larger than one row of
+    32; every kernel, bias and picture where the layout says, and the mouse finds them there.
+    lenet5's six 5x5 filters stay in one row."""
+    document = make_document(vgg())
+    filters = FiltersView(document)
+    qtbot.addWidget(filters)
+    filters.resize(390, 300)
+    filters.show()
+    qtbot.waitExposed(filters)
+    qtbot.waitUntil(lambda: filters.arrangement.bands > 1)
+    layout = filters.arrangement
+    assert layout.per_band < 32 and layout.bands * layout.per_band >= 32
+    weight = document.model.layers[0].params["weight"]
+    bias = document.model.layers[0].params["bias"]
+    for f in range(32):
+        for row in range(3):
+            top, left = layout.tile_origin(f, row)
+            np.testing.assert_array_equal(filters.display[top:top + 3, left:left + 3],
+                                          weight[f, row])
+        top, left = layout.tile_origin(f, 3)
+        assert (filters.display[top:top + 3, left:left + 3] == bias[f]).all()
+    np.testing.assert_allclose(colour_tiles(filters), expected_pictures(weight), atol=1e-6)
+    status = []
+    filters.cursor_info.connect(status.append)
+    f = layout.per_band + 4  # in the second band
+    hover(filters, pixel_centre(filters, f, 1))
+    assert filters.hovered == f
+    assert status[-1].startswith(f"Layer 0 filter {f}, input channel 1 (G), row 1, col 1")
+    hover(filters, pixel_centre(filters, f, -1))
+    assert filters.hovered == f and status[-1].startswith(f"Layer 0 filter {f} in colour")
+
+    document.set_network(NetworkEntry(build_preset("lenet5", seed=0)))
+    qtbot.waitUntil(lambda: filters.arrangement is not None and filters.layer == 0)
+    assert filters.arrangement.bands == 1
+    assert filters.display.shape == filters.mosaic.shape

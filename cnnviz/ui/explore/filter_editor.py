@@ -600,8 +600,8 @@ class FilterEditor(QWidget):
 def add_filter_editor_dock(window) -> FilterEditor:
     """Create the Filter Editor in a dock of the main window ``window`` (each workspace places
     it; Explore beside the Filters) and connect it: a click on a weight in the Filters panel
-    edits that filter (its cell selected), the panel outlines the filter being edited, a click on a feature map edits the filter that made it, and a training
-    run turns editing off.
+    edits that filter (its cell selected), the panel outlines the filter being edited, a click
+    on a feature map edits the filter that made it, and a training run turns editing off.
 
     Call once the Filters, Feature Maps, Layers and Training panels exist.
     """

@@ -3,7 +3,8 @@
 For a convolution unit (a convolution over a volume): per input channel, the input window, the
 kernel and their element-wise products with their sum, the channel's partial sum (R, G and B on
 a colour input); then the partial sums added up, the bias, and every element-wise layer after it
-(the activation). Many input channels: the first few one by one, the others in one summary row. For a pooling unit: the window with the chosen maximum, or the mean.
+(the activation). Many input channels: the first few one by one, the others in one summary
+row. For a pooling unit: the window with the chosen maximum, or the mean.
 The numbers come from :func:`cnnviz.display.explain_unit`, which reads the trace and the current
 weights; the dialog follows both.
 """
