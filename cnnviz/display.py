@@ -231,10 +231,14 @@ def best_columns(count: int, height: int, width: int, gap: int, aspect: float) -
 RGB_NAMES = ("R", "G", "B")
 
 
+#: Layers whose output channel ``k`` is made from their input channel ``k`` alone.
+CHANNEL_KEEPING_KINDS = ELEMENTWISE_KINDS | {"MaxPool2D", "AvgPool2D"}
+
+
 def reads_network_input(model, layer: int) -> bool:
-    """Whether layer ``layer`` reads the network input itself (nothing but element-wise layers
-    before it), so that its input channels are the image's planes."""
-    return all(model.layers[i].kind in ELEMENTWISE_KINDS for i in range(layer))
+    """Whether layer ``layer``'s input channels are the network input's (nothing before it but
+    element-wise layers and pooling, which keep each channel to itself): the image's planes."""
+    return all(model.layers[i].kind in CHANNEL_KEEPING_KINDS for i in range(layer))
 
 
 def input_channel_names(model, layer: int) -> list[str]:

@@ -104,3 +104,9 @@ def test_only_a_layer_reading_a_colour_input_names_its_channels_r_g_b():
     relu_first = Sequential([ReLU(), Conv2D(out_channels=2, kernel_size=3)],
                             input_shape=(3, 9, 9), seed=0)
     assert input_channel_names(relu_first, 1) == ["R", "G", "B"]
+    pooled_first = Sequential([MaxPool2D(2), Conv2D(out_channels=2, kernel_size=3), ReLU(),
+                               Conv2D(out_channels=3, kernel_size=1),
+                               Conv2D(out_channels=2, kernel_size=1)],
+                              input_shape=(3, 12, 12), seed=0)
+    assert input_channel_names(pooled_first, 1) == ["R", "G", "B"]
+    assert input_channel_names(pooled_first, 4) == ["in 0", "in 1", "in 2"]

@@ -284,3 +284,31 @@ def test_many_small_filters_in_a_small_panel_are_dealt_into_bands(qtbot):
     qtbot.waitUntil(lambda: filters.arrangement is not None and filters.layer == 0)
     assert filters.arrangement.bands == 1
     assert filters.display.shape == filters.mosaic.shape
+
+
+@pytest.mark.parametrize("shape", [(32, 3, 3, 3, 16, True), (7, 2, 1, 1, 3, False),
+                                   (5, 3, 5, 2, 2, True), (6, 1, 5, 5, 6, False)])
+def test_the_band_layout_finds_every_tile_where_it_put_it(shape):
+    """Every pixel of every tile maps back to its (filter, row, i, j); the background (gaps,
+    room between bands, columns past the last filter) to nothing and is never a tile."""
+    from cnnviz.ui.shared.filters_view import FilterLayout
+
+    layout = FilterLayout(*shape, label_room=4)
+    owner = {}
+    for f in range(layout.filters):
+        for row in range(-1 if layout.colour else 0, layout.channels + 1):
+            top, left = layout.tile_origin(f, row)
+            for i in range(layout.kh):
+                for j in range(layout.kw):
+                    assert layout.locate(top + i + 0.5, left + j + 0.5) == (f, row, i, j)
+                    owner[(top + i, left + j)] = f
+    for top, left, h, w in layout.background():
+        for y in range(top, top + h):
+            for x in range(left, left + w):
+                assert (y, x) not in owner or (
+                    layout.colour and layout.locate(y + 0.5, x + 0.5)[1] == -1)
+                if (y, x) not in owner:
+                    assert layout.locate(y + 0.5, x + 0.5) is None
+    rows, columns = layout.shape
+    assert layout.locate(-layout.head - 0.5, 0.5) is None
+    assert layout.locate(rows + 0.5, 0.5) is None and layout.locate(0.5, columns + 0.5) is None

@@ -146,10 +146,10 @@ class FilterEditor(QWidget):
         self.preview_label.setFixedSize(PREVIEW_SIDE, PREVIEW_SIDE)
         self.preview_label.setToolTip("The filter in colour: its R, G and B kernels as red, green "
                                       "and blue (grey: 0), on the Filters panel's scale")
-        channel_row = QHBoxLayout()
+        channel_row = QHBoxLayout()  # the preview first: a narrow dock scrolls off the right
+        channel_row.addWidget(self.preview_label)
         channel_row.addWidget(self.channel_label)
         channel_row.addWidget(self.channel_combo, 1)
-        channel_row.addWidget(self.preview_label)
 
         self.grid = KernelGrid()
         self.grid.values_edited.connect(self._on_grid_edited)

@@ -161,7 +161,10 @@ def _sums_table(terms: WindowTerms, shown: int) -> str:
 def _pool_html(terms: WindowTerms, channel: int, input_scale) -> tuple[str, str]:
     grid = grid_html(terms.inputs[0], *input_scale, terms.rows, terms.cols, terms.padded,
                      terms.chosen)
-    where = f"input channel {channel}, rows {_list(terms.rows)}, cols {_list(terms.cols)}"
+    name = terms.channel_names[0] if terms.channel_names else f"in {channel}"
+    named = "" if name == f"in {channel}" else f" ({name})"
+    where = (f"input channel {channel}{named}, rows {_list(terms.rows)}, "
+             f"cols {_list(terms.cols)}")
     if terms.kind == "MaxPool2D":
         i, j = terms.chosen
         summary = (f"<p>The largest value of the window ({where}), at row {terms.rows[i]}, "
