@@ -412,7 +412,7 @@ class FiltersView(ThemedPanel, QWidget):
 
     def _thin_labels(self, metrics: QFontMetrics, scale: float) -> None:
         layout = self.arrangement
-        need = metrics.horizontalAdvance(str(layout.filters - 1)) + 6
+        need = metrics.horizontalAdvance(str(layout.filters - 1)) + 2
         step = _step(need / ((layout.kw + layout.gap) * scale))
         row_step = _step(metrics.height() / ((layout.kh + layout.gap) * scale))
         for label, f, row in self._label_places:
