@@ -5,7 +5,9 @@
 - mosaics: a layer's maps tiled into one image, and the way back from an image pixel to a unit
   (:class:`Mosaic`);
 - windows: for one unit, the units of every earlier layer that feed it (:func:`unit_windows`);
-- one unit's arithmetic, term by term (:func:`explain_unit`).
+- one unit's arithmetic, term by term (:func:`explain_unit`);
+- a first layer's filters as colour pictures (:func:`filter_colours`) and the names of a layer's
+  input channels (:func:`input_channel_names`: R, G, B for a colour input).
 
 Activations are indexed as :meth:`cnnviz.nn.Sequential.trace` and ``Trace.activations`` index them:
 ``0`` is the network input and ``i + 1`` the output of layer ``i``. A unit is ``(c, y, x)`` in an
@@ -224,6 +226,44 @@ def best_columns(count: int, height: int, width: int, gap: int, aspect: float) -
     return best
 
 
+# --------------------------------------------------------------------------------- filters
+#: The names of a colour image's three planes, as the network input holds them.
+RGB_NAMES = ("R", "G", "B")
+
+
+#: Layers whose output channel ``k`` is made from their input channel ``k`` alone.
+CHANNEL_KEEPING_KINDS = ELEMENTWISE_KINDS | {"MaxPool2D", "AvgPool2D"}
+
+
+def reads_network_input(model, layer: int) -> bool:
+    """Whether layer ``layer``'s input channels are the network input's (nothing before it but
+    element-wise layers and pooling, which keep each channel to itself): the image's planes."""
+    return all(model.layers[i].kind in CHANNEL_KEEPING_KINDS for i in range(layer))
+
+
+def input_channel_names(model, layer: int) -> list[str]:
+    """Names of layer ``layer``'s input channels: ``R, G, B`` when it reads a colour network's
+    input, else ``in 0, in 1, ...``."""
+    shape = tuple(model.layers[layer].input_shape)
+    channels = int(shape[0]) if len(shape) == 3 else 1
+    if channels == 3 and len(shape) == 3 and reads_network_input(model, layer):
+        return list(RGB_NAMES)
+    return [f"in {k}" for k in range(channels)]
+
+
+def filter_colours(weight: np.ndarray, top: float | None = None) -> np.ndarray:
+    """Filters of three input channels (F, 3, kh, kw) as colour pictures: float32 (F, kh, kw, 3)
+    in [0, 1], ``w / (2 top) + 0.5`` channel by channel, so that a zero weight is mid-grey and the
+    layer's largest magnitude (``top``, by default :func:`peak` of all of ``weight``: one scale
+    for every filter, as the classic filter pictures are drawn) reaches black or full colour."""
+    weight = np.asarray(weight, dtype=np.float32)
+    if weight.ndim != 4 or weight.shape[1] != 3:
+        raise ValueError(f"colour pictures need filters of 3 input channels, not {weight.shape}")
+    top = peak(weight) if top is None else float(top)
+    pictures = weight.transpose(0, 2, 3, 1) / np.float32(2 * top) + np.float32(0.5)
+    return np.ascontiguousarray(np.clip(pictures, 0.0, 1.0), dtype=np.float32)
+
+
 # --------------------------------------------------------------------------------- windows
 @dataclass(frozen=True)
 class LayerWindow:
@@ -350,10 +390,15 @@ class WindowTerms:
     bias : float
         0 without a bias, and for pooling.
     result : float
-        The sum of the products plus the bias (float64), the maximum, or the mean over the
+        The sum of the channel sums plus the bias (float64), the maximum, or the mean over the
         non-padded taps.
     chosen : (int, int) or None
         The tap of the maximum (max pooling; the first one, as the engine's backward pass).
+    channel_sums : np.ndarray or None
+        float64 (C,): a convolution unit's partial sums, one per input channel (the sum of that
+        channel's window times its kernel); ``result`` is their total plus the bias.
+    channel_names : tuple of str
+        The input channels' names (:func:`input_channel_names`: R, G, B on a colour input).
     """
 
     layer: int
@@ -367,6 +412,13 @@ class WindowTerms:
     bias: float
     result: float
     chosen: tuple[int, int] | None = None
+    channel_sums: np.ndarray | None = None
+    channel_names: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> float:
+        """A convolution unit's sum over every input channel, before the bias."""
+        return float(self.channel_sums.sum()) if self.channel_sums is not None else 0.0
 
 
 @dataclass(frozen=True)
@@ -417,11 +469,12 @@ def explain_unit(model, activations, index: int, unit) -> UnitExplanation | None
     c, y, x = (int(v) for v in unit)
     steps = [(i, model.layers[i].kind, float(activations[i + 1][c, y, x]))
              for i in range(layer, index)]
-    terms = _window_terms(model.layers[layer], layer, activations[layer], (c, y, x))
+    terms = _window_terms(model.layers[layer], layer, activations[layer], (c, y, x),
+                          tuple(input_channel_names(model, layer)))
     return UnitExplanation(index, (c, y, x), terms, steps)
 
 
-def _window_terms(layer, index: int, x: np.ndarray, unit) -> WindowTerms:
+def _window_terms(layer, index: int, x: np.ndarray, unit, names=()) -> WindowTerms:
     c, y, x0 = unit
     _, h, w = x.shape
     window = layer.window
@@ -439,14 +492,17 @@ def _window_terms(layer, index: int, x: np.ndarray, unit) -> WindowTerms:
         weights = layer.params["weight"][c]
         products = inputs * weights
         bias = float(layer.params["bias"][c]) if layer.use_bias else 0.0
-        result = float(products.sum(dtype=np.float64)) + bias
+        sums = products.sum(axis=(1, 2), dtype=np.float64)
+        result = float(sums.sum()) + bias
         return WindowTerms(index, layer.kind, rows, cols, inputs, padded, weights, products, bias,
-                           result)
+                           result, None, sums, tuple(names))
     values = inputs[0]
     if layer.kind == "MaxPool2D":
         masked = np.where(padded, -np.inf, values)
         chosen = np.unravel_index(int(np.argmax(masked)), masked.shape)
         return WindowTerms(index, layer.kind, rows, cols, inputs, padded, None, None, 0.0,
-                           float(masked[chosen]), (int(chosen[0]), int(chosen[1])))
+                           float(masked[chosen]), (int(chosen[0]), int(chosen[1])),
+                           channel_names=tuple(names[c:c + 1]))
     result = float(values[~padded].sum(dtype=np.float64) / np.count_nonzero(~padded))
-    return WindowTerms(index, layer.kind, rows, cols, inputs, padded, None, None, 0.0, result)
+    return WindowTerms(index, layer.kind, rows, cols, inputs, padded, None, None, 0.0, result,
+                       channel_names=tuple(names[c:c + 1]))

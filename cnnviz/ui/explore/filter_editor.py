@@ -8,6 +8,11 @@ near-square block. Every edit - a typed value, a drag (scrub), a painted stroke,
 operation, a paste, a reset - becomes ``Document.set_param`` (one undo step; a drag or stroke
 merges into one), so the document recomputes the trace once and every view follows.
 
+A filter of several input channels can be edited channel by channel: the channel chooser shows
+one channel's kernel alone, large (R, G or B for the first layer of a colour network, whose filter
+is also previewed as a small colour picture, on the Filters panel's scale), and presets and
+operations then change that channel only.
+
 While a training run is in progress the trainer owns the weights (its snapshots replace the
 document's a few times a second), so the editor is disabled with an explanation and re-enabled
 when the run ends.
@@ -18,13 +23,14 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDockWidget, QDoubleSpinBox,
                                QGridLayout, QHBoxLayout, QLabel, QMenu, QPushButton, QRadioButton, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
 
 from cnnviz import kernels
-from cnnviz.display import nice_ceil, peak
+from cnnviz.display import RGB_NAMES, filter_colours, input_channel_names, nice_ceil, peak
 from cnnviz.session import SessionError, Trace
 from cnnviz.ui.shared.kernel_grid import KernelGrid
 from cnnviz.ui.shared.panel_scroll_area import PanelScrollArea
@@ -35,6 +41,8 @@ TRAINING_NOTE = ("Training is running: the trainer replaces the weights several 
 EDITING_HELP = "Drag a cell up or down, paint, or double-click to type; Ctrl+Z undoes."
 #: Lines of text the caption under the grid holds.
 CAPTION_LINES = 4
+#: Side of the colour preview of a colour filter, in pixels.
+PREVIEW_SIDE = 48
 
 
 def editable_layers(model) -> list[int]:
@@ -92,9 +100,20 @@ class FilterEditor(QWidget):
         The copied filter's weights, (C, kh, kw).
     training_active : bool
         A training run owns the weights: editing is off.
+    channel : int or None
+        The one input channel shown and edited (None: every channel).
+    preview : np.ndarray or None
+        The colour picture of a colour filter (kh, kw, 3) in [0, 1], as previewed.
     applied_version, applied_at
         ``Trace.version`` of the trace shown and ``time.perf_counter()`` when it was applied.
+
+    Signals
+    -------
+    filter_chosen(int, int)
+        The (layer, filter) now being edited.
     """
+
+    filter_chosen = Signal(int, int)
 
     def __init__(self, document: Document, parent: QWidget | None = None):
         super().__init__(parent)
@@ -102,6 +121,8 @@ class FilterEditor(QWidget):
         self.document = document
         self.layer: int | None = None
         self.unit: int | None = None
+        self.channel: int | None = None
+        self.preview: np.ndarray | None = None
         self.clipboard: np.ndarray | None = None
         self.training_active = False
         self.weights_token = 0
@@ -117,6 +138,18 @@ class FilterEditor(QWidget):
         for widget, stretch in ((QLabel("Layer"), 0), (self.layer_combo, 1),
                                 (self.unit_label, 0), (self.unit_spin, 0)):
             chooser.addWidget(widget, stretch)
+        self.channel_combo = QComboBox(objectName="editor_channel")
+        self.channel_combo.setToolTip("Edit every input channel's kernel, or one channel's alone")
+        self.channel_combo.currentIndexChanged.connect(self._on_channel_chosen)
+        self.channel_label = QLabel("Channel")
+        self.preview_label = QLabel(objectName="editor_colour_preview")
+        self.preview_label.setFixedSize(PREVIEW_SIDE, PREVIEW_SIDE)
+        self.preview_label.setToolTip("The filter in colour: its R, G and B kernels as red, green "
+                                      "and blue (grey: 0), on the Filters panel's scale")
+        channel_row = QHBoxLayout()  # the preview first: a narrow dock scrolls off the right
+        channel_row.addWidget(self.preview_label)
+        channel_row.addWidget(self.channel_label)
+        channel_row.addWidget(self.channel_combo, 1)
 
         self.grid = KernelGrid()
         self.grid.values_edited.connect(self._on_grid_edited)
@@ -124,6 +157,7 @@ class FilterEditor(QWidget):
         self.content = QWidget(objectName="editor_content")
         content = QVBoxLayout(self.content)
         content.setContentsMargins(0, 0, 0, 0)
+        content.addLayout(channel_row)
         content.addLayout(self._build_mode_row())
         content.addLayout(self._build_tool_rows())
         content.addWidget(self.grid, 1)
@@ -228,6 +262,8 @@ class FilterEditor(QWidget):
         """Edit filter (or dense unit) ``unit`` of layer ``layer`` (None: nothing to edit)."""
         if layer is not None and layer not in editable_layers(self.document.model):
             return
+        if layer != self.layer:
+            self._fill_channels(layer)
         self.layer, self.unit = layer, unit
         self.layer_combo.blockSignals(True)
         self.layer_combo.setCurrentIndex(self.layer_combo.findData(layer))
@@ -240,6 +276,47 @@ class FilterEditor(QWidget):
             self.unit_spin.setValue(unit)
             self.unit_spin.blockSignals(False)
         self._update_enabled()
+        self._apply(self.document.trace)
+        if layer is not None:
+            self.filter_chosen.emit(layer, unit)
+
+    def channel_names(self, layer: int | None = None) -> list[str]:
+        """Names of the input channels of ``layer`` (default: the edited one) as the grid titles
+        them: R, G, B on a colour input."""
+        layer = self.layer if layer is None else layer
+        if layer is None:
+            return []
+        if self.document.model.layers[layer].kind == "Conv2D":
+            return input_channel_names(self.document.model, layer)
+        return [f"in {k}" for k in range(unit_map_shape(self.document.model, layer)[0])]
+
+    def _fill_channels(self, layer: int | None) -> None:
+        """List ``layer``'s input channels in the chooser (hidden for a single one), every
+        channel chosen."""
+        names = self.channel_names(layer) if layer is not None else []
+        self.channel = None
+        self.channel_combo.blockSignals(True)
+        self.channel_combo.clear()
+        self.channel_combo.addItem("Every channel", None)
+        for k, name in enumerate(names):
+            self.channel_combo.addItem(name if name == f"in {k}" else f"{name} (in {k})", k)
+        self.channel_combo.setCurrentIndex(0)
+        self.channel_combo.blockSignals(False)
+        self.all_channels.setEnabled(True)
+        for widget in (self.channel_label, self.channel_combo):
+            widget.setVisible(len(names) > 1)
+
+    def choose_channel(self, channel: int | None) -> None:
+        """Show and edit input channel ``channel`` alone (None: every channel)."""
+        row = self.channel_combo.findData(channel) if channel is not None else 0
+        if row >= 0:
+            self.channel_combo.setCurrentIndex(row)
+
+    @Slot(int)
+    def _on_channel_chosen(self, row: int) -> None:
+        self.channel = self.channel_combo.itemData(row) if row >= 0 else None
+        # One channel shown: presets and operations change that one (the box does not apply).
+        self.all_channels.setEnabled(self.channel is None)
         self._apply(self.document.trace)
 
     @Slot(int)
@@ -274,7 +351,13 @@ class FilterEditor(QWidget):
             kernels_now = self.unit_weights()
             top = nice_ceil(peak(params["weight"]))
             c = kernels_now.shape[0]
-            self.grid.set_values(kernels_now, top, [f"in {k}" for k in range(c)])
+            names = self.channel_names()
+            if self.channel is None:
+                self.grid.set_values(kernels_now, top, names)
+            else:
+                k = self.channel
+                self.grid.set_values(kernels_now[k:k + 1], top, [f"{names[k]}: input channel {k}"])
+            self._show_preview(params["weight"], names)
             bias = params.get("bias")
             self.bias_spin.blockSignals(True)
             self.bias_spin.setValue(0.0 if bias is None else float(bias[self.unit]))
@@ -282,11 +365,32 @@ class FilterEditor(QWidget):
             self.bias_spin.setEnabled(bias is not None and not self.training_active)
             kind = self.document.model.layers[self.layer].kind
             what = ("filter" if kind == "Conv2D" else "unit") + f" {self.unit}"
+            named = f" ({', '.join(names)})" if names == list(RGB_NAMES) else ""
             self.caption.setText(
-                f"Layer {self.layer} {kind}, {what}: {c} input channel{'s' if c > 1 else ''} of "
+                f"Layer {self.layer} {kind}, {what}: {c} input channel{'s' if c > 1 else ''}"
+                f"{named} of "
                 f"{kernels_now.shape[1]}\u00d7{kernels_now.shape[2]}; colours \u00b1{top:.2g}. "
                 + (TRAINING_NOTE if self.training_active else EDITING_HELP))
+        if self.layer is None:
+            self._show_preview(None, [])
         self.applied_version, self.applied_at = trace.version, time.perf_counter()
+
+    def _show_preview(self, weight: np.ndarray | None, names: list[str]) -> None:
+        """The edited filter in colour (a colour network's first layer), else nothing."""
+        if weight is None or names != list(RGB_NAMES) or weight.ndim != 4:
+            self.preview = None
+            self.preview_label.clear()
+            self.preview_label.hide()
+            return
+        # The Filters panel's scale: the layer's largest weight maps to black or full colour.
+        self.preview = filter_colours(weight[self.unit:self.unit + 1], peak(weight))[0]
+        pixels = np.ascontiguousarray(np.round(self.preview * 255).astype(np.uint8))
+        h, w, _ = pixels.shape
+        image = QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        self.preview_label.setPixmap(QPixmap.fromImage(image).scaled(
+            PREVIEW_SIDE, PREVIEW_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.FastTransformation))
+        self.preview_label.show()
 
     def unit_weights(self) -> np.ndarray:
         """The edited filter's (or unit's) weights as float32 (C, kh, kw) (a copy)."""
@@ -316,6 +420,10 @@ class FilterEditor(QWidget):
     @Slot(object, object)
     def _on_grid_edited(self, values: np.ndarray, gesture) -> None:
         c, i, j = self.grid.selected
+        if self.channel is not None:  # the grid shows this channel alone
+            c, kernel = self.channel, values[0]
+            values = self.unit_weights()
+            values[c] = kernel
         what = f"Edit Weight {self.layer}.{self.unit}[{c}, {i}, {j}]" if gesture is None else (
             f"{'Paint' if self.grid.mode == 'paint' else 'Drag'} Weights of {self._what()}")
         if not self.set_unit_weights(values, what, gesture):
@@ -332,6 +440,8 @@ class FilterEditor(QWidget):
         self._push({f"{self.layer}.bias": bias}, f"Edit Bias of {self._what()}")
 
     def _targets(self) -> list[int]:
+        if self.channel is not None:
+            return [self.channel]
         count = self.grid.values.shape[0]
         return list(range(count)) if self.all_channels.isChecked() else [self.grid.selected[0]]
 
@@ -462,6 +572,18 @@ class FilterEditor(QWidget):
         self.content.setEnabled(editable)
         self.buttons["paste"].setEnabled(editable and self.clipboard is not None)
 
+    @Slot(int, int, int, int, int)
+    def select_weight(self, layer: int, unit: int, channel: int, i: int, j: int) -> None:
+        """Edit weight ``[unit, channel, i, j]`` of convolution ``layer``: select its cell (with
+        one channel shown, show that weight's channel)."""
+        if (layer, unit) != (self.layer, self.unit):
+            self.select(layer, unit)
+        if self.layer != layer or not 0 <= channel < self.unit_weights().shape[0]:
+            return
+        if self.channel is not None and self.channel != channel:
+            self.choose_channel(channel)
+        self.grid.select((0 if self.channel is not None else channel, i, j))
+
     @Slot(int, int)
     def show_filter(self, layer: int, unit: int) -> None:
         """Edit ``unit`` of ``layer`` and bring the editor's dock into view (it sits inside a
@@ -478,8 +600,8 @@ class FilterEditor(QWidget):
 def add_filter_editor_dock(window) -> FilterEditor:
     """Create the Filter Editor in a dock of the main window ``window`` (each workspace places
     it; Explore beside the Filters) and connect it: a click on a weight in the Filters panel
-    edits that filter, a click on a feature map edits the filter that made it, and a training
-    run turns editing off.
+    edits that filter (its cell selected), the panel outlines the filter being edited, a click
+    on a feature map edits the filter that made it, and a training run turns editing off.
 
     Call once the Filters, Feature Maps, Layers and Training panels exist.
     """
@@ -491,6 +613,11 @@ def add_filter_editor_dock(window) -> FilterEditor:
                     "change a filter's weights and watch every later layer respond")
     window.filters_view.filter_selected.connect(editor.show_filter)
     window.filters_view.filter_selected.connect(window.show_filter_editor)  # room for it
+    window.filters_view.weight_clicked.connect(editor.select_weight)
+    # The Filters panel outlines the filter being edited.
+    editor.filter_chosen.connect(window.filters_view.mark_filter)
+    if editor.layer is not None:
+        window.filters_view.mark_filter(editor.layer, editor.unit)
     window.feature_maps.unit_clicked.connect(editor.select_from_activation)
     panel = window.training_panel
     panel.run_started.connect(editor.on_training_started)

@@ -1,8 +1,10 @@
 """One unit, step by step: the calculation of a convolution or pooling unit as textbooks draw it.
 
-For a convolution unit: per input channel, the input window, the kernel and their element-wise
-products with their sum; then the sum over the channels, the bias, and every element-wise layer
-after it (the activation). For a pooling unit: the window with the chosen maximum, or the mean.
+For a convolution unit (a convolution over a volume): per input channel, the input window, the
+kernel and their element-wise products with their sum, the channel's partial sum (R, G and B on
+a colour input); then the partial sums added up, the bias, and every element-wise layer after it
+(the activation). Many input channels: the first few one by one, the others in one summary
+row. For a pooling unit: the window with the chosen maximum, or the mean.
 The numbers come from :func:`cnnviz.display.explain_unit`, which reads the trace and the current
 weights; the dialog follows both.
 """
@@ -86,16 +88,36 @@ def _signed(value: float) -> str:
     return f"{'+' if value >= 0 else chr(0x2212)} {RESULT.format(abs(value))}"
 
 
+#: Up to this many input channels, every one is shown; beyond, the first :data:`SHOWN_CHANNELS`
+#: are, and one summary row gives the partial sum of all the others.
+ALL_CHANNELS_UP_TO = 8
+SHOWN_CHANNELS = 3
+
+
+def channel_title(terms: WindowTerms, k: int) -> str:
+    """``"input channel 0 (R)"`` on a colour input, ``"input channel 3"`` otherwise."""
+    names = terms.channel_names
+    name = names[k] if k < len(names) else f"in {k}"
+    return f"input channel {k}" + ("" if name == f"in {k}" else f" ({name})")
+
+
+def shown_channels(count: int) -> int:
+    """How many input channels a calculation shows one by one (the rest in a summary row)."""
+    return count if count <= ALL_CHANNELS_UP_TO else SHOWN_CHANNELS
+
+
 def _conv_html(terms: WindowTerms, input_scale) -> tuple[str, str]:
     weight_scale = _scale(terms.weights, True)
     product_scale = _scale(terms.products, True)
-    sums = terms.products.sum(axis=(1, 2), dtype=np.float64)
+    sums = terms.channel_sums
+    count = len(sums)
+    shown = shown_channels(count)
     taps_r, taps_c = range(terms.weights.shape[1]), range(terms.weights.shape[2])
     window = (terms.rows, terms.cols, terms.padded)
     rows = ['<table cellspacing="6">']
-    for k in range(terms.inputs.shape[0]):
+    for k in range(shown):
         rows.append(
-            f'<tr><td colspan="6"><b>input channel {k}</b></td></tr>'
+            f'<tr><td colspan="6"><b>{channel_title(terms, k)}</b></td></tr>'
             f"<tr><td>{grid_html(terms.inputs[k], *input_scale, *window)}</td>"
             f'<td valign="middle">\u00d7</td>'
             f"<td>{grid_html(terms.weights[k], *weight_scale, taps_r, taps_c)}</td>"
@@ -103,22 +125,46 @@ def _conv_html(terms: WindowTerms, input_scale) -> tuple[str, str]:
             f"<td>{grid_html(terms.products[k], *product_scale, *window)}</td>"
             f'<td valign="middle">\u03a3 = {RESULT.format(sums[k])}</td></tr>')
     rows.append("</table>")
-    total = float(sums.sum())
+    if shown < count:
+        rest = count - shown
+        rows.append(f"<p>\u2026 and {rest} more input channels ({shown} to {count - 1}), each "
+                    f"the same way: their partial sums add up to "
+                    f"<b>{RESULT.format(float(sums[shown:].sum()))}</b>.</p>")
     kernel = "\u00d7".join(map(str, terms.weights.shape[1:]))
-    channels = f"{len(sums)} input channel{'s' if len(sums) > 1 else ''}"
+    channels = f"{count} input channel{'s' if count > 1 else ''}"
     summary = (f"<p>Each input channel's window (rows {_list(terms.rows)}, cols "
                f"{_list(terms.cols)}{_padding_note(terms, 'read 0')}) times the filter's {kernel} "
-               f"kernel for that channel, element by element; the products summed over the "
-               f"{channels}, then the bias added:</p>"
-               f"<p><b>{RESULT.format(total)} {_signed(terms.bias)} = "
+               f"kernel for that channel, element by element, and summed: one partial sum per "
+               f"channel. The {channels}' partial sums added up, then the bias:</p>"
+               + _sums_table(terms, shown) +
+               f"<p><b>{RESULT.format(terms.total)} {_signed(terms.bias)} = "
                f"{RESULT.format(terms.result)}</b></p>")
     return summary, "".join(rows)
+
+
+def _sums_table(terms: WindowTerms, shown: int) -> str:
+    """The partial sums, one row per shown channel, a summary row for the others, the total."""
+    sums = terms.channel_sums
+    out = ['<table cellspacing="3">']
+    for k in range(shown):
+        out.append(f"<tr><td>{channel_title(terms, k)}</td>"
+                   f'<td align="right">{_signed(float(sums[k]))}</td></tr>')
+    if shown < len(sums):
+        rest = len(sums) - shown
+        out.append(f"<tr><td>\u2026 {rest} more channels: sum</td>"
+                   f'<td align="right">{_signed(float(sums[shown:].sum()))}</td></tr>')
+    out.append(f"<tr><td><b>total over the channels</b></td>"
+               f'<td align="right"><b>{RESULT.format(terms.total)}</b></td></tr></table>')
+    return "".join(out)
 
 
 def _pool_html(terms: WindowTerms, channel: int, input_scale) -> tuple[str, str]:
     grid = grid_html(terms.inputs[0], *input_scale, terms.rows, terms.cols, terms.padded,
                      terms.chosen)
-    where = f"input channel {channel}, rows {_list(terms.rows)}, cols {_list(terms.cols)}"
+    name = terms.channel_names[0] if terms.channel_names else f"in {channel}"
+    named = "" if name == f"in {channel}" else f" ({name})"
+    where = (f"input channel {channel}{named}, rows {_list(terms.rows)}, "
+             f"cols {_list(terms.cols)}")
     if terms.kind == "MaxPool2D":
         i, j = terms.chosen
         summary = (f"<p>The largest value of the window ({where}), at row {terms.rows[i]}, "
