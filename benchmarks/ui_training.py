@@ -93,7 +93,7 @@ def prepare_panel(window, data_source, limit: int, seed: int) -> None:
     panel.settings.epochs_spin.setValue(1)
     panel.settings.batch_spin.setValue(64)
     panel.settings.seed_spin.setValue(seed)
-    window.docks["training"].raise_()   # as a user does to press Start
+    window.show_workspace("train")   # as a user does to press Start
 
 
 def preload(panel) -> None:
