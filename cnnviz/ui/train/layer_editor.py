@@ -84,6 +84,10 @@ class LayerListEditor(QWidget):
         self.down_button = QPushButton("Down", objectName="layer_down_button",
                                        toolTip="Move the selected layer down",
                                        clicked=lambda: self.move_layer(1))
+        # As narrow as their words: the style's 80 px minimum would make the Training panel too
+        # wide for a 1024-pixel screen.
+        for button in (self.remove_button, self.up_button, self.down_button):
+            button.setMinimumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 24)
 
         self.table = QTableWidget(0, len(COLUMNS), objectName="layer_table")
         self.table.setHorizontalHeaderLabels(COLUMNS)

@@ -186,8 +186,10 @@ class TrainingPanel(QWidget):
     # ----------------------------------------------------------------- building
     def _build_data_box(self) -> QGroupBox:
         box = QGroupBox("Data")
-        self.data_combo = QComboBox(objectName="data_combo",
+        self.data_combo = QComboBox(objectName="data_combo", minimumContentsLength=16,
                                     toolTip="The digits to train on")
+        self.data_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         for source in (DataSource("mnist"), DataSource("offline")):
             self.data_combo.addItem(source.title, source)
         self.data_combo.addItem("MNIST from a folder\u2026", None)
