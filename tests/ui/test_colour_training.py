@@ -259,3 +259,25 @@ def test_test_sets_follow_the_network(make_window, monkeypatch, mnist_dir):
     assert [s.title for s in view.sources] == [s.title for s in evaluation_view.default_sources(
         window.document.network.contract)]
     assert folder_source("x", (3, 8, 8)).title == "Test images of x"
+
+
+def test_a_task_that_starts_python_threads_leaves_none_listed(qtbot):
+    """Decoding a folder of images uses a thread pool from the worker's QThread: Python then
+    lists that QThread as a "dummy" thread, which Python 3.11 never forgets."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cnnviz.ui.shared.workers import TaskRunner
+
+    before = set(threading.enumerate())
+    runner = TaskRunner("cnnviz-test-pool")
+
+    def task(progress):
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return sum(pool.map(abs, range(-5, 5)))
+
+    with qtbot.waitSignal(runner.finished, timeout=10000) as done:
+        runner.start(task)
+    assert done.args == [25]
+    assert runner.shutdown()
+    assert set(threading.enumerate()) <= before
