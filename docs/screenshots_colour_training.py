@@ -37,6 +37,9 @@ def main(argv=None) -> int:
     parser.add_argument("--network", type=Path,
                         default=ROOT / "resources" / "models" / "vgg-small-cifar10.npz")
     parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--during", type=int, default=6000,
+                        help="milliseconds into the run of the first picture")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     from cnnviz.training.sources import DataSource
@@ -49,13 +52,18 @@ def main(argv=None) -> int:
         panel.count_spin.setValue(args.count)
         panel.validation_spin.setValue(500)
         panel.network_combo.setCurrentIndex(panel.network_combo.findData("new"))
-        panel.settings.epochs_spin.setValue(1)
+        panel.settings.epochs_spin.setValue(args.epochs)
+        ended = []
+        panel.run_ended.connect(ended.append)
         panel.start_button.click()
         wait_for(panel.run_started)
-        wait(25000)
-        save(window, args.out / "colour-training.png")
-        wait_for(panel.run_ended)
+        wait(args.during)
+        if not ended:
+            save(window, args.out / "colour-training.png")
+            wait_for(panel.run_ended)
         save(window, args.out / "colour-training-end.png")
+        window.show_workspace("explore")
+        save(window, args.out / "colour-training-explore.png")
 
         window.document.open_network(args.network)
         window.show_workspace("interpret")

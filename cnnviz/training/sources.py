@@ -27,7 +27,7 @@ from cnnviz.nn import InputContract
 
 from .contracts import training_contract
 
-__all__ = ["OFFLINE_DEFAULT_SIZE", "DataSource", "TrainingData", "load_dataset",
+__all__ = ["OFFLINE_DEFAULT_SIZE", "DataSource", "TrainingData", "limited", "load_dataset",
            "load_training_data", "offline_digits", "split_training_data"]
 
 #: Digits drawn when the offline source is asked for all its images.
@@ -225,10 +225,24 @@ def load_dataset(source: DataSource, count: int = 0, seed: int = 0,
     return load_mnist(folder)
 
 
+def limited(labels, limit: int, seed: int = 0):
+    """Which of a split's images a limit of ``limit`` keeps: the first ``limit`` (a slice) when
+    the images come in no particular order (MNIST), but a random choice of ``limit`` of them, in
+    their order (an index array), when they are grouped by class (an image folder is read class
+    after class: its first images would all be of the first classes). Used by ``cnnviz train
+    --limit`` and by the window's "Training images"."""
+    labels = np.asarray(labels)
+    if len(labels) <= limit or not (np.diff(labels.astype(np.int64)) >= 0).all() \
+            or labels[0] == labels[-1]:
+        return slice(0, limit)
+    return np.sort(np.random.default_rng(seed).choice(len(labels), limit, replace=False))
+
+
 def split_training_data(dataset: Dataset, count: int = 0, validation: int = 5000,
                         seed: int = 0, contract: InputContract | None = None,
                         fresh: bool = False) -> TrainingData:
-    """The first ``count`` training images (0: all), ``validation`` of them held out at random
+    """The first ``count`` training images (0: all; a seeded choice spread over the classes when
+    the images come class by class, see :func:`limited`), ``validation`` of them held out at random
     (at most :data:`MAX_VALIDATION_FRACTION`; 0: none), as the network's input.
 
     With a ``contract`` (the network's), the images are converted as the contract that
@@ -245,12 +259,16 @@ def split_training_data(dataset: Dataset, count: int = 0, validation: int = 5000
         The data's class names cannot name the network's outputs.
     """
     x, y = dataset.train_x, dataset.train_y
+    spread = ""
     if count:
-        x, y = x[:count], y[:count]
+        keep = limited(y, count, seed)  # images read class by class: a choice over them all
+        x, y = x[keep], y[keep]
+        spread = "" if isinstance(keep, slice) else ", spread over the classes"
     if len(x) < 2:
         raise ValueError(f"{dataset.name} has {len(x)} training images; at least 2 are needed")
     n_val = min(validation, int(len(x) * MAX_VALIDATION_FRACTION))
-    name = f"{dataset.name} ({len(x) - n_val:,} training, {n_val:,} validation images)"
+    name = (f"{dataset.name} ({len(x) - n_val:,} training, {n_val:,} validation images"
+            f"{spread})")
     if n_val > 0:
         split = Dataset(x, y, x[:0], y[:0], name=dataset.name).split_validation(n_val, seed=seed)
         train_x, train_y, val_x, val_y = split

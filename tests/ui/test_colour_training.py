@@ -281,3 +281,23 @@ def test_a_task_that_starts_python_threads_leaves_none_listed(qtbot):
     assert done.args == [25]
     assert runner.shutdown()
     assert set(threading.enumerate()) <= before
+
+
+def test_a_few_images_of_a_folder_read_class_by_class_cover_every_class():
+    """CIFAR-10 from its JPEG folders, like any folder, comes class after class: the first
+    5,000 images would all be airplanes. "Training images" then keeps a seeded choice spread
+    over the classes, as ``cnnviz train --limit`` does; MNIST's order is kept."""
+    labels = np.repeat(np.arange(4), 50).astype(np.uint8)         # grouped by class
+    images = (np.arange(200, dtype=np.uint8)[:, None, None, None]
+              * np.ones((1, 3, 2, 2), np.uint8))                   # image i is all i
+    dataset = Dataset(images, labels, images[:1], labels[:1], name="grouped",
+                      class_names=("a", "b", "c", "d"))
+    data = split_training_data(dataset, count=40, validation=0, seed=2)
+    kept = np.round(data.train_x[:, 0, 0, 0] * 255).astype(int)
+    assert len(kept) == 40 and len(set(kept)) == 40 and (np.diff(kept) > 0).all()
+    np.testing.assert_array_equal(data.train_y, labels[kept])
+    assert set(data.train_y.tolist()) == {0, 1, 2, 3} and "spread over the classes" in data.name
+    mixed = np.tile(np.arange(4), 50).astype(np.uint8)            # MNIST-like order
+    shuffled = Dataset(images, mixed, images[:1], labels[:1], name="mixed")
+    first = split_training_data(shuffled, count=40, validation=0)
+    np.testing.assert_array_equal(np.round(first.train_x[:, 0, 0, 0] * 255), np.arange(40))
