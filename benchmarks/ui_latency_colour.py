@@ -112,6 +112,10 @@ def main(argv=None) -> int:
     parser.add_argument("--changes", type=int, default=400, help="input changes to measure")
     parser.add_argument("--images", type=Path, default=None)
     parser.add_argument("--size", default="1280x800", help="window size WxH")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure this many times (a shared machine varies between rounds)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print where the time of an input change goes (cProfile)")
     args = parser.parse_args(argv)
     network = args.network or default_network()
     if network is None:
@@ -145,13 +149,24 @@ def main(argv=None) -> int:
     print(f"CPU: {cpu_model()}, {os.cpu_count()} logical cores")
 
     measure(window, app, pictures, 30)  # warm-up
-    to_panel, to_idle = measure(window, app, pictures, args.changes)
-    print("  " + describe("input change -> prediction panel updated", to_panel))
-    print("  " + describe("input change -> every visible view redrawn (loop idle)", to_idle))
-    print("  " + verdict(to_idle))
-    paced, _ = measure(window, app, pictures, args.changes, interval=1 / 30)
-    print("  " + describe("changes due at 30 Hz, loop running -> prediction panel updated",
-                          paced))
+    for round_ in range(args.rounds):
+        print(f"[round {round_ + 1}, load average {os.getloadavg()[0]:.1f}]")
+        to_panel, to_idle = measure(window, app, pictures, args.changes)
+        print("  " + describe("input change -> prediction panel updated", to_panel))
+        print("  " + describe("input change -> every visible view redrawn (loop idle)", to_idle))
+        print("  " + verdict(to_idle))
+        paced, _ = measure(window, app, pictures, args.changes, interval=1 / 30)
+        print("  " + describe("changes due at 30 Hz, loop running -> prediction panel updated",
+                              paced))
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        measure(window, app, pictures, 200)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
 
     window.document.undo_stack.clear()
     window.close()
