@@ -3,8 +3,9 @@
 
 Starts the real main window (offscreen unless a platform is chosen) at 1366x768, trains a new
 cifar-tutorial network on 5,000 CIFAR-10 images from the Train workspace (picture taken during
-the run), then opens a trained colour network and evaluates it on CIFAR-10's test set in the
-Interpret workspace, showing the mistakes of one confusion cell.
+the run, after it and in the Explore workspace), then opens a trained colour network and
+evaluates it on CIFAR-10's test set in the Interpret workspace, showing the cats it reads as dogs
+and the first of them as the input.
 
 Usage::
 
@@ -46,6 +47,10 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as scratch:
         window = open_main_window(scratch, SIZE)
+        cifar = Path(os.environ.get("CNNVIZ_CIFAR_DIR") or ROOT.parent / "shared/data/cifar10")
+        picture = cifar / "test" / "cat" / "0001.jpg"
+        if picture.exists():
+            window.document.open_image(picture)  # the predictions follow the training
         window.show_workspace("train")
         panel = window.training_panel
         panel.select_data(DataSource("cifar10"))
@@ -72,9 +77,8 @@ def main(argv=None) -> int:
         wait_for(view.runner.finished)
         names = window.document.network.classes
         view.show_cell(names.index("cat"), names.index("dog"))
+        view.show_example(view.grid.keys()[0])  # the most confident mistake: the input
         save(window, args.out / "colour-evaluation.png")
-        view.show_misclassified()
-        save(window, args.out / "colour-evaluation-mistakes.png")
         window.document.undo_stack.clear()
         window.close()
     return 0

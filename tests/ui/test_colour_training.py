@@ -207,9 +207,9 @@ def test_evaluating_a_colour_network_per_class_accuracy_and_a_colour_gallery(
     predicted = np.argmax(scores, axis=1)
     expected = [np.mean(predicted[labels == k] == k) for k in range(3)]
     np.testing.assert_allclose(run.evaluation.per_class_accuracy, expected)
-    summary = view.summary_label.text()
-    for name, accuracy in zip(CLASSES, expected):
-        assert f"{name} {accuracy:.0%}" in summary
+    listed = view.summary_label.toolTip().splitlines()[1:]   # worst first
+    assert listed == [f"{CLASSES[k]}: {expected[k]:.1%} of 5"
+                      for k in np.argsort(expected, kind="stable")]
     ticks = view.matrix.plot.getAxis("right")._tickLevels[0]
     assert [text for _, text in ticks] == [f"{a:.1%}" for a in expected]
 

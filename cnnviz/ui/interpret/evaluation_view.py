@@ -46,10 +46,6 @@ NOT_YET = ("Run an evaluation to see the confusion matrix: choose a test set abo
 SYNTHETIC_TEST_SIZE = 2000
 
 
-#: Classes listed one by one (with their accuracy) in the summary at most.
-MAX_LISTED_CLASSES = 12
-
-
 @dataclass(frozen=True, eq=False)
 class LabelledSet:
     """Labelled test images: uint8 ``images`` (N, H, W) grey (digits: white ink on black) or
@@ -441,12 +437,14 @@ class EvaluationView(QWidget):
                 f"({wrong:,} wrong), mean loss {evaluation.loss:.3f}. Rows: true class; blue: "
                 f"right; yellow to red: confusions, the more the redder; right: each class's "
                 f"accuracy. Click a cell to see its images.")
+        # Each class's accuracy, worst first, in the tool tip (the matrix's right column has
+        # them in class order; the panel's height is the matrix's).
         names = run.network.classes
         counts = evaluation.confusion.sum(axis=1)
-        if len(names) <= MAX_LISTED_CLASSES:
-            text += "<br>Per class: " + " \u00b7 ".join(
-                f"{names[k]} {evaluation.per_class_accuracy[k]:.0%}"
-                for k in range(len(names)) if counts[k] > 0) + "."
+        order = np.argsort(evaluation.per_class_accuracy, kind="stable")
+        self.summary_label.setToolTip("Accuracy per class, worst first:\n" + "\n".join(
+            f"{names[k]}: {evaluation.per_class_accuracy[k]:.1%} of {counts[k]:,}"
+            for k in order if counts[k] > 0))
         network = self.document.network
         if run.network is not network or run.token != network.token:
             text += " <i>The network has changed since: evaluate again to update.</i>"
