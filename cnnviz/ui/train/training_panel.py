@@ -307,7 +307,7 @@ class TrainingPanel(QWidget):
         shape, outputs = tuple(model.input_shape), tuple(model.output_shape)
         if source.resizes:
             fits = len(shape) == 3 and shape[0] in (1, 3)
-            needs = "1xHxW (grey) or 3xHxW (colour) images"
+            needs = "1\u00d7H\u00d7W (grey) or 3\u00d7H\u00d7W (colour) images"
         else:
             fits, needs = shape == source.input_shape, f"{format_shape(source.input_shape)} images"
         if not fits or outputs != (classes,):
@@ -384,6 +384,7 @@ class TrainingPanel(QWidget):
             combo.insertItem(index, source.title, source)  # before the "from a folder" entries
         else:
             combo.setItemData(index, source)  # a folder probed again: its classes may differ
+            combo.setItemText(index, source.title)
         combo.setCurrentIndex(index)
         self._data_index = index
         self._data_changed()
