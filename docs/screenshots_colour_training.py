@@ -1,5 +1,6 @@
 """Screenshots of training and evaluating a colour network in the window
-(``docs/images/colour-training.png``, ``colour-evaluation.png``).
+(``docs/images/colour-training.png`` and ``colour-evaluation.png`` are in the user guide; the
+script also writes ``colour-training-end.png`` and ``colour-training-explore.png``).
 
 Starts the real main window (offscreen unless a platform is chosen) at 1366x768, trains a new
 cifar-tutorial network on 5,000 CIFAR-10 images from the Train workspace (picture taken during
@@ -10,7 +11,8 @@ and the first of them as the input.
 Usage::
 
     CNNVIZ_CIFAR_DIR=/path/to/cifar10 python docs/screenshots_colour_training.py \\
-        --network resources/models/vgg-small-cifar10.npz [--out docs/images]
+        --network resources/models/vgg-small-cifar10.npz [--out docs/images] \\
+        [--count 20000 --epochs 2]
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
     parser.add_argument("--network", type=Path,
                         default=ROOT / "resources" / "models" / "vgg-small-cifar10.npz")
-    parser.add_argument("--count", type=int, default=5000)
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--count", type=int, default=20000)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--during", type=int, default=6000,
                         help="milliseconds into the run of the first picture")
     args = parser.parse_args(argv)
