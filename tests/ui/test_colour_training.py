@@ -301,3 +301,40 @@ def test_a_few_images_of_a_folder_read_class_by_class_cover_every_class():
     shuffled = Dataset(images, mixed, images[:1], labels[:1], name="mixed")
     first = split_training_data(shuffled, count=40, validation=0)
     np.testing.assert_array_equal(np.round(first.train_x[:, 0, 0, 0] * 255), np.arange(40))
+
+
+def test_cifar10_trains_a_new_network_in_the_window_and_its_test_set_evaluates_it(
+        make_window, qtbot, tmp_path, monkeypatch):
+    """CIFAR-10 found through CNNVIZ_CIFAR_DIR (here a small stand-in laid out as its JPEG
+    folders, train/CLASS and test/CLASS): the menu's CIFAR-10 entry trains a new colour network
+    named by its classes, and the Evaluation panel offers its test set to that network."""
+    from cnnviz.data import CIFAR10_CLASSES
+
+    root = tmp_path / "cifar"
+    rng = np.random.default_rng(7)
+    for split, count in (("train", 4), ("test", 2)):
+        for name in CIFAR10_CLASSES:
+            (root / split / name).mkdir(parents=True)
+            for i in range(count):
+                pixels = rng.integers(0, 256, size=(SIDE, SIDE, 3), dtype=np.uint8)
+                Image.fromarray(pixels, "RGB").save(root / split / name / f"{i}.png")
+    monkeypatch.setenv("CNNVIZ_CIFAR_DIR", str(root))
+    window = make_window()
+    panel = window.training_panel
+    panel.select_data(DataSource("cifar10"))
+    assert str(root) in panel.data_combo.currentText()
+    panel.network_combo.setCurrentIndex(panel.network_combo.findData("new"))
+    panel.validation_spin.setValue(0)
+    panel.settings.epochs_spin.setValue(1)
+    with qtbot.waitSignal(panel.run_ended, timeout=120000) as ended:
+        panel.start_button.click()
+    assert ended.args[0] is not None and ended.args[0].kind == "finished", window.errors
+    contract = window.document.network.contract
+    assert contract.classes == CIFAR10_CLASSES and contract.shape == (3, 32, 32)
+    assert len(contract.mean) == 3 and contract.pipeline == "image"
+
+    view = window.evaluation_view
+    assert view.source_combo.itemText(0).startswith("CIFAR-10 test set")
+    run = evaluate(qtbot, view)
+    assert len(run.test_set.labels) == 20 and run.evaluation.confusion.sum() == 20
+    assert view.matrix.names == CIFAR10_CLASSES
