@@ -101,17 +101,11 @@ def open_dataset(spec: str, seed: int = 0, download: bool = True, limit: int | N
 
 
 def limited(labels, limit: int, seed: int = 0):
-    """Which of a split's images ``--limit`` keeps: the first ``limit`` (a slice) when the
-    images come in no particular order (MNIST), but a random choice of ``limit`` of them, in
-    their order (an index array), when they are grouped by class (an image folder is read class
-    after class: its first images would all be of the first classes)."""
-    import numpy as np
+    """Which of a split's images ``--limit`` keeps (:func:`cnnviz.training.sources.limited`,
+    shared with the window's Training panel)."""
+    from cnnviz.training.sources import limited as choose
 
-    labels = np.asarray(labels)
-    if len(labels) <= limit or not (np.diff(labels.astype(np.int64)) >= 0).all() \
-            or labels[0] == labels[-1]:
-        return slice(0, limit)
-    return np.sort(np.random.default_rng(seed).choice(len(labels), limit, replace=False))
+    return choose(labels, limit, seed)
 
 
 def describe_data(spec: str) -> str:

@@ -120,39 +120,6 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def training_contract(contract, data, train_images, fresh: bool):
-    """The input contract saved with a network trained on ``data``.
-
-    The class names are the data's (when it names one class per output; digit datasets name
-    none, and the contract keeps its names). A fresh network
-    (``fresh``: built from a preset) of photos (data that names its classes) reads images through
-    the ``image`` pipeline normalised by the mean and standard deviation of each channel of
-    ``train_images`` (:func:`cnnviz.data.channel_statistics`); a digit network keeps the digit
-    pipeline unnormalised. A network read from a file keeps its pipeline and normalisation: its
-    weights were learned with them.
-
-    Raises
-    ------
-    cnnviz.nn.ContractError
-        The data's class names cannot name the outputs (too long, repeated...).
-    """
-    from cnnviz.data import channel_statistics
-
-    named = data.class_names  # digit datasets name none: the contract's names stay
-    classes = named if named and len(named) == len(contract.classes) else contract.classes
-    if not fresh:
-        return replace(contract, classes=tuple(classes))
-    pipeline = contract.pipeline
-    if data.class_names and pipeline in ("digits", "image"):
-        pipeline = "image"  # photos, even grey ones: the digit steps would look for ink
-    mean = std = ()
-    if pipeline == "image":
-        mean, std = channel_statistics(train_images)
-        # A channel that never changes (a blank set) is left unscaled rather than blown up.
-        mean, std = tuple(map(float, mean)), tuple(float(v) if v >= 1e-3 else 1.0 for v in std)
-    return replace(contract, classes=tuple(classes), pipeline=pipeline, mean=mean, std=std)
-
-
 def run_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -164,6 +131,7 @@ def run_train(args: argparse.Namespace) -> int:
     from cnnviz.nn.parallel import WorkerError, default_workers
     from cnnviz.nn.threads import prepare_process
     from cnnviz.training import TrainConfig, Trainer, augmentation_for, evaluate
+    from cnnviz.training.contracts import training_contract  # shared with the window
 
     prepare_process()
     lr = args.lr if args.lr is not None else (1e-3 if args.optimizer == "adam" else 1e-2)

@@ -184,21 +184,22 @@ def _output_problem(layers: list[dict], shape: tuple[int, ...], classes: int) ->
         return ("Remove the final Softmax: training turns the class scores into probabilities "
                 "itself.")
     if shape[0] != classes:
-        return (f"The last layer gives {shape[0]} outputs, but the digits have {classes} classes: "
+        return (f"The last layer gives {shape[0]} outputs, but the data have {classes} classes: "
                 f"end with a Dense layer of {classes} units.")
     return None
 
 
 def build_network(layers: list[dict], input_shape=(1, 28, 28), seed: int | None = None,
-                  name: str = "custom") -> Sequential:
-    """The network of a layer list, with weights initialised from ``seed``.
+                  name: str = "custom", classes: int = 10) -> Sequential:
+    """The network of a layer list for ``classes`` classes, with weights initialised from
+    ``seed``.
 
     Raises
     ------
     ModelError
         When :func:`check_layers` finds a problem (the message explains it).
     """
-    check = check_layers(layers, input_shape)
+    check = check_layers(layers, input_shape, classes)
     if not check.ok:
         raise ModelError(check.problem)
     return Sequential([layer_from_config(spec) for spec in layers], input_shape, seed=seed,

@@ -32,7 +32,7 @@ def test_a_layer_that_does_not_fit_is_explained_and_later_rows_have_no_shape():
 
 @pytest.mark.parametrize("edit, expected", [
     (lambda layers: layers[:6], "ends in maps of shape 16\u00d75\u00d75"),
-    (lambda layers: layers[:-1], "gives 84 outputs, but the digits have 10 classes"),
+    (lambda layers: layers[:-1], "gives 84 outputs, but the data have 10 classes"),
     (lambda layers: layers + [{"kind": "Softmax"}], "Remove the final Softmax"),
     (lambda layers: [], "the network has none"),
     (lambda layers: [{"kind": "Dense", "out_features": 10}], "add a Flatten layer"),

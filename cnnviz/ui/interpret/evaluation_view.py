@@ -1,10 +1,15 @@
-"""The Evaluation panel: how the network does on a test set, and which digits it gets wrong.
+"""The Evaluation panel: how the network does on a test set, and which images it gets wrong.
 
-The current network runs over a labelled test set (MNIST's when it is found, else digits cnnviz
-draws itself) in a worker thread on its own copy, with progress and Cancel.  The confusion matrix
-shows the counts; clicking a cell lists its examples, and clicking an example makes it the
-window's input (one undoable step, like opening an image), so that every other panel shows what
-the network made of it.
+The current network runs over a labelled test set in a worker thread on its own copy, with
+progress and Cancel. The test sets offered follow the network's input contract: for a digit
+network MNIST's (when it is found, else after a download) and digits cnnviz draws itself; for
+any other image network (colour ones first) CIFAR-10's test set (found or downloaded) and the
+test images of a folder of images the user chooses, made to the network's size. The images
+become inputs as the contract says (its per-channel normalisation included). The confusion
+matrix shows the counts with the class names and each class's accuracy; clicking a cell lists
+its examples (in colour for colour images), and clicking an example makes it the window's input
+(one undoable step, like opening an image), so that every other panel shows what the network
+made of it.
 """
 
 from __future__ import annotations
@@ -15,13 +20,16 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, Signal, Slot
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
-                               QSizePolicy, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar,
+                               QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
 from cnnviz.analysis import (Example, cell_examples, evaluate_dataset, misclassified_examples,
                              row_normalized)
-from cnnviz.data import LoadedImage, find_mnist, load_default_mnist, make_synthetic_digits
-from cnnviz.data import check_network_classes, to_float_batch
+from cnnviz.data import (CIFAR10_SHAPE, DataError, LoadedImage, batch_to_input, check_network_classes,
+                         find_cifar10, find_mnist, format_input_shape, input_shape_of,
+                         load_default_cifar10, load_default_mnist, load_image_folder,
+                         make_synthetic_digits)
+from cnnviz.nn import InputContract
 from cnnviz.session import ImageInput, NetworkEntry, SessionError
 from cnnviz.training.metrics import Evaluation
 from cnnviz.ui.interpret.confusion_matrix import ConfusionMatrixView
@@ -40,19 +48,29 @@ SYNTHETIC_TEST_SIZE = 2000
 
 @dataclass(frozen=True, eq=False)
 class LabelledSet:
-    """Labelled test images: uint8 ``images`` (N, H, W), white ink on black, ``labels`` (N,)."""
+    """Labelled test images: uint8 ``images`` (N, H, W) grey (digits: white ink on black) or
+    (N, C, H, W) channels first, ``labels`` (N,)."""
 
     name: str
     images: np.ndarray
     labels: np.ndarray
 
+    def picture(self, index: int) -> np.ndarray:
+        """Image ``index`` as float32 (H, W) or (H, W, 3) in [0, 1], for showing it."""
+        image = self.images[index]
+        if image.ndim == 3:
+            image = image[0] if image.shape[0] == 1 else np.moveaxis(image, 0, -1)
+        return image.astype(np.float32) / 255.0
+
 
 @dataclass(frozen=True)
 class LabelledSetSource:
-    """One choice of the test-set menu: its title and ``load(progress) -> LabelledSet``."""
+    """One choice of the test-set menu: its title and ``load(progress) -> LabelledSet``;
+    ``pick`` marks the entry that asks for a folder of images instead."""
 
     title: str
-    load: Callable
+    load: Callable | None
+    pick: bool = False
 
 
 def mnist_test_set(progress=None, download: bool = False) -> LabelledSet:
@@ -71,15 +89,62 @@ def synthetic_test_set(progress=None) -> LabelledSet:
     return LabelledSet("offline digit", images, labels.astype(np.int64))
 
 
-def default_sources() -> list[LabelledSetSource]:
-    """MNIST's test set when it is on this computer, the offline digits, and the offer to
-    download MNIST (11 MB) when it is not."""
+def cifar10_test_set(progress=None, download: bool = False) -> LabelledSet:
+    """CIFAR-10's 10,000 test images (found by :func:`cnnviz.data.find_cifar10`, or downloaded
+    into the cache first when ``download``)."""
+    def report(_name, done, total):
+        return progress is None or progress(done, total or max(done, 1))
+
+    dataset = load_default_cifar10(download=download, progress=report, folder_progress=progress)
+    return LabelledSet("CIFAR-10 test", dataset.test_x, dataset.test_y.astype(np.int64))
+
+
+def folder_test_set(folder, shape, progress=None) -> LabelledSet:
+    """The test images of a folder of images (``test/`` or the fifth held out of each class),
+    made ``shape`` (the network's input)."""
+    dataset = load_image_folder(folder, shape, progress=progress)
+    return LabelledSet(f"{Path(folder).name} test", dataset.test_x,
+                       dataset.test_y.astype(np.int64))
+
+
+def folder_source(folder, shape) -> LabelledSetSource:
+    """The menu entry of the test images of ``folder``."""
+    return LabelledSetSource(f"Test images of {folder}",
+                             lambda progress: folder_test_set(folder, shape, progress))
+
+
+def is_digit_contract(contract: InputContract | None) -> bool:
+    """The network reads digits (or says nothing of its images): the digit test sets fit it."""
+    return contract is None or contract.pipeline == "digits" or contract.shape == (1, 28, 28)
+
+
+def default_sources(contract: InputContract | None = None) -> list[LabelledSetSource]:
+    """The test sets for a network with ``contract``.
+
+    Digit networks: MNIST's test set when it is on this computer, the offline digits, and the
+    offer to download MNIST (11 MB) when it is not. Other image networks: CIFAR-10's test set
+    (found, or downloaded first; offered first to 3x32x32 networks) and the test images of a
+    folder of images the user chooses."""
+    if not is_digit_contract(contract):
+        if find_cifar10() is not None:
+            cifar = LabelledSetSource("CIFAR-10 test set (10,000)", cifar10_test_set)
+        else:
+            cifar = LabelledSetSource("CIFAR-10 test set (download 170 MB first)",
+                                      lambda progress: cifar10_test_set(progress, download=True))
+        pick = LabelledSetSource("Images from a folder\u2026", None, pick=True)
+        return [cifar, pick] if tuple(contract.shape) == CIFAR10_SHAPE else [pick, cifar]
     offline = LabelledSetSource(f"Offline digits ({SYNTHETIC_TEST_SIZE:,}, drawn by cnnviz)",
                             synthetic_test_set)
     if find_mnist() is not None:
         return [LabelledSetSource("MNIST test set (10,000)", mnist_test_set), offline]
     return [offline, LabelledSetSource("MNIST test set (download 11 MB first)",
                                    lambda progress: mnist_test_set(progress, download=True))]
+
+
+def _family(contract: InputContract | None) -> tuple:
+    """What decides the test sets offered (see :func:`default_sources`)."""
+    return (is_digit_contract(contract),
+            contract is not None and tuple(contract.shape) == CIFAR10_SHAPE)
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,15 +159,24 @@ class EvaluationRun:
 
 def evaluate_test_set(model, source: LabelledSetSource, loaded: LabelledSet | None, network, token,
                       progress) -> EvaluationRun:
-    """Load the test set (unless ``loaded``) and evaluate ``model`` (a copy) on it."""
+    """Load the test set (unless ``loaded``) and evaluate ``model`` (a copy) on it, its images
+    made inputs as the network's contract says.
+
+    Raises
+    ------
+    ValueError
+        The images are not of the shape the network takes, or of more classes than it scores
+        (the message says both; :class:`cnnviz.data.InputShapeError` for the classes).
+    """
     test_set = loaded or source.load(progress)
-    shape = (1,) + test_set.images.shape[1:]
+    shape = input_shape_of(test_set.images)
     if tuple(model.input_shape) != shape:
-        raise ValueError(f"this network takes inputs of shape {tuple(model.input_shape)}; the "
-                         f"{test_set.name} images are {shape}")
+        raise ValueError(f"this network takes inputs of shape {tuple(model.input_shape)} "
+                         f"({format_input_shape(model.input_shape)} images); the "
+                         f"{test_set.name} images are {format_input_shape(shape)}")
     check_network_classes(model.output_shape, test_set.labels, f"the {test_set.name} images")
-    evaluation = evaluate_dataset(model, to_float_batch(test_set.images), test_set.labels,
-                                  progress=progress)
+    evaluation = evaluate_dataset(model, batch_to_input(test_set.images, network.contract),
+                                  test_set.labels, progress=progress)
     return EvaluationRun(test_set, evaluation, network, token)
 
 
@@ -136,7 +210,10 @@ class EvaluationView(QWidget):
         super().__init__(parent)
         self.setObjectName("evaluation_view")
         self.document = document
-        self.sources = default_sources() if sources is None else sources
+        self._fixed_sources = sources is not None
+        self._family = _family(document.network.contract)
+        self.sources = sources if sources is not None else default_sources(
+            document.network.contract)
         self.run: EvaluationRun | None = None
         self._loaded: dict[str, LabelledSet] = {}
         self._shown: tuple | None = None
@@ -150,6 +227,8 @@ class EvaluationView(QWidget):
         self.source_combo = QComboBox(objectName="test_set")
         for source in self.sources:
             self.source_combo.addItem(source.title)
+        self.source_combo.activated.connect(self._on_source_chosen)
+        self._source_index = 0
         self.source_combo.setToolTip("The labelled images to run the network on")
         self.source_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -207,18 +286,57 @@ class EvaluationView(QWidget):
         layout.addWidget(self.summary_label)
         layout.addWidget(self.splitter, 1)
 
-        document.model_changed.connect(self._on_network_changed)
+        document.model_changed.connect(self._on_model_changed)
         document.weights_changed.connect(self._on_network_changed)
 
     # ----------------------------------------------------------------- actions
+    def set_sources(self, sources: list[LabelledSetSource]) -> None:
+        """Offer ``sources`` in the test-set menu (the first chosen)."""
+        self.sources = list(sources)
+        self.source_combo.clear()
+        for source in self.sources:
+            self.source_combo.addItem(source.title)
+        self._source_index = 0
+
+    def add_folder(self, folder) -> None:
+        """Offer (and choose) the test images of the folder of images ``folder``, made the
+        current network's input size."""
+        source = folder_source(folder, tuple(self.document.network.contract.shape))
+        index = next((i for i, s in enumerate(self.sources) if s.title == source.title), None)
+        if index is None:
+            index = next((i for i, s in enumerate(self.sources) if s.pick), len(self.sources))
+            self.sources.insert(index, source)
+            self.source_combo.insertItem(index, source.title)
+        else:
+            self._loaded.pop(source.title, None)  # read it again: it may have changed
+        self.source_combo.setCurrentIndex(index)
+        self._source_index = index
+
+    @Slot(int)
+    def _on_source_chosen(self, index: int) -> None:
+        if not self.sources[index].pick:
+            self._source_index = index
+            return
+        folder = QFileDialog.getExistingDirectory(
+            self, "Folder of images, one folder per class (CLASS/*.png or train/ and test/)")
+        if folder:
+            self.add_folder(folder)
+        else:
+            self.source_combo.setCurrentIndex(self._source_index)
+
     @Slot()
     def evaluate(self) -> None:
         """Evaluate the current network on the chosen test set, in the worker."""
         source = self.sources[self.source_combo.currentIndex()]
-        loaded = self._loaded.get(source.title)
+        if source.pick:
+            self._on_source_chosen(self.source_combo.currentIndex())
+            return
         network = self.document.network
+        # A folder's images are made the network's size: another size, another set.
+        shape = tuple(network.contract.shape)
+        loaded = self._loaded.get((source.title, shape))
         model, token = network.model.copy(), network.token
-        self.runner.start(lambda progress: (source.title, evaluate_test_set(
+        self.runner.start(lambda progress: ((source.title, shape), evaluate_test_set(
             model, source, loaded, network, token, progress)))
 
     def shutdown(self) -> bool:
@@ -254,10 +372,11 @@ class EvaluationView(QWidget):
         if self._shown is not None and self._shown[0] == (run, index) \
                 and self._shown[1] is self.document.source:
             return  # the same click reported twice (click and activation)
-        pixels = run.test_set.images[index].astype(np.float32) / 255.0
-        h, w = pixels.shape
+        pixels = run.test_set.picture(index)
+        h, w = pixels.shape[:2]
         name = f"{run.test_set.name} #{index}"
-        source = ImageInput(LoadedImage(pixels, "L", (w, h), Path(name)))
+        source = ImageInput(LoadedImage(pixels, "RGB" if pixels.ndim == 3 else "L", (w, h),
+                                        Path(name)))
         try:
             self.document.set_source(source, f"Show {name}")
         except SessionError as exc:
@@ -281,9 +400,9 @@ class EvaluationView(QWidget):
 
     @Slot(object)
     def _on_finished(self, outcome) -> None:
-        title, run = outcome
+        key, run = outcome
         self._idle()
-        self._loaded[title] = run.test_set
+        self._loaded[key] = run.test_set
         self.run = run
         evaluation = run.evaluation
         self.matrix.show_confusion(evaluation.confusion, row_normalized(evaluation.confusion),
@@ -300,6 +419,8 @@ class EvaluationView(QWidget):
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self._idle()
+        if isinstance(self.runner.error, (ValueError, DataError)):
+            message = str(self.runner.error)  # an expected failure: its words, no Python name
         self.summary_label.setText(self.runner.failure_text(f"The evaluation failed: {message}"))
 
     def _idle(self) -> None:
@@ -314,8 +435,16 @@ class EvaluationView(QWidget):
         wrong = int(n - np.trace(evaluation.confusion))
         text = (f"<b>{evaluation.accuracy:.2%}</b> of {n:,} {run.test_set.name} images right "
                 f"({wrong:,} wrong), mean loss {evaluation.loss:.3f}. Rows: true class; blue: "
-                f"right; yellow to red: confusions, the more the redder. Click a cell to see "
-                f"its images.")
+                f"right; yellow to red: confusions, the more the redder; right: each class's "
+                f"accuracy. Click a cell to see its images.")
+        # Each class's accuracy, worst first, in the tool tip (the matrix's right column has
+        # them in class order; the panel's height is the matrix's).
+        names = run.network.classes
+        counts = evaluation.confusion.sum(axis=1)
+        order = np.argsort(evaluation.per_class_accuracy, kind="stable")
+        self.summary_label.setToolTip("Accuracy per class, worst first:\n" + "\n".join(
+            f"{names[k]}: {evaluation.per_class_accuracy[k]:.1%} of {counts[k]:,}"
+            for k in order if counts[k] > 0))
         network = self.document.network
         if run.network is not network or run.token != network.token:
             text += " <i>The network has changed since: evaluate again to update.</i>"
@@ -323,10 +452,10 @@ class EvaluationView(QWidget):
 
     def _show_examples(self, examples: list[Example], heading: str, total: int) -> None:
         name = self.run.test_set.name
-        images = self.run.test_set.images
         shown = f" (showing {len(examples)})" if total > len(examples) else ""
         self.gallery_label.setText(heading + shown + ":")
         names = self.run.network.classes
+        test_set = self.run.test_set
         captions, tips = [], []
         for example in examples:
             captions.append(f"{names[example.label]}\u2192{names[example.predicted]}\n"
@@ -336,8 +465,17 @@ class EvaluationView(QWidget):
             tips.append(f"{name} #{example.index}: true {names[example.label]}, predicted "
                         f"{names[example.predicted]} ({example.confidence:.1%}); then "
                         f"{runner_up}")
-        self.grid.set_images([images[e.index] / 255.0 for e in examples], captions,
+        self.grid.set_images([test_set.picture(e.index) for e in examples], captions,
                              [e.index for e in examples], tips)
+
+    @Slot()
+    def _on_model_changed(self) -> None:
+        """Another network: the test sets that fit its contract (digits or other images)."""
+        contract = self.document.network.contract
+        if not self._fixed_sources and _family(contract) != self._family:
+            self._family = _family(contract)
+            self.set_sources(default_sources(contract))
+        self._on_network_changed()
 
     @Slot()
     def _on_network_changed(self) -> None:

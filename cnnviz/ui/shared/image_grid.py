@@ -15,17 +15,20 @@ _KEY = Qt.ItemDataRole.UserRole
 
 
 def image_pixmap(image: np.ndarray, side: int) -> QPixmap:
-    """A ``side`` x ``side`` pixmap of ``image`` (H, W) with values in [0, 1], pixels kept sharp
-    (nearest-neighbour scaling, aspect ratio kept)."""
+    """A ``side`` x ``side`` pixmap of ``image`` (H, W) grey or (H, W, 3) red, green, blue, with
+    values in [0, 1], pixels kept sharp (nearest-neighbour scaling, aspect ratio kept)."""
     pixels = np.ascontiguousarray(to_uint8(image))
-    h, w = pixels.shape
-    qimage = QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    h, w = pixels.shape[:2]
+    if pixels.ndim == 3:
+        qimage = QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    else:
+        qimage = QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
     return QPixmap.fromImage(qimage).scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
                                             Qt.TransformationMode.FastTransformation)
 
 
 class ImageGrid(QListWidget):
-    """Images (H, W) in [0, 1] shown as ``side``-pixel tiles with a caption under each.
+    """Images (H, W) or (H, W, 3) in [0, 1] shown as ``side``-pixel tiles with a caption under each.
 
     Parameters
     ----------
@@ -63,7 +66,7 @@ class ImageGrid(QListWidget):
 
         Parameters
         ----------
-        images : sequence of ndarray (H, W), values in [0, 1]
+        images : sequence of ndarray (H, W) or (H, W, 3), values in [0, 1]
         captions : sequence of str
             One (possibly two-line) caption per image.
         keys : sequence of int, optional

@@ -50,6 +50,18 @@ SHUTDOWN_WAIT_MS = 3000
 DIALOG_DELAY_MS = 300
 
 
+def _forget_foreign_thread() -> None:
+    """Forget this QThread in :mod:`threading`'s registry, if a task registered it there.
+
+    A QThread whose task starts Python threads (a thread pool decoding a folder of images) is
+    registered by Python as a "dummy" thread when the first one is made, and Python 3.11 never
+    removes it: :func:`threading.enumerate` would list every such worker forever."""
+    ident = threading.get_ident()
+    if isinstance(threading._active.get(ident), threading._DummyThread):
+        with threading._active_limbo_lock:
+            threading._active.pop(ident, None)
+
+
 class _Worker(QObject):
     """Calls the task in the worker thread and reports throttled progress and the outcome."""
 
@@ -64,6 +76,12 @@ class _Worker(QObject):
 
     @Slot()
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            _forget_foreign_thread()
+
+    def _run(self) -> None:
         self.error: BaseException | None = None
         try:
             result = self._task(self.report)

@@ -139,8 +139,18 @@ class LayerListEditor(QWidget):
 
     @Slot(str)
     def fill_preset(self, name: str) -> None:
-        """Fill the list with preset ``name``'s layers."""
-        self.set_layers(editable_layers(build_preset(name, seed=0)), origin=name)
+        """Fill the list with preset ``name``'s layers, its last layer scoring :attr:`classes`."""
+        self.set_layers(editable_layers(build_preset(name, seed=0, outputs=self.classes)),
+                        origin=name)
+
+    def set_data_shape(self, input_shape, classes: int, refill: str | None = None) -> None:
+        """The training images are now ``input_shape`` (C, H, W) images of ``classes`` classes:
+        check the list against them, after refilling it with preset ``refill`` if given."""
+        self.input_shape, self.classes = tuple(input_shape), int(classes)
+        if refill is not None:
+            self.fill_preset(refill)
+        else:
+            self._update(self.selected_row(), rebuild_form=False)
 
     def set_current_model(self, model: Sequential | None) -> None:
         """The network "Start From > The Current Network" copies (None: none to copy)."""

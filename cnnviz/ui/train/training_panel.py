@@ -1,8 +1,12 @@
 """The Training panel: train the network from the window and watch it learn.
 
 Choose the data (MNIST found on this computer, from a folder, downloaded, or digits cnnviz draws
-itself), the network (the current one, or a new one from the layer-list editor, which presets
-fill) and the hyperparameters, then Start. The data load in a worker thread behind a progress
+itself; CIFAR-10 found or downloaded; any folder of images in class folders), the network (the
+current one, or a new one from the layer-list editor, which presets fill, for the data's image
+shape and classes) and the hyperparameters, then Start. A new network trained on named data
+(CIFAR-10, a folder of images) gets their class names and the per-channel mean and standard
+deviation of the training images in its input contract, as with ``cnnviz train``; the images are
+normalised by the network's contract. The data load in a worker thread behind a progress
 dialog with Cancel; another (:class:`~cnnviz.ui.train.training_worker.TrainingRunner`) drives the
 :class:`~cnnviz.training.Trainer`, which trains its own copy of the network in a process of its
 own (:class:`~cnnviz.training.remote.TrainerProcess`), so that its computing never waits for the
@@ -26,7 +30,8 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGridLayout,
                                QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from cnnviz.nn import Sequential
+from cnnviz.data import DataError
+from cnnviz.nn import ContractError, ModelError, Sequential, default_contract
 from cnnviz.nn.parallel import default_workers
 from cnnviz.session import NetworkEntry, SessionError
 from cnnviz.training import Progress, TrainConfig
@@ -61,9 +66,11 @@ HEALTH_PROBE = 64
 HEALTH_INTERVAL = 0.25
 #: Said of the last run's curves once the weights they describe are gone.
 OUTDATED_NOTE = "Weights changed since this run (figures of weights that are gone)."
-#: The digits' shape and classes.
-IMAGE_SHAPE = (1, 28, 28)
-CLASSES = 10
+#: What the "from a folder" entries of the data menu hold instead of a source.
+PICK_MNIST, PICK_IMAGES = "pick-mnist", "pick-images"
+#: Digit presets, and the colour preset a new network starts from when the data are colour.
+DIGIT_PRESETS = ("lenet5", "tiny", "mlp")
+COLOUR_PRESET = "cifar-tutorial"
 
 
 @dataclass(eq=False)
@@ -77,6 +84,12 @@ class TrainingRun:
     config: TrainConfig
     data: TrainingData
     history: TrainingHistory
+
+
+def _conversion(contract) -> tuple:
+    """What of a contract decides how images become inputs (not the class names)."""
+    return contract.shape, contract.pipeline, contract.fit, contract.fill, contract.mean, \
+        contract.std
 
 
 def _format_seconds(seconds: float) -> str:
@@ -187,17 +200,23 @@ class TrainingPanel(QWidget):
     def _build_data_box(self) -> QGroupBox:
         box = QGroupBox("Data")
         self.data_combo = QComboBox(objectName="data_combo", minimumContentsLength=16,
-                                    toolTip="The digits to train on")
+                                    toolTip="The images to train on")
         self.data_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        for source in (DataSource("mnist"), DataSource("offline")):
+        for source in (DataSource("mnist"), DataSource("offline"), DataSource("cifar10")):
             self.data_combo.addItem(source.title, source)
-        self.data_combo.addItem("MNIST from a folder\u2026", None)
+        self.data_combo.addItem("MNIST from a folder\u2026", PICK_MNIST)
+        self.data_combo.addItem("Images from a folder\u2026", PICK_IMAGES)
+        self.data_combo.setToolTip("The images to train on: digits (MNIST, drawn by cnnviz), "
+                                   "CIFAR-10, or any folder of images laid out CLASS/*.png "
+                                   "(optionally inside train/ and test/)")
+        self._data_index = 0
         self.data_combo.activated.connect(self._on_data_chosen)
         self.count_spin = QSpinBox(objectName="count_spin", minimum=0, maximum=60000,
                                    singleStep=1000, specialValueText="all",
                                    toolTip="How many training images to use (all: MNIST's "
-                                           f"60,000; {OFFLINE_DEFAULT_SIZE:,} offline digits)")
+                                           f"60,000; {OFFLINE_DEFAULT_SIZE:,} offline digits; "
+                                           "CIFAR-10's 50,000; every image of a folder)")
         self.validation_spin = QSpinBox(objectName="validation_spin", minimum=0, maximum=10000,
                                         value=5000, singleStep=500,
                                         toolTip="Images held out of training and scored after "
@@ -215,7 +234,8 @@ class TrainingPanel(QWidget):
         self.network_combo.addItem("The current network (continue training it)", "current")
         self.network_combo.currentIndexChanged.connect(self._update_controls)
         self.network_label = QLabel(objectName="network_check", wordWrap=True)
-        self.editor = LayerListEditor(IMAGE_SHAPE, CLASSES)
+        source = self.data_source()
+        self.editor = LayerListEditor(source.input_shape, len(source.class_names))
         self.editor.changed.connect(self._update_controls)
         layout = QVBoxLayout(box)
         layout.addWidget(self.network_combo)
@@ -253,7 +273,16 @@ class TrainingPanel(QWidget):
         return self.run is not None or self._starting is not None or self.loader.running
 
     def data_source(self) -> DataSource | None:
-        return self.data_combo.currentData()
+        data = self.data_combo.currentData()
+        return data if isinstance(data, DataSource) else None
+
+    def network_contract(self) -> tuple:
+        """``(contract, fresh)``: the contract of the network the run trains before training
+        (a new network's is the one its shape implies), and whether it is new."""
+        if self.network_combo.currentData() == "new":
+            shape = tuple(self.editor.input_shape)
+            return default_contract(shape, (self.editor.classes,)), True
+        return self.document.network.contract, False
 
     def config(self) -> TrainConfig:
         """The settings of a run as the controls show them."""
@@ -269,12 +298,24 @@ class TrainingPanel(QWidget):
             return "Choose the images to train on."
         if self.network_combo.currentData() == "new":
             return self.editor.check.problem
-        model = self.document.model
-        if tuple(model.input_shape) != IMAGE_SHAPE or tuple(model.output_shape) != (CLASSES,):
-            return (f"The current network takes {format_shape(model.input_shape)} inputs and "
-                    f"gives {format_shape(model.output_shape)} outputs; training on digits "
-                    f"needs {format_shape(IMAGE_SHAPE)} images and {CLASSES} class scores. "
-                    "Train a new network instead.")
+        return self._current_network_problem()
+
+    def _current_network_problem(self) -> str | None:
+        """Why the current network cannot be trained on the chosen data, or None."""
+        source, model = self.data_source(), self.document.model
+        classes = len(source.class_names)
+        what = ("digits" if source.digits else "CIFAR-10" if source.kind == "cifar10"
+                else f"the images of {source.folder.name}")
+        shape, outputs = tuple(model.input_shape), tuple(model.output_shape)
+        if source.resizes:
+            fits = len(shape) == 3 and shape[0] in (1, 3)
+            needs = "1\u00d7H\u00d7W (grey) or 3\u00d7H\u00d7W (colour) images"
+        else:
+            fits, needs = shape == source.input_shape, f"{format_shape(source.input_shape)} images"
+        if not fits or outputs != (classes,):
+            return (f"The current network takes {format_shape(shape)} inputs and gives "
+                    f"{format_shape(outputs)} outputs; training on {what} needs {needs} and "
+                    f"{classes} class scores. Train a new network instead.")
         return None
 
     @Slot()
@@ -305,22 +346,65 @@ class TrainingPanel(QWidget):
 
     @Slot(int)
     def _on_data_chosen(self, index: int) -> None:
-        if self.data_combo.itemData(index) is not None:
+        choice = self.data_combo.itemData(index)
+        if isinstance(choice, DataSource):
+            self._data_index = index
+            self._data_changed()
             return
-        folder = QFileDialog.getExistingDirectory(self, "Folder with the four MNIST files")
-        if folder:
-            self.select_data(DataSource("folder", Path(folder)))
+        if choice == PICK_MNIST:
+            folder = QFileDialog.getExistingDirectory(self, "Folder with the four MNIST files")
+            if folder:
+                self.select_data(DataSource("folder", Path(folder)))
+                return
         else:
-            self.data_combo.setCurrentIndex(0)
+            folder = QFileDialog.getExistingDirectory(
+                self, "Folder of images, one folder per class (CLASS/*.png or train/ and test/)")
+            if folder:
+                self.select_image_folder(folder)
+                return
+        self.data_combo.setCurrentIndex(self._data_index)  # the choice before
+
+    def select_image_folder(self, folder) -> bool:
+        """Make the folder of images ``folder`` the data choice; a folder that is not one is
+        refused with a message (the choice stays). True if it was chosen."""
+        try:
+            source = DataSource.probe(folder)
+        except (DataError, OSError) as exc:
+            self.data_combo.setCurrentIndex(self._data_index)
+            self.error.emit("Cannot train on this folder", str(exc))
+            return False
+        self.select_data(source)
+        return True
 
     def select_data(self, source: DataSource) -> None:
         """Make ``source`` the data choice (added to the menu if it is not there)."""
         combo = self.data_combo
         index = next((i for i in range(combo.count()) if combo.itemData(i) == source), -1)
         if index < 0:
-            index = combo.count() - 1  # before "MNIST from a folder..."
-            combo.insertItem(index, source.title, source)
+            index = next(i for i in range(combo.count())
+                         if not isinstance(combo.itemData(i), DataSource))
+            combo.insertItem(index, source.title, source)  # before the "from a folder" entries
+        else:
+            combo.setItemData(index, source)  # a folder probed again: its classes may differ
+            combo.setItemText(index, source.title)
         combo.setCurrentIndex(index)
+        self._data_index = index
+        self._data_changed()
+
+    def _data_changed(self) -> None:
+        """The data's shape and classes are the new network's: the layer editor checks its
+        list against them (a digit preset left as it is becomes the colour preset for colour
+        data, and back)."""
+        source = self.data_source()
+        if source is not None:
+            shape, classes = source.input_shape, len(source.class_names)
+            preset = self.editor.network_name
+            if shape[0] == 3 and preset in DIGIT_PRESETS:
+                preset = COLOUR_PRESET
+            elif source.digits and preset not in DIGIT_PRESETS and preset != "custom":
+                preset = "lenet5"
+            self.editor.set_data_shape(shape, classes,
+                                       refill=preset if preset != "custom" else None)
         self._update_controls()
 
     @Slot(object)
@@ -340,7 +424,7 @@ class TrainingPanel(QWidget):
             return
         self.stages.flush()  # the last run's last weights, before a run that continues them
         choice = (self.data_source(), self.count_spin.value(), self.validation_spin.value(),
-                  self.settings.seed)
+                  self.settings.seed, *self.network_contract())
         data = self.loader.cached(*choice)
         if data is not None:
             self._begin(data)
@@ -363,22 +447,24 @@ class TrainingPanel(QWidget):
             return  # stopped (or the window closed) before it began
         (data, config), self._starting = self._starting, None
         self._figures_of = None  # the new run's figures replace them
+        problem = self._data_problem(data)
+        if problem is not None:
+            self._update_controls()
+            self.error.emit("Cannot train this network", problem)
+            return
         if self.network_combo.currentData() == "new":
             name = self.editor.network_name
-            model = build_network(self.editor.layers(), IMAGE_SHAPE, seed=config.seed, name=name)
             try:
-                self.document.set_network(NetworkEntry(model), f"New Network {name}")
-            except SessionError as exc:
+                model = build_network(self.editor.layers(), self.editor.input_shape,
+                                      seed=config.seed, name=name, classes=self.editor.classes)
+                # The contract the data gave it: class names, per-channel mean and std.
+                self.document.set_network(NetworkEntry(model, contract=data.contract),
+                                          f"New Network {name}")
+            except (ModelError, SessionError) as exc:
                 self._update_controls()
                 self.error.emit("Cannot train this network", str(exc))
                 return
         network = self.document.network
-        if tuple(data.train_x.shape[1:]) != tuple(network.model.input_shape):
-            self._update_controls()
-            self.error.emit("Cannot train this network",
-                            f"The network takes {format_shape(network.model.input_shape)} "
-                            f"inputs; the images are {format_shape(data.train_x.shape[1:])}.")
-            return
         trainer = TrainerProcess(network.model.copy(), data.train_x, data.train_y, data.val_x,
                                  data.val_y, config, nice=WORKER_NICE)
         self._runs += 1
@@ -393,6 +479,29 @@ class TrainingPanel(QWidget):
         # them, the first time) in the next.
         run = self.run
         self.stages.run(lambda: self._announce(run))
+
+    def _data_problem(self, data: TrainingData) -> str | None:
+        """Why the loaded ``data`` cannot train the network chosen, in words, or None."""
+        if self.network_combo.currentData() == "new":
+            shape, outputs = tuple(self.editor.input_shape), self.editor.classes
+        else:
+            model = self.document.model
+            shape, outputs = tuple(model.input_shape), math.prod(model.output_shape)
+            current = self.document.network.contract
+            if data.contract is not None and _conversion(data.contract) != _conversion(current):
+                return ("The current network changed while its data were loading: press "
+                        "Start again.")
+        images = tuple(data.train_x.shape[1:])
+        if images != shape:
+            return (f"The network takes {format_shape(shape)} inputs; the images are "
+                    f"{format_shape(images)}. Build a network for {format_shape(images)} images "
+                    "(Start From a preset in the layer list) or choose other data.")
+        labels = max(int(data.train_y.max(initial=0)), int(data.val_y.max(initial=0))) + 1
+        if labels > outputs:
+            return (f"The network gives {outputs} class scores; the images are of {labels} "
+                    "classes. Choose the data again (its classes are counted when chosen), "
+                    "then build a network for them.")
+        return None
 
     def _announce(self, run: TrainingRun) -> None:
         if run is self.run:
@@ -480,6 +589,9 @@ class TrainingPanel(QWidget):
     def _on_load_failed(self, message: str) -> None:
         self.status_label.setText("The data could not be loaded.")
         self._update_controls()
+        error = self.loader.runner.error
+        if isinstance(error, (DataError, ContractError, ValueError)):
+            message = str(error)  # the words of an expected failure, not its Python name
         self.error.emit("Cannot load the training data", message)
 
     # ----------------------------------------------------------------- training
