@@ -101,8 +101,13 @@ def load_model_with_metadata(path) -> tuple[Sequential, dict]:
 def load_network(path) -> NetworkFile:
     """Read a model file: the network, its metadata (empty when absent) and its input contract
     (checked against the network; :func:`~cnnviz.nn.contract.default_contract` for files that
-    have none); raises :class:`ModelFileError`."""
+    have none); raises :class:`ModelFileError`. A ``.onnx`` file is read by
+    :func:`cnnviz.nn.onnx_io.load_onnx`."""
     path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        from .onnx_io import load_onnx
+
+        return load_onnx(path)
     arrays = _read_arrays(path)
     config = _parse_json(arrays.pop("architecture", None), "architecture", path, required=True)
     metadata = _parse_json(arrays.pop("metadata", None), "metadata", path, required=False) or {}

@@ -87,8 +87,16 @@ def pair_setting(lo, hi, optional=False):
     return Setting(wanted, lambda v: (optional and v is None) or _is_pair(v, lo, hi))
 
 
-PADDING = Setting(f"'valid', 'same', or an integer from 0 to {MAX_WINDOW} or a pair of them",
-                  lambda v: v in ("valid", "same") if isinstance(v, str) else _is_pair(v, 0, MAX_WINDOW))
+def _is_padding(v):
+    if isinstance(v, str):
+        return v in ("valid", "same")
+    if isinstance(v, (list, tuple)) and len(v) == 4:  # (top, bottom, left, right), from ONNX
+        return all(_is_int(x, 0, MAX_WINDOW) for x in v)
+    return _is_pair(v, 0, MAX_WINDOW)
+
+
+PADDING = Setting(f"'valid', 'same', or an integer from 0 to {MAX_WINDOW}, a pair of them "
+                  f"(height, width) or four (top, bottom, left, right)", _is_padding)
 BOOL = Setting("true or false", lambda v: isinstance(v, bool))
 
 
@@ -319,21 +327,38 @@ class MaxPool2D(_Pool2D):
 
 
 class AvgPool2D(_Pool2D):
-    """Average pooling; padded pixels are left out of the mean."""
+    """Average pooling; padded pixels are left out of the mean, unless ``count_include_pad``
+    (PyTorch's default, ONNX's option): then every window divides by its full size."""
 
     kind = "AvgPool2D"
+    SETTINGS = {**_Pool2D.SETTINGS, "count_include_pad": BOOL}
+
+    def __init__(self, size=2, stride=None, padding="valid", count_include_pad=False):
+        super().__init__(size, stride, padding)
+        self.count_include_pad = bool(count_include_pad)
 
     def forward(self, x, training=False):
         xc = _channel_major(x)
         self._x_shape = xc.shape
         y, self._count = ops.avgpool_forward(xc, self.size, self.stride, self.pad,
                                              self.output_shape[1:])
+        if self.count_include_pad and any(self.pad):
+            # The mean over the real pixels, rescaled to a division by the whole window.
+            full = np.asarray(self.size[0] * self.size[1], dtype=y.dtype)
+            y *= self._count / full
+            self._count = np.broadcast_to(full, self._count.shape)
         return _batch_first(y)
 
     def backward(self, dy):
         dx = ops.avgpool_backward(_channel_major(dy), self._count, self._x_shape, self.size,
                                   self.stride, self.pad)
         return _batch_first(dx)
+
+    def config(self):
+        config = super().config()
+        if self.count_include_pad:  # only when set: files stay readable by older versions
+            config["count_include_pad"] = True
+        return config
 
 
 class Flatten(Layer):
