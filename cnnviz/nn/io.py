@@ -71,9 +71,14 @@ def save_model(model: Sequential, path, metadata: dict | None = None,
     ``contract`` (how images become the input, the class names) is recorded in the architecture;
     None records :func:`~cnnviz.nn.contract.default_contract` of the network. A contract that
     does not fit the network raises :class:`~cnnviz.nn.contract.ContractError` before anything
-    is written. The name is used as given: no ``.npz`` is appended.
+    is written. The name is used as given: no ``.npz`` is appended; a name ending in ``.onnx``
+    is written as ONNX (:func:`cnnviz.nn.onnx_export.save_onnx`).
     """
     path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        from .onnx_export import save_onnx
+
+        return save_onnx(model, path, contract, metadata)
     if contract is None:
         contract = default_contract(model.input_shape, model.output_shape)
     contract.check_network(model.input_shape, model.output_shape)

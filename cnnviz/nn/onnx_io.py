@@ -40,6 +40,7 @@ import numpy as np
 from .budget import MEMORY_SHARE, BudgetError, estimate, machine_memory
 from .contract import ContractError, InputContract, default_contract
 from .errors import ModelError, ModelFileError
+from .geometry import resolve_padding
 from .layers import show_value
 from .model import Sequential, layer_from_config
 
@@ -1009,10 +1010,17 @@ class _Walker:
         return tuple(a + b for a, b in zip(pads, act.pad[:4])), act.pad[4]
 
     @staticmethod
-    def _padding_setting(pads):
+    def _padding_setting(pads, size, kernel, stride, dilation):
+        """The engine's padding setting for ``pads`` (top, bottom, left, right): "valid",
+        "same" (when it resolves to these pads, as cnnviz's own files say it), or numbers."""
         top, bottom, left, right = (int(v) for v in pads)
+        if top == bottom == left == right == 0:
+            return "valid"
+        if resolve_padding("same", tuple(kernel), tuple(stride), tuple(dilation),
+                           tuple(size)) == (top, bottom, left, right):
+            return "same"
         if top == bottom == left == right:
-            return "valid" if top == 0 else top
+            return top
         if top == bottom and left == right:
             return [top, left]
         return [top, bottom, left, right]
@@ -1050,7 +1058,7 @@ class _Walker:
             raise _Refused(f"{_node_text(node)} has a bias of shape {list(bias.shape)} for "
                            f"{filters} filters")
         config = {"kind": "Conv2D", "out_channels": int(filters), "kernel_size": [kh, kw],
-                  "stride": stride, "dilation": dilation, "padding": self._padding_setting(pads),
+                  "stride": stride, "dilation": dilation, "padding": self._padding_setting(pads, act.shape[1:], kernel, stride, dilation),
                   "use_bias": bias is not None}
         out = self._add_layer(node, config, weight, bias, shape_from=act)
         self._set(node, out)
@@ -1089,7 +1097,8 @@ class _Walker:
                                f"padding in the mean; cnnviz cannot do both")
             pads = (pads[0], pads[1] + extra[0], pads[2], pads[3] + extra[1])
         config = {"kind": kind, "size": kernel, "stride": stride,
-                  "padding": self._padding_setting(pads)}
+                  "padding": self._padding_setting(pads, act.shape[1:], kernel, stride,
+                                                   (1, 1))}
         if include:
             config["count_include_pad"] = True
         self._set(node, self._add_layer(node, config, shape_from=act))
