@@ -93,8 +93,10 @@ def _fail(path, message):
 
 
 def _node_text(node) -> str:
+    from .io import clean_text
+
     name = node.name or (node.output[0] if len(node.output) else "")
-    return f"node {show_value(name, 60)} ({show_value(node.op_type, 40)})"
+    return f"node {show_value(name, 60)} ({clean_text(node.op_type, 40) or '?'})"
 
 
 class _Refused(Exception):
