@@ -226,8 +226,38 @@ def read_proto(path: Path):
     del data
     if not proto.HasField("graph"):
         _fail(path, "not an ONNX model (it has no graph)")
+    _check_text(proto, path)
     _read_external_data(proto, path)
     return proto
+
+
+def _check_text(proto, path) -> None:
+    """Refuse names that are not valid UTF-8 (protobuf hands them over as bytes)."""
+    graph = proto.graph
+
+    def texts():
+        yield graph.name
+        for value in (*graph.input, *graph.output, *graph.value_info):
+            yield value.name
+            if value.type.HasField("tensor_type"):
+                for dim in value.type.tensor_type.shape.dim:
+                    yield dim.dim_param
+        for tensor in (*graph.initializer, *_all_tensors(graph)):
+            yield tensor.name
+            for entry in tensor.external_data:
+                yield entry.key
+                yield entry.value
+        for node in graph.node:
+            yield from (node.name, node.op_type, node.domain, *node.input, *node.output)
+            for attr in node.attribute:
+                yield attr.name
+                yield attr.ref_attr_name
+        for entry in (*proto.metadata_props, *proto.opset_import):
+            yield from ((entry.key, entry.value) if hasattr(entry, "key") else (entry.domain,))
+        yield proto.producer_name
+
+    if not all(isinstance(text, str) for text in texts()):
+        _fail(path, "a name or text in the file is not valid UTF-8: the file is damaged")
 
 
 def _check_size(path, size: int, what: str) -> None:
@@ -421,9 +451,27 @@ def convert(proto, path) -> Converted:
         _fail(path, f"it uses ONNX operator set {opset}; cnnviz reads {MIN_OPSET} to {newest}")
     walker = _Walker(proto.graph, opset, path)
     try:
-        return walker.run()
+        with np.errstate(all="ignore"):  # NaN and overflow are checked where they matter
+            return walker.run()
     except _Refused as exc:
         _fail(path, str(exc))
+
+
+# The attribute types (AttributeProto.type) the operators cnnviz reads expect: 1 float,
+# 2 int, 3 string, 4 tensor, 6 floats, 7 ints.
+_ATTRIBUTE_TYPES = {
+    **{name: (7,) for name in ("kernel_shape", "pads", "strides", "dilations", "perm", "axes")},
+    **{name: (2,) for name in ("group", "ceil_mode", "count_include_pad", "transA", "transB",
+                               "axis", "storage_order", "training_mode", "allowzero", "to",
+                               "start", "end")},
+    **{name: (1,) for name in ("alpha", "beta", "epsilon", "ratio", "momentum")},
+    **{name: (3,) for name in ("auto_pad", "mode")},
+}
+
+
+def _short(value: float) -> float:
+    """A float32 setting as the shortest decimal that is that float32 (0.2, not 0.2000000029)."""
+    return float(str(np.float32(value)))
 
 
 _ELEMENTWISE = {"Relu": "ReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Softplus": "Softplus"}
@@ -568,6 +616,14 @@ class _Walker:
             if attr.ref_attr_name:
                 raise _Refused(f"{_node_text(node)} refers to a function attribute")
             kind = attr.type
+            wanted = _ATTRIBUTE_TYPES.get(attr.name)
+            if wanted is not None and kind not in wanted and not (
+                    node.op_type == "Constant" or (attr.name == "value" and kind == 1)):
+                raise _Refused(f"{_node_text(node)}: its attribute {show_value(attr.name, 40)} "
+                               f"has the wrong type (the file is damaged?)")
+            if attr.name in out:
+                raise _Refused(f"{_node_text(node)}: its attribute {show_value(attr.name, 40)} "
+                               f"appears twice")
             if kind == 1:
                 out[attr.name] = float(attr.f)
             elif kind == 2:
@@ -926,7 +982,8 @@ class _Walker:
         self._elementwise(node, inputs, {"kind": "Softplus"})
 
     def _op_LeakyRelu(self, node, inputs, attrs):
-        self._elementwise(node, inputs, {"kind": "LeakyReLU", "alpha": attrs.get("alpha", 0.01)})
+        self._elementwise(node, inputs, {"kind": "LeakyReLU",
+                                         "alpha": _short(attrs.get("alpha", 0.01))})
 
     def _op_Dropout(self, node, inputs, attrs):
         if len(node.output) > 1 and node.output[1]:
@@ -937,7 +994,7 @@ class _Walker:
         if len(inputs) > 2 and inputs[2] is not None:
             if bool(self._const(node, inputs[2], "training mode").reshape(-1)[0]):
                 raise _Refused(f"{_node_text(node)} is in training mode (random at inference)")
-        self._elementwise(node, inputs[:1], {"kind": "Dropout", "rate": ratio})
+        self._elementwise(node, inputs[:1], {"kind": "Dropout", "rate": _short(ratio)})
 
     def _op_Softmax(self, node, inputs, attrs):
         act = inputs[0]
@@ -1008,6 +1065,9 @@ class _Walker:
         if not isinstance(value, list) or len(value) != 2:
             raise _Refused(f"{_node_text(node)} has {name} {show_value(value)}; cnnviz's windows "
                            f"are 2-D")
+        if min(value) < 1:
+            raise _Refused(f"{_node_text(node)} has {name} {show_value(value)}; they must be at "
+                           f"least 1")
         return value
 
     def _pending_pad(self, node, act, attrs, pads):
@@ -1054,6 +1114,8 @@ class _Walker:
             raise _Refused(f"{_node_text(node)} has filters for {inner} channels, its input has "
                            f"{channels}")
         kernel = attrs.get("kernel_shape", [kh, kw])
+        if min(weight.shape) < 1:
+            raise _Refused(f"{_node_text(node)} has empty weights {list(weight.shape)}")
         if list(kernel) != [kh, kw]:
             raise _Refused(f"{_node_text(node)}: kernel_shape {kernel} differs from its weights")
         stride = self._pair_attr(node, attrs, "strides", [1, 1])
@@ -1334,7 +1396,8 @@ def verify_import(proto, converted: Converted, path, seed: int = 0) -> float:
         (1 if macs > VERIFY_ONE_IMAGE_MACS else 2)
     rng = np.random.default_rng(seed)
     x = rng.random((count, *model.input_shape), dtype=np.float32)
-    ours = model.forward(x)
+    with np.errstate(all="ignore"):  # a non-finite output is reported below
+        ours = model.forward(x)
     feed = x.transpose(0, 2, 3, 1) if converted.input_layout == "nhwc" else x
     try:
         reference = ReferenceEvaluator(proto).run(None, {converted.input_name: feed})[0]

@@ -1,0 +1,92 @@
+"""Writing ONNX: the file passes onnx.checker, opens again to the same network and contract,
+and onnx's ReferenceEvaluator computes the same outputs."""
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+from onnx.reference import ReferenceEvaluator  # noqa: E402
+
+from cnnviz.cli import main  # noqa: E402
+from cnnviz.nn import (AvgPool2D, Conv2D, Dense, Dropout, Flatten, InputContract,  # noqa: E402
+                       LeakyReLU, MaxPool2D, ModelError, Sequential, Sigmoid, Softmax, Softplus,
+                       Tanh, build_preset, load_network, save_model)
+from cnnviz.nn.onnx_export import save_onnx  # noqa: E402
+
+
+def every_layer_network():
+    layers = [Conv2D(out_channels=4, kernel_size=3, padding="same"), LeakyReLU(0.2),
+              MaxPool2D(3, 2, padding=[1, 0, 1, 0]),
+              Conv2D(out_channels=5, kernel_size=(3, 2), stride=(1, 2), dilation=(2, 1),
+                     padding=[2, 1, 0, 1], use_bias=False), Tanh(),
+              AvgPool2D(3, 1, padding=1, count_include_pad=True), Softplus(),
+              AvgPool2D(2, 2, padding=1), Sigmoid(), Flatten(), Dropout(0.3),
+              Dense(out_features=9), Tanh(), Dense(out_features=4, use_bias=False), Softmax()]
+    return Sequential(layers, (3, 13, 15), seed=3, name="every layer")
+
+
+def same_network(a, b):
+    """The same layers and settings; a padding may come back as other words for the same pads
+    (ONNX stores numbers: 1 around a 3x3 window of stride 1 is read as "same")."""
+    def settings(net):
+        return [{k: v for k, v in spec.items() if k != "padding"} for spec in net.config()["layers"]]
+
+    pads = [getattr(layer, "pad", None) for layer in a.layers]
+    return (settings(a) == settings(b) and pads == [getattr(layer, "pad", None) for layer in b.layers]
+            and a.input_shape == b.input_shape and a.name == b.name)
+
+
+@pytest.mark.parametrize("which", ["every", "lenet5", "vgg-small", "mlp"])
+def test_round_trip(tmp_path, which):
+    net = every_layer_network() if which == "every" else build_preset(which, seed=1)
+    contract = None
+    if which == "every":
+        contract = InputContract((3, 13, 15), ("a", "b", "c", "d"), pipeline="image", fit="pad",
+                                 mean=(0.1, 0.2, 0.3), std=(0.5, 0.5, 0.5))
+    path = save_onnx(net, tmp_path / "net.onnx", contract, metadata={"accuracy": 0.5})
+    onnx.checker.check_model(str(path), full_check=True)
+    back = load_network(path)
+    assert same_network(back.model, net)
+    assert back.metadata["accuracy"] == 0.5
+    if contract is not None:
+        assert back.contract == contract
+    for name, value in net.named_params().items():
+        np.testing.assert_array_equal(back.model.named_params()[name], value)
+    x = np.random.default_rng(0).random((3, *net.input_shape), dtype=np.float32)
+    want = net.forward(x)
+    np.testing.assert_array_equal(back.model.forward(x), want)
+    got = ReferenceEvaluator(str(path)).run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # saving again as .npz keeps the contract
+    save_model(back.model, tmp_path / "again.npz", contract=back.contract)
+    assert load_network(tmp_path / "again.npz").contract == back.contract
+
+
+def test_save_model_writes_onnx_by_the_name_and_atomically(tmp_path):
+    net = build_preset("tiny", seed=0)
+    path = tmp_path / "tiny.ONNX"
+    save_model(net, path)
+    onnx.checker.check_model(str(path))
+    assert same_network(load_network(path).model, net)
+    # a failing save leaves the old file as it was, and no temporary file behind
+    before = path.read_bytes()
+    bad = InputContract((1, 28, 28), ("x",) * 1, pipeline="digits")
+    with pytest.raises(ModelError):
+        save_model(net, path, contract=bad)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.ONNX"]
+
+
+def test_export_command(tmp_path, capsys):
+    out = tmp_path / "lenet5.onnx"
+    assert main(["export", "lenet5", str(out)]) == 0
+    assert "61,706 parameters" in capsys.readouterr().err
+    onnx.checker.check_model(str(out))
+    assert main(["export", str(out), str(tmp_path / "back.npz")]) == 0
+    assert load_network(tmp_path / "back.npz").model.config() == build_preset("lenet5").config()
+    assert main(["summary", str(out)]) == 0
+    assert "input: 1x28x28" in capsys.readouterr().out
+    assert main(["export", "lenet5", str(tmp_path / "x.txt")]) == 2
+    assert "must end in .onnx or .npz" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "missing.onnx"), str(out)]) == 2
+    assert "no such file" in capsys.readouterr().err
