@@ -52,8 +52,11 @@ READ_FACTOR = 3
 MAX_NODES = 20_000
 MAX_TENSOR_BYTES = 2**31
 MAX_INPUT_SIDE = 4096
-#: Largest constant computed at import (shape arithmetic, never weights).
+#: Largest input of an operator computed at import (shape arithmetic)...
 MAX_FOLDED = 2**20
+#: ... and largest output (ConstantOfShape/Expand may make weights: structure-only files such
+#: as onnx's own test networks); all of them together must fit as the file's size does.
+MAX_FOLDED_OUTPUT = 2**28
 MAX_PARAM_MAGNITUDE = 1e5
 #: Oldest opset read (the issue's range: PyTorch and Keras converters write 7 and newer).
 MIN_OPSET = 7
@@ -366,7 +369,9 @@ def tensor_array(tensor, path) -> np.ndarray:
         if len(raw) != count * dtype.itemsize:
             _fail(path, f"{where} holds {len(raw):,} bytes, its shape {show_value(list(dims))} "
                         f"needs {count * dtype.itemsize:,}")
-        return np.frombuffer(raw, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
+        # A read-only view of the message's bytes (no copy: VGG-16 holds 553 MB of them).
+        return np.frombuffer(raw, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="),
+                                                                    copy=False)
     if tensor.data_type == _FLOAT:
         values, fieldname = tensor.float_data, np.float32
     elif tensor.data_type == _DOUBLE:
@@ -483,6 +488,7 @@ class _Walker:
         self.values: dict[str, object] = {}
         self.specs: list[_Spec] = []
         self.notes: list[str] = []
+        self.folded_bytes = 0
 
     # ------------------------------------------------------------------ set-up
     def run(self) -> Converted:
@@ -504,6 +510,8 @@ class _Walker:
         self.input_name = inputs[0].name
         dims = self._input_dims(inputs[0])
         nodes = self._ordered(graph)
+        self.read = {name for node in nodes for name in node.input}
+        self.read.update(value.name for value in graph.output)
         if [id(n) for n in nodes] != [id(n) for n in graph.node]:
             # The reference evaluator (the self-check) runs nodes in the file's order.
             ordered = [type(n)() for n in nodes]
@@ -872,8 +880,13 @@ class _Walker:
             raise _Refused(f"{_node_text(node)} computes on constants too large to follow")
         results = _run_one(node, arrays, self.opset)
         for r in results:
-            if r.size > MAX_FOLDED:
+            self.folded_bytes += r.nbytes
+            if r.size > MAX_FOLDED_OUTPUT:
                 raise _Refused(f"{_node_text(node)} makes a constant too large to follow")
+        memory = machine_memory()
+        if memory is not None and READ_FACTOR * self.folded_bytes > MEMORY_SHARE * memory:
+            raise _Refused(f"{_node_text(node)}: the constants computed at import need more "
+                           f"memory than this machine gives cnnviz")
         self._set(node, *results)
 
     def _op_Reshape(self, node, inputs, attrs):
@@ -986,7 +999,7 @@ class _Walker:
                                          "alpha": _short(attrs.get("alpha", 0.01))})
 
     def _op_Dropout(self, node, inputs, attrs):
-        if len(node.output) > 1 and node.output[1]:
+        if any(name in self.read for name in node.output[1:]):
             raise _Refused(f"{_node_text(node)}: its mask output is used")
         ratio = attrs.get("ratio", 0.5)
         if len(inputs) > 1 and inputs[1] is not None:
@@ -1137,7 +1150,7 @@ class _Walker:
     def _pool(self, node, inputs, attrs, kind):
         act = self._act_input(node, inputs)
         self._image_act(node, act)
-        if len(node.output) > 1 and node.output[1]:
+        if any(name in self.read for name in node.output[1:]):
             raise _Refused(f"{_node_text(node)}: its indices output is used")
         kernel = self._pair_attr(node, attrs, "kernel_shape", None)
         stride = self._pair_attr(node, attrs, "strides", [1, 1])
@@ -1210,7 +1223,7 @@ class _Walker:
             weight = weight[:, act.perm]
         config = {"kind": "Dense", "out_features": int(out_features),
                   "use_bias": bias is not None}
-        self._set(node, self._add_layer(node, config, np.ascontiguousarray(weight), bias,
+        self._set(node, self._add_layer(node, config, weight, bias,
                                         shape_from=Act(act.shape, act.pos)))
 
     def _op_Gemm(self, node, inputs, attrs):
@@ -1218,11 +1231,12 @@ class _Walker:
         self._dense_input(node, act)
         if attrs.get("transA", 0):
             raise _Refused(f"{_node_text(node)} transposes the network's data (transA=1)")
-        b = self._const(node, inputs[1], "weights").astype(np.float64)
+        b = self._const(node, inputs[1], "weights").astype(np.float32, copy=False)
         if b.ndim != 2:
             raise _Refused(f"{_node_text(node)} has weights of shape {list(b.shape)}")
         b = b.T if attrs.get("transB", 0) else b  # now (in, out)
-        weight = attrs.get("alpha", 1.0) * b.T
+        alpha = attrs.get("alpha", 1.0)
+        weight = b.T if alpha == 1.0 else np.float32(alpha) * b.T  # (out, in), a view if alpha 1
         bias = None
         if len(inputs) > 2 and inputs[2] is not None:
             c = self._const(node, inputs[2], "bias").astype(np.float64)
@@ -1246,7 +1260,7 @@ class _Walker:
         b = self._const(node, inputs[1], "weights")
         if b.ndim != 2:
             raise _Refused(f"{_node_text(node)} has weights of shape {list(b.shape)}")
-        self._dense(node, act, b.T.astype(np.float64), None)
+        self._dense(node, act, b.T.astype(np.float32, copy=False), None)
 
     def _last_fresh(self, node, act, what) -> _Spec:
         if not act.fresh or act.pos != len(self.specs) or not self.specs \
@@ -1279,7 +1293,7 @@ class _Walker:
 
     def _op_BatchNormalization(self, node, inputs, attrs):
         act = self._act_input(node, inputs)
-        if any(name for name in node.output[1:]):
+        if any(name in self.read for name in node.output[1:]):
             raise _Refused(f"{_node_text(node)} computes training statistics")
         if attrs.get("training_mode", 0):
             raise _Refused(f"{_node_text(node)} is in training mode")
@@ -1312,7 +1326,7 @@ class _Walker:
                 if value is None:
                     continue
                 with np.errstate(over="ignore", invalid="ignore"):
-                    array = np.ascontiguousarray(value, dtype=np.float32)
+                    array = np.asarray(value, dtype=np.float32)  # the layer copies it
                 if not np.isfinite(array).all():
                     raise _Refused(f"the {name} of node {show_value(spec.node, 60)} holds NaN "
                                    f"or infinite values (or values beyond float32)")
@@ -1356,7 +1370,7 @@ def _run_one(node, arrays, opset):
                 * max(arrays[0].size, 1)
         else:
             count = math.prod(int(v) for v in target.reshape(-1))
-        if not 0 <= count <= MAX_FOLDED:
+        if not 0 <= count <= MAX_FOLDED_OUTPUT:
             raise _Refused(f"{_node_text(node)} makes a constant too large to follow")
     names = [f"in{i}" if a is not None else "" for i, a in enumerate(arrays)]
     feeds = {n: a for n, a in zip(names, arrays) if n}
