@@ -36,14 +36,18 @@ import numpy as np
 
 from .errors import ModelError, ModelFileError
 from ..fileio import atomic_write
-from .budget import BudgetError
+from .budget import MEMORY_SHARE, BudgetError, machine_memory
 from .contract import ContractError, InputContract, default_contract
 from .layers import LAYER_TYPES, show_value
 from .model import Sequential, layer_from_config
 
-MAX_ENTRY_BYTES = 64 * 2**20
-MAX_TOTAL_BYTES = 256 * 2**20
+# A parameter array may be as large as VGG-16's first dense layer (411 MB), a file as large as
+# VGG-19 (575 MB) with room to spare; the architecture and metadata entries are small (JSON).
+# Declared sizes are checked before anything is read, and the total against this machine's memory.
+MAX_ENTRY_BYTES = 2**30
+MAX_TOTAL_BYTES = 2**31
 MAX_JSON_BYTES = 2**20
+MAX_TEXT_ENTRY_BYTES = MAX_JSON_BYTES + 2**12  # the JSON and its .npy header
 MAX_ENTRIES = 1024
 MAX_LAYERS = 256
 MAX_INPUT_SIDE = 4096
@@ -288,6 +292,10 @@ def _read_entries(archive: zipfile.ZipFile, path: Path) -> dict[str, np.ndarray]
     total = sum(info.file_size for info in infos)
     if total > MAX_TOTAL_BYTES:
         _fail(path, f"too large once unpacked ({total:,} bytes)")
+    memory = machine_memory()
+    if memory is not None and 2 * total > MEMORY_SHARE * memory:  # the bytes, then the arrays
+        _fail(path, f"too large for this machine once unpacked ({total / 2**30:.1f} GiB; "
+                    f"cnnviz uses at most {MEMORY_SHARE:.0%} of the {memory / 2**30:.0f} GiB)")
     arrays = {}
     for info in infos:
         name = show_value(info.filename)
@@ -295,7 +303,8 @@ def _read_entries(archive: zipfile.ZipFile, path: Path) -> dict[str, np.ndarray]
             _fail(path, f"unexpected entry {name} (not an array)")
         if info.filename[:-4] in arrays:
             _fail(path, f"entry {name} appears twice")
-        if info.file_size > MAX_ENTRY_BYTES:
+        limit = MAX_ENTRY_BYTES if info.filename.startswith("params/") else MAX_TEXT_ENTRY_BYTES
+        if info.file_size > limit:
             _fail(path, f"entry {name} is too large ({info.file_size:,} bytes)")
         if info.flag_bits & 0x41:
             _fail(path, f"entry {name} is encrypted")

@@ -90,3 +90,15 @@ def test_export_command(tmp_path, capsys):
     assert "must end in .onnx or .npz" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "missing.onnx"), str(out)]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_a_vgg16_sized_dense_layer_saves_and_opens_in_both_formats(tmp_path):
+    """Model-file limits fit VGG-16 (its first dense layer alone is 411 MB): a parameter over
+    the old 64 MiB per entry opens from .npz and from .onnx."""
+    net = Sequential([Dense(out_features=4500)], (4000,), seed=0, name="wide")
+    assert net.layers[0].params["weight"].nbytes > 64 * 2**20
+    for name in ("wide.npz", "wide.onnx"):
+        save_model(net, tmp_path / name)
+        back = load_network(tmp_path / name).model
+        np.testing.assert_array_equal(back.layers[0].params["weight"],
+                                      net.layers[0].params["weight"])
