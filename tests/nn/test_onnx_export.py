@@ -102,3 +102,23 @@ def test_a_vgg16_sized_dense_layer_saves_and_opens_in_both_formats(tmp_path):
         back = load_network(tmp_path / name).model
         np.testing.assert_array_equal(back.layers[0].params["weight"],
                                       net.layers[0].params["weight"])
+
+
+def test_export_command_changes_the_contract(tmp_path, capsys):
+    source = tmp_path / "cifar.onnx"
+    assert main(["export", "cifar-tutorial", str(source)]) == 0
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(f"class {i}" for i in range(10)) + "\n", encoding="utf-8")
+    out = tmp_path / "named.npz"
+    assert main(["export", str(source), str(out), "--classes", f"@{names}", "--fit", "pad",
+                 "--mean", "0.5,0.4,0.3", "--std", "0.2,0.2,0.25"]) == 0
+    contract = load_network(out).contract
+    assert contract.classes[9] == "class 9" and contract.fit == "pad"
+    assert contract.mean == (0.5, 0.4, 0.3) and contract.std == (0.2, 0.2, 0.25)
+    capsys.readouterr()
+    assert main(["export", str(source), str(out), "--classes", "a,b"]) == 2
+    assert "2 class names for the network's 10 outputs" in capsys.readouterr().err
+    assert main(["export", str(source), str(out), "--pipeline", "digits"]) == 2
+    assert "digits pipeline makes one square channel" in capsys.readouterr().err
+    assert main(["export", str(source), str(out), "--std", "x"]) == 2
+    assert "give numbers" in capsys.readouterr().err
