@@ -163,6 +163,7 @@ class Converted:
     input_layout: str            # "nchw" or "nhwc" (the graph's input before its Transpose)
     batch: object                # N, or the fixed batch size of the graph's input
     notes: list = field(default_factory=list)
+    output_exp: bool = False     # the graph's output is the log of the network's
 
 
 # ----------------------------------------------------------------------- reading the file
@@ -489,6 +490,7 @@ class _Walker:
         self.specs: list[_Spec] = []
         self.notes: list[str] = []
         self.folded_bytes = 0
+        self.output_exp = False  # the graph gives log-probabilities, the network probabilities
 
     # ------------------------------------------------------------------ set-up
     def run(self) -> Converted:
@@ -549,7 +551,7 @@ class _Walker:
         if not self.specs:
             raise _Refused("the graph has no layers")
         return Converted(self._build(), self.input_name, self.input_layout, self.batch,
-                         self.notes)
+                         self.notes, self.output_exp)
 
     def _input_dims(self, value) -> list[int]:
         what = f"the input {show_value(value.name, 40)}"
@@ -1018,6 +1020,15 @@ class _Walker:
             raise _Refused(f"{_node_text(node)} takes the softmax over the batch axis")
         self._elementwise(node, inputs, {"kind": "Softmax"})
 
+    def _op_LogSoftmax(self, node, inputs, attrs):
+        """A LogSoftmax at the end (PyTorch's MNIST example ends so) becomes a Softmax: the
+        same probabilities; the self-check compares them with exp of the graph's output."""
+        if [v.name for v in self.graph.output] != [node.output[0]]:
+            raise _Refused(f"{_node_text(node)} is not the graph's last step; cnnviz takes a "
+                           f"log-softmax only as the output (it shows the probabilities)")
+        self._op_Softmax(node, inputs, attrs)
+        self.output_exp = True
+
     def _op_Pad(self, node, inputs, attrs):
         act = self._act_input(node, inputs)
         self._image_act(node, act)
@@ -1422,6 +1433,8 @@ def verify_import(proto, converted: Converted, path, seed: int = 0) -> float:
         _fail(path, f"the check of the import failed: onnx's reference evaluator cannot run "
                     f"the graph ({detail})")
     reference = np.asarray(reference, dtype=np.float64)
+    if converted.output_exp:
+        reference = np.exp(reference)
     if reference.size != ours.size:
         _fail(path, f"the check of the import failed: the graph's output has shape "
                     f"{list(reference.shape)}, the network's {list(ours.shape)}")

@@ -343,3 +343,24 @@ def test_self_check_reports_a_misread_operator(tmp_path, monkeypatch):
                         self._elementwise(node, inputs, {"kind": "LeakyReLU", "alpha": 0.01}))
     with pytest.raises(OnnxImportError, match="check of the import failed.*differs"):
         load_network(path)
+
+
+def test_log_softmax_output_becomes_the_probabilities(tmp_path):
+    rng = np.random.default_rng(9)
+    nodes = [helper.make_node("Flatten", ["x"], ["f"]),
+             helper.make_node("Gemm", ["f", "w", "b"], ["g"]),
+             helper.make_node("LogSoftmax", ["g"], ["y"], axis=1)]
+    proto = model(nodes, (1, 5, 5), initializers=[tensor("w", weights(rng, 25, 4)),
+                                                  tensor("b", weights(rng, 4))])
+    network = load_network(save(proto, tmp_path))
+    assert network.model.layers[-1].kind == "Softmax"
+    x = rng.random((3, 1, 5, 5), dtype=np.float32)
+    np.testing.assert_allclose(network.model.predict_proba(x), np.exp(reference(proto, x)),
+                               rtol=1e-5, atol=1e-7)
+    # anywhere but at the end it is refused
+    nodes = [helper.make_node("Flatten", ["x"], ["f"]),
+             helper.make_node("LogSoftmax", ["f"], ["l"], name="mid"),
+             helper.make_node("Gemm", ["l", "w"], ["y"])]
+    proto = model(nodes, (1, 5, 5), initializers=[tensor("w", weights(rng, 25, 4))])
+    with pytest.raises(ModelFileError, match=r"node 'mid' \(LogSoftmax\) is not the graph's last"):
+        load_network(save(proto, tmp_path, "mid.onnx"))

@@ -58,9 +58,9 @@ def test_depthwise_and_grouped_convolution(tmp_path):
 def test_unknown_operator_and_domain(tmp_path):
     nodes = [helper.make_node("Flatten", ["x"], ["f"]),
              helper.make_node("Gemm", ["f", "w"], ["g"]),
-             helper.make_node("LogSoftmax", ["g"], ["y"], name="logsm")]
+             helper.make_node("Hardmax", ["g"], ["y"], name="hm")]
     proto = model(nodes, (1, 4, 4), initializers=[tensor("w", weights(RNG, 16, 3))])
-    refused(tmp_path, proto, "node 'logsm' (LogSoftmax)", "no layer for the operator")
+    refused(tmp_path, proto, "node 'hm' (Hardmax)", "no layer for the operator")
     nodes[2] = helper.make_node("Evil", ["g"], ["y"], name="custom", domain="com.example")
     proto = model(nodes, (1, 4, 4), initializers=[tensor("w", weights(RNG, 16, 3))])
     proto.opset_import.append(helper.make_opsetid("com.example", 1))
