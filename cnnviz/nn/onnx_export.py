@@ -72,6 +72,9 @@ def to_onnx(model, contract: InputContract | None = None, metadata: dict | None 
         elif kind == "LeakyReLU":
             nodes.append(helper.make_node("LeakyRelu", [current], [out], name=name,
                                           alpha=float(layer.alpha)))
+        elif kind == "LRN":
+            nodes.append(helper.make_node("LRN", [current], [out], name=name, size=layer.size,
+                                          alpha=layer.alpha, beta=layer.beta, bias=layer.bias))
         elif kind == "Softmax":
             nodes.append(helper.make_node("Softmax", [current], [out], name=name, axis=-1))
         elif kind == "Dropout":

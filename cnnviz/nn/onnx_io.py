@@ -470,7 +470,8 @@ _ATTRIBUTE_TYPES = {
     **{name: (2,) for name in ("group", "ceil_mode", "count_include_pad", "transA", "transB",
                                "axis", "storage_order", "training_mode", "allowzero", "to",
                                "start", "end")},
-    **{name: (1,) for name in ("alpha", "beta", "epsilon", "ratio", "momentum")},
+    **{name: (1,) for name in ("alpha", "beta", "epsilon", "ratio", "momentum", "bias")},
+    "size": (2,),
     **{name: (3,) for name in ("auto_pad", "mode")},
 }
 
@@ -1020,6 +1021,15 @@ class _Walker:
             raise _Refused(f"{_node_text(node)} takes the softmax over the batch axis")
         self._elementwise(node, inputs, {"kind": "Softmax"})
 
+    def _op_LRN(self, node, inputs, attrs):
+        act = self._act_input(node, inputs)
+        self._image_act(node, act)
+        if "size" not in attrs:
+            raise _Refused(f"{_node_text(node)} has no size")
+        config = {"kind": "LRN", "size": attrs["size"], "alpha": _short(attrs.get("alpha", 1e-4)),
+                  "beta": _short(attrs.get("beta", 0.75)), "bias": _short(attrs.get("bias", 1.0))}
+        self._set(node, self._add_layer(node, config, shape_from=act))
+
     def _op_LogSoftmax(self, node, inputs, attrs):
         """A LogSoftmax at the end (PyTorch's MNIST example ends so) becomes a Softmax: the
         same probabilities; the self-check compares them with exp of the graph's output."""
@@ -1404,13 +1414,36 @@ def _run_one(node, arrays, opset):
 
 
 # ----------------------------------------------------------------------- the self-check
+def reference_evaluator(proto):
+    """``onnx.reference.ReferenceEvaluator`` for ``proto``, with LRN as ONNX defines it: the
+    reference of onnx 1.23 loops over the batch instead of the channels (every channel from the
+    batch size on is left unnormalised)."""
+    from onnx.reference import ReferenceEvaluator
+    from onnx.reference.op_run import OpRun
+
+    class LRN(OpRun):
+        op_domain = ""
+
+        def _run(self, x, alpha=None, beta=None, bias=None, size=None):
+            alpha = 1e-4 if alpha is None else alpha
+            beta = 0.75 if beta is None else beta
+            bias = 1.0 if bias is None else bias
+            channels = x.shape[1]
+            square_sum = np.zeros_like(x)
+            for c in range(channels):  # the operator's definition, channel by channel
+                first = max(0, c - math.floor((size - 1) / 2))
+                last = min(channels - 1, c + math.ceil((size - 1) / 2))
+                square_sum[:, c] = (x[:, first:last + 1] ** 2).sum(axis=1)
+            return ((x / (bias + alpha / size * square_sum) ** beta).astype(x.dtype),)
+
+    return ReferenceEvaluator(proto, new_ops=[LRN])
+
+
 def verify_import(proto, converted: Converted, path, seed: int = 0) -> float:
     """Compare the converted network with ``onnx.reference.ReferenceEvaluator`` on the original
     graph, on random inputs in [0, 1) (two images, one for networks over
     :data:`VERIFY_ONE_IMAGE_MACS` multiply-adds); returns the largest difference relative to the
     reference's largest output, and fails (OnnxImportError) beyond :data:`VERIFY_RTOL`."""
-    from onnx.reference import ReferenceEvaluator
-
     model = converted.model
     macs = estimate(model.layers, model.input_shape).macs
     if converted.batch is not N and converted.batch > MAX_VERIFY_BATCH:
@@ -1425,7 +1458,7 @@ def verify_import(proto, converted: Converted, path, seed: int = 0) -> float:
         ours = model.forward(x)
     feed = x.transpose(0, 2, 3, 1) if converted.input_layout == "nhwc" else x
     try:
-        reference = ReferenceEvaluator(proto).run(None, {converted.input_name: feed})[0]
+        reference = reference_evaluator(proto).run(None, {converted.input_name: feed})[0]
     except Exception as exc:  # noqa: BLE001 - the reference failing on this graph is the file's
         from .io import clean_text
 

@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
-from onnx.reference import ReferenceEvaluator  # noqa: E402
 
 from cnnviz.cli import main  # noqa: E402
 from cnnviz.nn import (AvgPool2D, Conv2D, Dense, Dropout, Flatten, InputContract,  # noqa: E402
                        LeakyReLU, MaxPool2D, ModelError, Sequential, Sigmoid, Softmax, Softplus,
                        Tanh, build_preset, load_network, save_model)
+from cnnviz.nn.layers import LRN  # noqa: E402
 from cnnviz.nn.onnx_export import save_onnx  # noqa: E402
+from cnnviz.nn.onnx_io import reference_evaluator  # noqa: E402
 
 
 def every_layer_network():
@@ -20,7 +21,8 @@ def every_layer_network():
               Conv2D(out_channels=5, kernel_size=(3, 2), stride=(1, 2), dilation=(2, 1),
                      padding=[2, 1, 0, 1], use_bias=False), Tanh(),
               AvgPool2D(3, 1, padding=1, count_include_pad=True), Softplus(),
-              AvgPool2D(2, 2, padding=1), Sigmoid(), Flatten(), Dropout(0.3),
+              AvgPool2D(2, 2, padding=1), Sigmoid(), LRN(3, 0.01, 0.5, 2.0), Flatten(),
+              Dropout(0.3),
               Dense(out_features=9), Tanh(), Dense(out_features=4, use_bias=False), Softmax()]
     return Sequential(layers, (3, 13, 15), seed=3, name="every layer")
 
@@ -55,7 +57,7 @@ def test_round_trip(tmp_path, which):
     x = np.random.default_rng(0).random((3, *net.input_shape), dtype=np.float32)
     want = net.forward(x)
     np.testing.assert_array_equal(back.model.forward(x), want)
-    got = ReferenceEvaluator(str(path)).run(None, {"input": x})[0]
+    got = reference_evaluator(str(path)).run(None, {"input": x})[0]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     # saving again as .npz keeps the contract
     save_model(back.model, tmp_path / "again.npz", contract=back.contract)

@@ -8,16 +8,15 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 from onnx import helper  # noqa: E402
-from onnx.reference import ReferenceEvaluator  # noqa: E402
 
 from cnnviz.nn import ModelFileError, load_network  # noqa: E402
-from cnnviz.nn.onnx_io import OnnxImportError, load_onnx  # noqa: E402
+from cnnviz.nn.onnx_io import OnnxImportError, load_onnx, reference_evaluator  # noqa: E402
 
 from onnx_graphs import model, save, tensor, weights  # noqa: E402
 
 
 def reference(proto, x, name="x"):
-    return ReferenceEvaluator(proto).run(None, {name: x})[0]
+    return reference_evaluator(proto).run(None, {name: x})[0]
 
 
 def check_against_reference(tmp_path, proto, input_shape, nhwc=False, rtol=1e-5, atol=1e-6,
@@ -364,3 +363,69 @@ def test_log_softmax_output_becomes_the_probabilities(tmp_path):
     proto = model(nodes, (1, 5, 5), initializers=[tensor("w", weights(rng, 25, 4))])
     with pytest.raises(ModelFileError, match=r"node 'mid' \(LogSoftmax\) is not the graph's last"):
         load_network(save(proto, tmp_path, "mid.onnx"))
+
+
+@pytest.mark.torch
+def test_alexnet_style_net_with_stride_4_lrn_and_dropout(tmp_path):
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class LRNFunction(torch.autograd.Function):
+        """PyTorch exports LocalResponseNorm as a dozen elementary operators; converters of
+        Caffe and Keras models (and this symbolic) write ONNX's LRN."""
+
+        @staticmethod
+        def forward(ctx, x, size, alpha, beta, k):
+            return nn.functional.local_response_norm(x, size, alpha, beta, k)
+
+        @staticmethod
+        def symbolic(g, x, size, alpha, beta, k):
+            return g.op("LRN", x, size_i=size, alpha_f=alpha, beta_f=beta, bias_f=k)
+
+    class LRN(nn.Module):
+        def __init__(self, *args):
+            super().__init__()
+            self.args = args
+
+        def forward(self, x):
+            return LRNFunction.apply(x, *self.args)
+
+    torch.manual_seed(2)
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 11, stride=4, padding=2), nn.ReLU(), LRN(5, 1e-3, 0.75, 2.0),
+        nn.MaxPool2d(3, 2), nn.Conv2d(8, 12, 5, padding=2), nn.ReLU(),
+        LRN(3, 1e-2, 0.75, 1.0), nn.MaxPool2d(3, 2), nn.Flatten(),
+        nn.Dropout(0.5), nn.Linear(12 * 3 * 3, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 5))
+    path = torch_export(torch, net, (3, 67, 67), tmp_path / "alex.onnx")
+    network = load_network(path)
+    kinds = [l.kind for l in network.model.layers]
+    assert kinds.count("LRN") == 2 and network.model.layers[0].stride == (4, 4)
+    x = torch.rand(3, 3, 67, 67)
+    np.testing.assert_allclose(network.model.forward(x.numpy()), net(x).detach().numpy(),
+                               rtol=1e-4, atol=1e-6)
+
+
+def backend_file(name):
+    from pathlib import Path
+
+    path = Path(onnx.__file__).parent / f"backend/test/data/light/light_{name}.onnx"
+    if not path.exists():
+        pytest.skip("this onnx package ships no backend test data")
+    return path
+
+
+def test_onnx_backend_alexnet_structure_is_refused_at_its_grouped_convolution():
+    """The original AlexNet splits its second convolution in two groups (two GPUs)."""
+    with pytest.raises(ModelFileError, match=r"node 'n4' \(Conv\) is a grouped convolution"):
+        load_network(backend_file("bvlc_alexnet"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["zfnet512", "vgg19"])
+def test_onnx_backend_structure_files(name):
+    """The ZFNet (LRN, stride-2 7x7 convolution) and VGG-19 structure files in onnx's backend
+    test data (weights made by ConstantOfShape; Caffe2 converter output with Dropout masks
+    declared) open, self-checked against the reference evaluator."""
+    network = load_network(backend_file(name))
+    assert network.model.input_shape == (3, 224, 224) and network.model.output_shape == (1000,)
+    assert network.model.layers[-1].kind == "Softmax"

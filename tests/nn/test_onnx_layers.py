@@ -87,3 +87,69 @@ def test_average_pool_counting_padding_gradient_by_finite_differences():
     # the first window of row 0 holds 2 real pixels of its 6 taps: its mean divides by 6
     y = pool.forward(x)
     assert y[0, 0, 0, 0] == pytest.approx(x[0, 0, 0:2, 0:2].sum() / 6)
+
+
+def lrn_naive(x, size, alpha, beta, bias):
+    """Channel by channel, as ONNX's operator definition says."""
+    out = np.empty_like(x)
+    c = x.shape[1]
+    for ch in range(c):
+        lo, hi = max(0, ch - (size - 1) // 2), min(c - 1, ch + size // 2)
+        s = (x[:, lo:hi + 1] ** 2).sum(axis=1)
+        out[:, ch] = x[:, ch] / (bias + alpha / size * s) ** beta
+    return out
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8])
+def test_lrn_forward_and_backward(size):
+    from cnnviz.nn.layers import LRN
+
+    rng = np.random.default_rng(size)
+    x = rng.standard_normal((2, 6, 3, 4)) * 2
+    layer = LRN(size=size, alpha=0.3, beta=0.75, bias=1.5)
+    layer.build((6, 3, 4))
+    np.testing.assert_allclose(layer.forward(x), lrn_naive(x, size, 0.3, 0.75, 1.5), rtol=1e-12)
+    dy = rng.standard_normal(x.shape)
+
+    def loss():
+        return float((layer.forward(x) * dy).sum())
+
+    numeric = numerical_gradient(loss, x)
+    layer.forward(x)
+    np.testing.assert_allclose(layer.backward(dy), numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.torch
+def test_lrn_matches_torch():
+    torch = pytest.importorskip("torch")
+    from cnnviz.nn.layers import LRN
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 7, 5, 5)).astype(np.float32)
+    layer = LRN(size=5, alpha=1e-2, beta=0.75, bias=2.0)
+    layer.build((7, 5, 5))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.local_response_norm(tx, 5, alpha=1e-2, beta=0.75, k=2.0)
+    np.testing.assert_allclose(layer.forward(x), ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    ty.backward(torch.tensor(dy))
+    np.testing.assert_allclose(layer.backward(dy), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_the_self_checks_reference_lrn_follows_the_definition():
+    """onnx 1.23's reference LRN loops over the batch, not the channels; the self-check's own
+    replacement must be the operator as defined (the naive loop above)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from cnnviz.nn.onnx_io import reference_evaluator
+
+    x = np.random.default_rng(4).standard_normal((2, 7, 3, 3)).astype(np.float32)
+    node = helper.make_node("LRN", ["x"], ["y"], size=4, alpha=0.5, beta=0.6, bias=1.2)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [2, 7, 3, 3])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, None)])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    got = reference_evaluator(proto).run(None, {"x": x})[0]
+    np.testing.assert_allclose(got, lrn_naive(x.astype(np.float64), 4, 0.5, 0.6, 1.2),
+                               rtol=1e-5)

@@ -156,17 +156,3 @@ def test_declared_sizes_are_checked_before_allocating(tmp_path):
     del t.dims[:]
     t.dims.extend([16, 4])
     refused(tmp_path, proto, "needs 256")
-
-
-@pytest.mark.slow
-def test_onnx_backend_alexnet_structure_is_refused_at_its_lrn(tmp_path):
-    """The AlexNet structure file shipped in onnx's backend test data (weights made by
-    ConstantOfShape) is followed up to its local response normalisation, which the engine
-    does not have yet."""
-    from pathlib import Path
-
-    path = Path(onnx.__file__).parent / "backend/test/data/light/light_bvlc_alexnet.onnx"
-    if not path.exists():
-        pytest.skip("this onnx package ships no backend test data")
-    with pytest.raises(ModelFileError, match=r"node 'n2' \(LRN\): cnnviz has no layer"):
-        load_network(path)
