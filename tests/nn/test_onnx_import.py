@@ -429,3 +429,39 @@ def test_onnx_backend_structure_files(name):
     network = load_network(backend_file(name))
     assert network.model.input_shape == (3, 224, 224) and network.model.output_shape == (1000,)
     assert network.model.layers[-1].kind == "Softmax"
+
+
+@pytest.mark.parametrize("opset", [9, 11, 13, 17])
+def test_flatten_chain_pad_and_dropout_in_each_opsets_form(tmp_path, opset):
+    """Unsqueeze's axes, Pad's pads and value, Dropout's ratio: attributes in old opsets,
+    inputs in new ones."""
+    rng = np.random.default_rng(10)
+    inits = [tensor("w", weights(rng, 3, 2, 3, 3)), tensor("w2", weights(rng, 3 * 4 * 4, 5)),
+             tensor("minus1", np.array([-1], np.int64)), tensor("zero", np.array(0, np.int64))]
+    if opset < 11:
+        pad = helper.make_node("Pad", ["x"], ["pd"], pads=[0, 0, 1, 1, 0, 0, 1, 1], value=0.0)
+    else:
+        pad = helper.make_node("Pad", ["x", "pads"], ["pd"])
+        inits.append(tensor("pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)))
+    if opset < 13:
+        unsqueeze = helper.make_node("Unsqueeze", ["n"], ["n1"], axes=[0])
+    else:
+        unsqueeze = helper.make_node("Unsqueeze", ["n", "axes"], ["n1"])
+        inits.append(tensor("axes", np.array([0], np.int64)))
+    if opset < 12:
+        dropout = helper.make_node("Dropout", ["r"], ["d"], ratio=0.4)
+    else:
+        dropout = helper.make_node("Dropout", ["r", "ratio"], ["d"])
+        inits.append(tensor("ratio", np.array(0.4, np.float32)))
+    nodes = [pad, helper.make_node("Conv", ["pd", "w"], ["c"], strides=[2, 2]),
+             helper.make_node("Relu", ["c"], ["r"]), dropout,
+             helper.make_node("Shape", ["d"], ["s"]),
+             helper.make_node("Gather", ["s", "zero"], ["n"], axis=0), unsqueeze,
+             helper.make_node("Concat", ["n1", "minus1"], ["target"], axis=0),
+             helper.make_node("Reshape", ["d", "target"], ["f"]),
+             helper.make_node("MatMul", ["f", "w2"], ["y"])]
+    network = check_against_reference(tmp_path, model(nodes, (2, 8, 8), initializers=inits,
+                                                      opset=opset), (2, 8, 8))
+    kinds = [l.kind for l in network.model.layers]
+    assert kinds == ["Conv2D", "ReLU", "Dropout", "Flatten", "Dense"]
+    assert network.model.layers[2].rate == 0.4 and network.model.layers[0].padding == 1
