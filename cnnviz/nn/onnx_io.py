@@ -1201,6 +1201,11 @@ class _Walker:
                 raise _Refused(f"{_node_text(node)} rounds its output size up and counts its "
                                f"padding in the mean; cnnviz cannot do both")
             pads = (pads[0], pads[1] + extra[0], pads[2], pads[3] + extra[1])
+        if list(kernel) == [1, 1] and list(stride) == [1, 1] and not any(pads):
+            # Nothing to pool (PyTorch's AdaptiveAvgPool2d((7, 7)) of a 7x7 map in torchvision's
+            # VGG): no layer.
+            self._set(node, Act(act.shape, act.pos))
+            return
         config = {"kind": kind, "size": kernel, "stride": stride,
                   "padding": self._padding_setting(pads, act.shape[1:], kernel, stride,
                                                    (1, 1))}

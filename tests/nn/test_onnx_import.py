@@ -465,3 +465,22 @@ def test_flatten_chain_pad_and_dropout_in_each_opsets_form(tmp_path, opset):
     kinds = [l.kind for l in network.model.layers]
     assert kinds == ["Conv2D", "ReLU", "Dropout", "Flatten", "Dense"]
     assert network.model.layers[2].rate == 0.4 and network.model.layers[0].padding == 1
+
+
+@pytest.mark.torch
+def test_torchvision_style_adaptive_pooling(tmp_path):
+    """torchvision's VGG ends its features with AdaptiveAvgPool2d((7, 7)): at 224x224 an
+    AveragePool of 1x1 (no layer), at twice the map a 2x2 one."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(3)
+    for side, kinds in ((7, ["Conv2D", "ReLU", "Flatten", "Dense"]),
+                        (14, ["Conv2D", "ReLU", "AvgPool2D", "Flatten", "Dense"])):
+        net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(7),
+                            nn.Flatten(), nn.Linear(4 * 7 * 7, 3))
+        path = torch_export(torch, net, (3, side, side), tmp_path / f"adaptive{side}.onnx")
+        network = load_network(path)
+        assert [l.kind for l in network.model.layers] == kinds
+        x = torch.rand(2, 3, side, side)
+        np.testing.assert_allclose(network.model.forward(x.numpy()), net(x).detach().numpy(),
+                                   rtol=1e-5, atol=1e-6)
