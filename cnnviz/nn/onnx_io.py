@@ -50,6 +50,10 @@ MAX_ONNX_BYTES = 2**31 - 1
 #: the arrays); that must fit in this share of the machine's memory.
 READ_FACTOR = 3
 MAX_NODES = 20_000
+#: Most inputs or outputs of one node, values of one list attribute, and sizes in a shape vector
+#: (no operator cnnviz reads needs more; a file declaring millions would cost time and memory).
+MAX_NODE_INPUTS = 1024
+MAX_LIST = 64
 MAX_TENSOR_BYTES = 2**31
 MAX_INPUT_SIDE = 4096
 #: Largest input of an operator computed at import (shape arithmetic)...
@@ -587,6 +591,10 @@ class _Walker:
         file's order among the ready ones); a node that can never run is refused."""
         nodes = list(graph.node)
         producer = {}
+        for node in nodes:
+            if len(node.input) > MAX_NODE_INPUTS or len(node.output) > MAX_NODE_INPUTS:
+                raise _Refused(f"{_node_text(node)} has {max(len(node.input), len(node.output)):,} "
+                               f"inputs or outputs, more than cnnviz follows")
         for index, node in enumerate(nodes):
             for name in node.output:
                 if name and (name in producer or name in self.values or name == self.input_name):
@@ -627,6 +635,9 @@ class _Walker:
             if attr.ref_attr_name:
                 raise _Refused(f"{_node_text(node)} refers to a function attribute")
             kind = attr.type
+            if max(len(attr.ints), len(attr.floats), len(attr.strings)) > MAX_LIST:
+                raise _Refused(f"{_node_text(node)}: its attribute {show_value(attr.name, 40)} "
+                               f"has more values than any operator cnnviz reads needs")
             wanted = _ATTRIBUTE_TYPES.get(attr.name)
             if wanted is not None and kind not in wanted and not (
                     node.op_type == "Constant" or (attr.name == "value" and kind == 1)):
@@ -684,8 +695,9 @@ class _Walker:
 
     def _ints(self, node, value, what) -> list[int]:
         array = self._const(node, value, what)
-        if array.dtype.kind not in "iu" or array.ndim > 1:
-            raise _Refused(f"{_node_text(node)}: its {what} must be whole numbers")
+        if array.dtype.kind not in "iu" or array.ndim > 1 or array.size > MAX_LIST:
+            raise _Refused(f"{_node_text(node)}: its {what} must be at most {MAX_LIST} whole "
+                           f"numbers")
         return [int(v) for v in array.reshape(-1)]
 
     def _set(self, node, *values):
@@ -793,7 +805,7 @@ class _Walker:
         if isinstance(data, np.ndarray):
             return self._fold(node, [data, indices])
         if attrs.get("axis", 0) != 0 or data.scalar or indices.dtype.kind not in "iu" \
-                or indices.ndim > 1:
+                or indices.ndim > 1 or indices.size > MAX_LIST:
             raise _Refused(f"{_node_text(node)}: cnnviz follows Gather on a shape only along "
                            f"its one axis")
         n = len(data.items)
@@ -858,9 +870,11 @@ class _Walker:
                 items.extend(value.items)
             else:
                 array = self._const(node, value, "input")
-                if array.ndim != 1 or array.dtype.kind not in "iu":
+                if array.ndim != 1 or array.dtype.kind not in "iu" or array.size > MAX_LIST:
                     raise _Refused(f"{_node_text(node)} joins values cnnviz cannot follow")
                 items.extend(int(v) for v in array)
+            if len(items) > MAX_LIST:
+                raise _Refused(f"{_node_text(node)} makes a shape of over {MAX_LIST} sizes")
         self._set(node, Sym(tuple(items)))
 
     def _op_Cast(self, node, inputs, attrs):

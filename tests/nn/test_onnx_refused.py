@@ -156,3 +156,17 @@ def test_declared_sizes_are_checked_before_allocating(tmp_path):
     del t.dims[:]
     t.dims.extend([16, 4])
     refused(tmp_path, proto, "needs 256")
+
+
+def test_lists_a_file_declares_are_bounded(tmp_path):
+    """Millions of values in an attribute, a shape vector or a node's inputs are refused before
+    they are turned into Python lists."""
+    nodes = [helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[2] * 100_000, name="mp"),
+             helper.make_node("Flatten", ["p"], ["y"])]
+    refused(tmp_path, model(nodes, (1, 4, 4)), "node 'mp' (MaxPool)", "more values")
+    nodes = [helper.make_node("Reshape", ["x", "s"], ["y"], name="rs")]
+    proto = model(nodes, (1, 4, 4), initializers=[tensor("s", np.ones(100_000, np.int64))])
+    refused(tmp_path, proto, "node 'rs' (Reshape)", "at most 64 whole numbers")
+    nodes = [helper.make_node("Concat", ["x"] * 5000, ["c"], axis=1, name="cat"),
+             helper.make_node("Flatten", ["c"], ["y"])]
+    refused(tmp_path, model(nodes, (1, 4, 4)), "node 'cat' (Concat)", "5,000 inputs")
