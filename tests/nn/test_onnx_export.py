@@ -124,3 +124,15 @@ def test_export_command_changes_the_contract(tmp_path, capsys):
     assert "digits pipeline makes one square channel" in capsys.readouterr().err
     assert main(["export", str(source), str(out), "--std", "x"]) == 2
     assert "give numbers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("which", ["every", "vgg-small"])
+def test_exported_files_run_in_onnxruntime(tmp_path, which):
+    """A second, independent runtime (where installed: a test extra, not a dependency)."""
+    ort = pytest.importorskip("onnxruntime")
+    net = every_layer_network() if which == "every" else build_preset(which, seed=2)
+    path = save_onnx(net, tmp_path / "net.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(1).random((4, *net.input_shape), dtype=np.float32)
+    np.testing.assert_allclose(session.run(None, {"input": x})[0], net.forward(x),
+                               rtol=1e-5, atol=1e-6)

@@ -484,3 +484,17 @@ def test_torchvision_style_adaptive_pooling(tmp_path):
         x = torch.rand(2, 3, side, side)
         np.testing.assert_allclose(network.model.forward(x.numpy()), net(x).detach().numpy(),
                                    rtol=1e-5, atol=1e-6)
+
+
+def test_max_pool_same_lower_against_onnxruntime(tmp_path):
+    """onnx 1.23's reference MaxPool gives SAME_LOWER one row too few; onnxruntime (a test extra,
+    where installed) is the oracle for it."""
+    ort = pytest.importorskip("onnxruntime")
+    pool = ("MaxPool", {"kernel_shape": [3, 3], "auto_pad": "SAME_LOWER", "strides": [2, 2]})
+    proto = conv_graph(np.random.default_rng(11), {"pads": [1, 1, 1, 1]}, pool=pool)
+    path = save(proto, tmp_path)
+    network = load_onnx(path, verify=False)
+    x = np.random.default_rng(12).random((2, 2, 9, 8), dtype=np.float32)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(network.model.forward(x), session.run(None, {"x": x})[0],
+                               rtol=1e-5, atol=1e-6)
