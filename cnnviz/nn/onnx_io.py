@@ -625,7 +625,7 @@ class _Walker:
                     heapq.heappush(ready, reader)
         if len(order) != len(nodes):
             stuck = next(nodes[i] for i, w in enumerate(waiting) if w)
-            raise _Refused(f"{_node_text(stuck)} is part of a cycle")
+            raise _Refused(f"{_node_text(stuck)} is part of a cycle (or reads one)")
         return order
 
     # ------------------------------------------------------------------ helpers

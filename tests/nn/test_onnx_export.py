@@ -136,3 +136,13 @@ def test_exported_files_run_in_onnxruntime(tmp_path, which):
     x = np.random.default_rng(1).random((4, *net.input_shape), dtype=np.float32)
     np.testing.assert_allclose(session.run(None, {"input": x})[0], net.forward(x),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_the_session_opens_an_onnx_file(tmp_path):
+    """The window opens networks through cnnviz.session, which reads .onnx like .npz."""
+    from cnnviz.session import NetworkEntry
+
+    path = save_onnx(build_preset("cifar-tutorial", seed=0), tmp_path / "cifar.onnx")
+    entry = NetworkEntry.open(path)
+    assert entry.name == "cifar.onnx" and entry.contract.shape == (3, 32, 32)
+    assert len(entry.classes) == 10 and not entry.read_only
