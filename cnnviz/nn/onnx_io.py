@@ -345,6 +345,9 @@ def _all_tensors(graph):
 
 def _declared_count(tensor, path) -> int:
     dims = list(tensor.dims)
+    if len(dims) > 8:
+        _fail(path, f"tensor {show_value(tensor.name, 60)} has {len(dims)} dimensions; no "
+                    f"weight cnnviz reads has more than 4")
     if any(d < 0 for d in dims):
         _fail(path, f"tensor {show_value(tensor.name, 60)} declares a negative size")
     count = math.prod(dims)
@@ -478,6 +481,13 @@ _ATTRIBUTE_TYPES = {
     "size": (2,),
     **{name: (3,) for name in ("auto_pad", "mode")},
 }
+
+
+#: Inputs each operator must have (the rest are optional); 1 for the others, 0 for Constant.
+_REQUIRED_INPUTS = {"Conv": 2, "Gemm": 2, "MatMul": 2, "Add": 2, "Sub": 2, "Mul": 2, "Div": 2,
+                    "Gather": 2, "Reshape": 2, "BatchNormalization": 5, "Expand": 2,
+                    "ConstantOfShape": 1, "Range": 3, "Where": 3, "Equal": 2, "Less": 2,
+                    "Greater": 2, "Min": 1, "Max": 1, "Slice": 1}
 
 
 def _short(value: float) -> float:
@@ -729,6 +739,11 @@ class _Walker:
             raise _Refused(f"{_node_text(node)} is an operator of domain "
                            f"{show_value(node.domain, 40)}, which cnnviz does not know")
         inputs = self._inputs(node)
+        wanted = _REQUIRED_INPUTS.get(node.op_type, 1 if node.op_type != "Constant" else 0)
+        if len(inputs) < wanted or any(v is None for v in inputs[:wanted]) or \
+                len(node.output) < 1 or not node.output[0]:
+            raise _Refused(f"{_node_text(node)} lacks an input or output it needs "
+                           f"({wanted} inputs, one output)")
         handler = getattr(self, f"_op_{node.op_type}", None)
         acts = [v for v in inputs if isinstance(v, Act)]
         if handler is None:
@@ -802,6 +817,9 @@ class _Walker:
 
     def _op_Gather(self, node, inputs, attrs):
         data, indices = inputs[0], self._const(node, inputs[1], "indices")
+        if isinstance(data, Act):
+            raise _Refused(f"{_node_text(node)} picks parts of the network's data, which cnnviz "
+                           f"cannot represent")
         if isinstance(data, np.ndarray):
             return self._fold(node, [data, indices])
         if attrs.get("axis", 0) != 0 or data.scalar or indices.dtype.kind not in "iu" \

@@ -170,3 +170,18 @@ def test_lists_a_file_declares_are_bounded(tmp_path):
     nodes = [helper.make_node("Concat", ["x"] * 5000, ["c"], axis=1, name="cat"),
              helper.make_node("Flatten", ["c"], ["y"])]
     refused(tmp_path, model(nodes, (1, 4, 4)), "node 'cat' (Concat)", "5,000 inputs")
+
+
+def test_nodes_missing_inputs_and_tensors_of_many_dimensions(tmp_path):
+    """Found by fuzzing: a Conv or Gather without its second input, a tensor of 100 axes."""
+    nodes = [helper.make_node("Conv", ["x"], ["c"], name="lonely"),
+             helper.make_node("Flatten", ["c"], ["y"])]
+    refused(tmp_path, model(nodes, (1, 4, 4)), "node 'lonely' (Conv) lacks an input")
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Gather", ["s", ""], ["g"], name="pick"),
+             helper.make_node("Flatten", ["x"], ["y"])]
+    refused(tmp_path, model(nodes, (1, 4, 4)), "node 'pick' (Gather) lacks an input")
+    nodes = [helper.make_node("Flatten", ["x"], ["f"]), helper.make_node("Gemm", ["f", "w"], ["y"])]
+    many = helper.make_tensor("w", onnx.TensorProto.FLOAT, [1] * 100, [1.0])
+    proto = model(nodes, (1, 4, 4), initializers=[many])
+    refused(tmp_path, proto, "tensor 'w' has 100 dimensions")
