@@ -18,7 +18,7 @@ file, a bad value); ``cnnviz`` prints ``cnnviz: error: <message>`` and exits wit
 """
 
 #: Names of the subcommand modules, in the order ``cnnviz --help`` lists them.
-COMMANDS: list[str] = ["gui", "summary", "train", "evaluate", "predict", "bench"]
+COMMANDS: list[str] = ["gui", "summary", "train", "evaluate", "predict", "export", "bench"]
 
 
 class UserError(Exception):

@@ -14,7 +14,7 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
         description="Evaluate a network on the test split of a dataset. Images become the "
                     "network's input as its file says (normalisation included); classes are "
                     "named as the network names them.")
-    parser.add_argument("--model", help="a .npz network (default: the shipped lenet5)")
+    parser.add_argument("--model", help="a .npz or .onnx network (default: the shipped lenet5)")
     parser.add_argument("--data", default="mnist",
                         help="mnist, cifar10, offline, or a folder (MNIST files, CIFAR-10's "
                              "binary release, or images in class folders)")

@@ -25,7 +25,7 @@ def add_gui_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
         help="start the desktop application (the default)",
         description="Start the desktop application.",
     )
-    parser.add_argument("--model", metavar="PATH", help="model file (.npz) to open")
+    parser.add_argument("--model", metavar="PATH", help="network file (.npz or .onnx) to open")
     parser.add_argument("image", nargs="?", metavar="IMAGE", help="image to open as the input")
     return parser
 

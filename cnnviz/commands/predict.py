@@ -20,7 +20,7 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
                     "reported as blank, with the network's output for it shown apart. The exit "
                     "status is 1 if any file could not be read or was blank.")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
-    parser.add_argument("--model", help="a .npz network (default: the shipped lenet5)")
+    parser.add_argument("--model", help="a .npz or .onnx network (default: the shipped lenet5)")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per line: file, label (the class's index), class "
                              "(its name), probabilities (in the order of the network's "

@@ -12,7 +12,7 @@ def add_summary_parser(subparsers) -> argparse.ArgumentParser:
                     "what it takes: the input shape, how an image becomes its input, and the "
                     "names of its classes.")
     parser.add_argument("model", nargs="?", metavar="MODEL_OR_PRESET",
-                        help="a .npz network file or a preset name (lenet5, tiny, mlp, "
+                        help="a .npz or .onnx network file or a preset name (lenet5, tiny, mlp, "
                              "cifar-tutorial, vgg-small); default: the shipped lenet5")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object instead: name, input_shape, params and "

@@ -78,7 +78,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--arch", default="lenet5",
                         help="preset (lenet5, tiny, mlp for digits; cifar-tutorial, vgg-small for "
                              "colour images; its last layer gets one unit per class of the data) "
-                             "or a .npz network to train further")
+                             "or a .npz or .onnx network to train further")
     parser.add_argument("--data", default="mnist",
                         help="mnist, cifar10, offline, or a folder (MNIST files, CIFAR-10's "
                              "binary release, or images in class folders)")

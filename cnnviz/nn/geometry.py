@@ -32,7 +32,8 @@ def resolve_padding(padding, kernel: tuple[int, int], stride: tuple[int, int],
 
     ``"valid"`` is no padding; ``"same"`` pads so that the output is ``ceil(size / stride)``, the
     odd pixel going after (bottom/right) as in TensorFlow and Keras; an int or a pair pads both
-    sides of an axis equally, as in PyTorch.
+    sides of an axis equally, as in PyTorch; four ints ``(top, bottom, left, right)`` pad each
+    side on its own (ONNX files, whose padding need not be symmetric).
     """
     if padding == "valid":
         return (0, 0, 0, 0)
@@ -43,6 +44,10 @@ def resolve_padding(padding, kernel: tuple[int, int], stride: tuple[int, int],
             total = max((-(-n // s) - 1) * s + extent - n, 0)
             out += [total // 2, total - total // 2]
         return tuple(out)
+    if isinstance(padding, (tuple, list)) and len(padding) == 4:
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in padding):
+            raise ModelError(f"padding must be four whole numbers of at least 0, not {padding!r}")
+        return tuple(int(v) for v in padding)
     ph, pw = pair(padding, "padding")
     if ph < 0 or pw < 0:
         raise ModelError(f"padding must not be negative, got {padding!r}")

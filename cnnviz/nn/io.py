@@ -36,14 +36,18 @@ import numpy as np
 
 from .errors import ModelError, ModelFileError
 from ..fileio import atomic_write
-from .budget import BudgetError
+from .budget import MEMORY_SHARE, BudgetError, machine_memory
 from .contract import ContractError, InputContract, default_contract
 from .layers import LAYER_TYPES, show_value
 from .model import Sequential, layer_from_config
 
-MAX_ENTRY_BYTES = 64 * 2**20
-MAX_TOTAL_BYTES = 256 * 2**20
+# A parameter array may be as large as VGG-16's first dense layer (411 MB), a file as large as
+# VGG-19 (575 MB) with room to spare; the architecture and metadata entries are small (JSON).
+# Declared sizes are checked before anything is read, and the total against this machine's memory.
+MAX_ENTRY_BYTES = 2**30
+MAX_TOTAL_BYTES = 2**31
 MAX_JSON_BYTES = 2**20
+MAX_TEXT_ENTRY_BYTES = MAX_JSON_BYTES + 2**12  # the JSON and its .npy header
 MAX_ENTRIES = 1024
 MAX_LAYERS = 256
 MAX_INPUT_SIDE = 4096
@@ -71,9 +75,14 @@ def save_model(model: Sequential, path, metadata: dict | None = None,
     ``contract`` (how images become the input, the class names) is recorded in the architecture;
     None records :func:`~cnnviz.nn.contract.default_contract` of the network. A contract that
     does not fit the network raises :class:`~cnnviz.nn.contract.ContractError` before anything
-    is written. The name is used as given: no ``.npz`` is appended.
+    is written. The name is used as given: no ``.npz`` is appended; a name ending in ``.onnx``
+    is written as ONNX (:func:`cnnviz.nn.onnx_export.save_onnx`).
     """
     path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        from .onnx_export import save_onnx
+
+        return save_onnx(model, path, contract, metadata)
     if contract is None:
         contract = default_contract(model.input_shape, model.output_shape)
     contract.check_network(model.input_shape, model.output_shape)
@@ -101,8 +110,13 @@ def load_model_with_metadata(path) -> tuple[Sequential, dict]:
 def load_network(path) -> NetworkFile:
     """Read a model file: the network, its metadata (empty when absent) and its input contract
     (checked against the network; :func:`~cnnviz.nn.contract.default_contract` for files that
-    have none); raises :class:`ModelFileError`."""
+    have none); raises :class:`ModelFileError`. A ``.onnx`` file is read by
+    :func:`cnnviz.nn.onnx_io.load_onnx`."""
     path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        from .onnx_io import load_onnx
+
+        return load_onnx(path)
     arrays = _read_arrays(path)
     config = _parse_json(arrays.pop("architecture", None), "architecture", path, required=True)
     metadata = _parse_json(arrays.pop("metadata", None), "metadata", path, required=False) or {}
@@ -278,6 +292,10 @@ def _read_entries(archive: zipfile.ZipFile, path: Path) -> dict[str, np.ndarray]
     total = sum(info.file_size for info in infos)
     if total > MAX_TOTAL_BYTES:
         _fail(path, f"too large once unpacked ({total:,} bytes)")
+    memory = machine_memory()
+    if memory is not None and 2 * total > MEMORY_SHARE * memory:  # the bytes, then the arrays
+        _fail(path, f"too large for this machine once unpacked ({total / 2**30:.1f} GiB; "
+                    f"cnnviz uses at most {MEMORY_SHARE:.0%} of the {memory / 2**30:.0f} GiB)")
     arrays = {}
     for info in infos:
         name = show_value(info.filename)
@@ -285,7 +303,8 @@ def _read_entries(archive: zipfile.ZipFile, path: Path) -> dict[str, np.ndarray]
             _fail(path, f"unexpected entry {name} (not an array)")
         if info.filename[:-4] in arrays:
             _fail(path, f"entry {name} appears twice")
-        if info.file_size > MAX_ENTRY_BYTES:
+        limit = MAX_ENTRY_BYTES if info.filename.startswith("params/") else MAX_TEXT_ENTRY_BYTES
+        if info.file_size > limit:
             _fail(path, f"entry {name} is too large ({info.file_size:,} bytes)")
         if info.flag_bits & 0x41:
             _fail(path, f"entry {name} is encrypted")

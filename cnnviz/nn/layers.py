@@ -87,8 +87,16 @@ def pair_setting(lo, hi, optional=False):
     return Setting(wanted, lambda v: (optional and v is None) or _is_pair(v, lo, hi))
 
 
-PADDING = Setting(f"'valid', 'same', or an integer from 0 to {MAX_WINDOW} or a pair of them",
-                  lambda v: v in ("valid", "same") if isinstance(v, str) else _is_pair(v, 0, MAX_WINDOW))
+def _is_padding(v):
+    if isinstance(v, str):
+        return v in ("valid", "same")
+    if isinstance(v, (list, tuple)) and len(v) == 4:  # (top, bottom, left, right), from ONNX
+        return all(_is_int(x, 0, MAX_WINDOW) for x in v)
+    return _is_pair(v, 0, MAX_WINDOW)
+
+
+PADDING = Setting(f"'valid', 'same', or an integer from 0 to {MAX_WINDOW}, a pair of them "
+                  f"(height, width) or four (top, bottom, left, right)", _is_padding)
 BOOL = Setting("true or false", lambda v: isinstance(v, bool))
 
 
@@ -319,21 +327,38 @@ class MaxPool2D(_Pool2D):
 
 
 class AvgPool2D(_Pool2D):
-    """Average pooling; padded pixels are left out of the mean."""
+    """Average pooling; padded pixels are left out of the mean, unless ``count_include_pad``
+    (PyTorch's default, ONNX's option): then every window divides by its full size."""
 
     kind = "AvgPool2D"
+    SETTINGS = {**_Pool2D.SETTINGS, "count_include_pad": BOOL}
+
+    def __init__(self, size=2, stride=None, padding="valid", count_include_pad=False):
+        super().__init__(size, stride, padding)
+        self.count_include_pad = bool(count_include_pad)
 
     def forward(self, x, training=False):
         xc = _channel_major(x)
         self._x_shape = xc.shape
         y, self._count = ops.avgpool_forward(xc, self.size, self.stride, self.pad,
                                              self.output_shape[1:])
+        if self.count_include_pad and any(self.pad):
+            # The mean over the real pixels, rescaled to a division by the whole window.
+            full = np.asarray(self.size[0] * self.size[1], dtype=y.dtype)
+            y *= self._count / full
+            self._count = np.broadcast_to(full, self._count.shape)
         return _batch_first(y)
 
     def backward(self, dy):
         dx = ops.avgpool_backward(_channel_major(dy), self._count, self._x_shape, self.size,
                                   self.stride, self.pad)
         return _batch_first(dx)
+
+    def config(self):
+        config = super().config()
+        if self.count_include_pad:  # only when set: files stay readable by older versions
+            config["count_include_pad"] = True
+        return config
 
 
 class Flatten(Layer):
@@ -534,6 +559,59 @@ class Softmax(Layer):
         return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
 
 
+class LRN(Layer):
+    """Local response normalisation across channels (AlexNet; ONNX's LRN, PyTorch's
+    LocalResponseNorm for odd sizes): ``y = x / (bias + alpha / size * s) ** beta``, where ``s``
+    sums ``x ** 2`` over the ``size`` channels around each one (``(size - 1) // 2`` before, the
+    rest after), at the same position."""
+
+    kind = "LRN"
+    SETTINGS = {"size": int_setting(1, MAX_WINDOW, meaning="the number of channels summed"),
+                "alpha": Setting("a number from 0 to 1000", lambda v: _is_number(v, 0.0, 1000.0)),
+                "beta": Setting("a number from 0 to 10", lambda v: _is_number(v, 0.0, 10.0)),
+                "bias": Setting("a number from 0.0001 to 1000",
+                                lambda v: _is_number(v, 1e-4, 1000.0))}
+
+    def __init__(self, size=5, alpha=1e-4, beta=0.75, bias=1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.bias = int(size), float(alpha), float(beta), float(bias)
+
+    def _output_shape(self, input_shape):
+        _require_image(input_shape, self.kind)
+        return input_shape
+
+    def _window_sum(self, a, before, after):
+        """Per channel, the sum of ``a`` over channels ``c - before .. c + after``."""
+        out = a.copy()
+        channels = a.shape[1]
+        for offset in range(1, max(before, after) + 1):
+            if offset <= before and offset < channels:
+                out[:, offset:] += a[:, :-offset]
+            if offset <= after and offset < channels:
+                out[:, :-offset] += a[:, offset:]
+        return out
+
+    def forward(self, x, training=False):
+        before = (self.size - 1) // 2
+        self._x = x
+        self._d = self.bias + (self.alpha / self.size) * self._window_sum(x * x, before,
+                                                                          self.size - 1 - before)
+        self._scale = self._d ** -self.beta
+        return x * self._scale
+
+    def backward(self, dy):
+        # dx_j = dy_j d_j^-b - 2 a b / n x_j sum over channels c whose window holds j of
+        # dy_c x_c d_c^(-b-1): a window sum with the offsets mirrored.
+        before = (self.size - 1) // 2
+        x = self._x
+        inner = dy * x * self._scale / self._d
+        mirrored = self._window_sum(inner, self.size - 1 - before, before)
+        return dy * self._scale - (2 * self.alpha * self.beta / self.size) * x * mirrored
+
+    def config(self):
+        return {"size": self.size, "alpha": self.alpha, "beta": self.beta, "bias": self.bias}
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     """Numerically stable softmax over the last axis."""
     e = np.exp(z - z.max(axis=-1, keepdims=True))
@@ -542,5 +620,5 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.kind: cls for cls in (Conv2D, MaxPool2D, AvgPool2D, Flatten, Dense, Dropout, ReLU,
-                              LeakyReLU, Sigmoid, Tanh, Softplus, Softmax)
+                              LeakyReLU, Sigmoid, Tanh, Softplus, Softmax, LRN)
 }
