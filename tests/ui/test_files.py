@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from cnnviz.nn import load_model
 from cnnviz.session import CanvasInput, ImageInput
 from cnnviz.ui.window import settings
+from cnnviz.ui.window.file_actions import NETWORK_FILTER, ONNX_FILTER
 from ui_helpers import draw_digit, state_of
 
 pytestmark = pytest.mark.gui
@@ -29,9 +30,9 @@ def dialogs(monkeypatch):
         answers["calls"].append(("open", caption, folder, filters))
         return answers["open"], ""
 
-    def get_save(parent, caption, suggestion, filters):
+    def get_save(parent, caption, suggestion, filters, selected=""):
         answers["calls"].append(("save", caption, suggestion, filters))
-        return answers["save"], ""
+        return answers["save"], answers.get("save_filter", selected)
 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", get_open)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", get_save)
@@ -259,3 +260,33 @@ def test_a_damaged_settings_file_falls_back_to_defaults(make_window):
     window = make_window(show=False)
     assert window.canvas_panel.canvas.brush_size == 20
     assert settings.recent_files() == []
+
+
+def test_onnx_networks_open_and_save_like_cnnvizs_own(window, dialogs, tmp_path, network_file):
+    """Save As offers ONNX; the file written opens again to the same network, from File > Open
+    Network and by drag and drop."""
+    from cnnviz.nn import load_network
+
+    assert "*.onnx" in NETWORK_FILTER
+    original = load_network(network_file).model
+    assert window.open_network(network_file, ask=False)
+    dialogs["save"] = str(tmp_path / "exported")
+    dialogs["save_filter"] = ONNX_FILTER
+    assert window.save_network_as()
+    exported = tmp_path / "exported.onnx"
+    assert exported.is_file() and window.document.network.path == exported
+    assert window.errors == []
+    window.open_network(network_file, ask=False)
+    assert drop(window, exported)
+    opened = window.document.network
+    assert opened.path == exported and window.errors == []
+    for name, value in original.get_weights().items():
+        np.testing.assert_allclose(opened.model.get_weights()[name], value, rtol=0, atol=1e-7)
+    x = np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32)
+    np.testing.assert_allclose(opened.model.forward(x), original.forward(x), atol=1e-5)
+    # Saving it again keeps the format it came in.
+    dialogs["save"] = str(tmp_path / "again")
+    dialogs.pop("save_filter")
+    assert window.save_network_as()
+    assert (tmp_path / "again.onnx").is_file()
+    assert dialogs["calls"][-1][2].endswith("exported.onnx")

@@ -34,13 +34,19 @@ from cnnviz.ui.window import settings
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm",
                   ".ppm", ".pbm", ".pnm", ".ico")
 NETWORK_SUFFIX = ".npz"
+ONNX_SUFFIX = ".onnx"
+NETWORK_SUFFIXES = (NETWORK_SUFFIX, ONNX_SUFFIX)
 IMAGE_FILTER = ("Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)")
-NETWORK_FILTER = "cnnviz networks (*.npz);;All files (*)"
+NPZ_FILTER = "cnnviz networks (*.npz)"
+ONNX_FILTER = "ONNX networks (*.onnx)"
+NETWORK_FILTER = f"Networks (*.npz *.onnx);;{NPZ_FILTER};;{ONNX_FILTER};;All files (*)"
+SAVE_NETWORK_FILTER = f"{NPZ_FILTER};;{ONNX_FILTER}"
 PNG_FILTER = "PNG images (*.png)"
 
 
 def is_network_file(path: str | Path) -> bool:
-    return Path(path).suffix.lower() == NETWORK_SUFFIX
+    """A cnnviz network (``.npz``) or an ONNX one (``.onnx``), by the file's suffix."""
+    return Path(path).suffix.lower() in NETWORK_SUFFIXES
 
 
 class FileActions:
@@ -58,8 +64,9 @@ class FileActions:
             triggered=lambda: self.open_image())
         self.open_network_action = QAction(
             "Open &Network\u2026", self, objectName="open_network_action",
-            shortcut=QKeySequence("Ctrl+Shift+O"), toolTip="Open a network file (.npz)",
-            statusTip="Open a network saved by cnnviz (.npz) instead of the current one",
+            shortcut=QKeySequence("Ctrl+Shift+O"), toolTip="Open a network file (.npz, .onnx)",
+            statusTip="Open a network saved by cnnviz (.npz) or an ONNX file (from PyTorch, "
+                      "Keras...) instead of the current one",
             triggered=lambda: self.open_network())
         self.save_action = QAction(
             QIcon.fromTheme(QIcon.ThemeIcon.DocumentSave), "&Save Network", self,
@@ -71,7 +78,8 @@ class FileActions:
             QIcon.fromTheme(QIcon.ThemeIcon.DocumentSaveAs), "Save Network &As\u2026", self,
             objectName="save_as_action", shortcut=QKeySequence.StandardKey.SaveAs,
             toolTip="Save the network to a new file",
-            statusTip="Save the network to a new .npz file and keep working on that file",
+            statusTip="Save the network to a new file (.npz, or .onnx for other tools) and keep "
+                      "working on that file",
             triggered=self.save_network_as)
         self.export_action = QAction(
             "&Export View as PNG\u2026", self, objectName="export_action",
@@ -245,14 +253,19 @@ class FileActions:
         """Ask for a file and save the network there; True when it was saved."""
         network = self.document.network
         folder = settings.last_folder(settings.NETWORK_FOLDER_KEY)
-        suggestion = str(Path(folder) / network.name) if folder else network.name
-        if not suggestion.endswith(NETWORK_SUFFIX):
-            suggestion += NETWORK_SUFFIX
-        path, _ = QFileDialog.getSaveFileName(self, "Save Network As", suggestion, NETWORK_FILTER)
+        name = network.name
+        if is_network_file(name):
+            name = str(Path(name).with_suffix(""))
+        suggestion = str(Path(folder) / name) if folder else name
+        onnx = network.path is not None and Path(network.path).suffix.lower() == ONNX_SUFFIX
+        suggestion += ONNX_SUFFIX if onnx else NETWORK_SUFFIX
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Save Network As", suggestion, SAVE_NETWORK_FILTER,
+            ONNX_FILTER if onnx else NPZ_FILTER)
         if not path:
             return False
-        if not is_network_file(path):
-            path += NETWORK_SUFFIX
+        if not is_network_file(path):  # the format of the filter chosen
+            path += ONNX_SUFFIX if chosen == ONNX_FILTER else NETWORK_SUFFIX
         return self._save_to(path)
 
     def _save_to(self, path: str | None) -> bool:
