@@ -215,3 +215,10 @@ def test_evaluating_from_the_menu_then_closing_the_window_leaves_no_thread(qtbot
     thread = view.runner.thread
     window.close()
     assert thread.isFinished() and not view.runner.running
+
+
+def test_no_tick_mark_runs_into_the_matrix(evaluated):
+    """Tick marks at the middle of each row and column drew a dash before the counts of the first
+    and last columns ("-975" for 975): the matrix's axes have none."""
+    for side in ("left", "bottom", "right"):
+        assert evaluated.matrix.plot.getAxis(side).style["tickLength"] == 0, side

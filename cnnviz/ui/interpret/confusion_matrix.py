@@ -85,6 +85,10 @@ class ConfusionMatrixView(ThemedPanel, QWidget):
         self.plot.setLabel("left", "true class")
         self.plot.setLabel("bottom", "predicted class")
         self.plot.setLabel("right", "right answers")
+        # No tick marks: pointing into the matrix at each row's and column's middle they drew a
+        # dash before the counts of the first and last columns ("-975" for 975).
+        for side in ("left", "bottom", "right"):
+            self.plot.getAxis(side).setStyle(tickLength=0)
         right = self.plot.getAxis("right")
         right.setWidth(self.fontMetrics().horizontalAdvance("100.0%")
                        + self.fontMetrics().height() + 12)
