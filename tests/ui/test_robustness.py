@@ -333,7 +333,7 @@ def modify_weights(window) -> None:
 def save_dialog(monkeypatch):
     answers = {"path": "", "calls": 0}
 
-    def get_save(parent, caption, suggestion, filters):
+    def get_save(parent, caption, suggestion, filters, selected=""):
         answers["calls"] += 1
         return answers["path"], ""
 
