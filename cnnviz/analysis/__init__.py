@@ -4,6 +4,7 @@
 - :mod:`.occlusion`: occlusion sensitivity maps;
 - :mod:`.gradcam`: Grad-CAM on any feature-map layer;
 - :mod:`.activation_max`: inputs that maximise a unit, a feature map or a class, and galleries;
+- :mod:`.top_patches`: the images of a set that excite a unit most, cut to its receptive field;
 - :mod:`.evaluation`: accuracy, confusion matrix, misclassified examples and confusion cells;
 - :mod:`.display`: scaling, resampling and tiling for display;
 - :mod:`.target`: the shared :class:`Target` and forward/backward passes.
@@ -22,6 +23,7 @@ from .gradcam import GradCamResult, grad_cam
 from .occlusion import OcclusionResult, occlusion_map
 from .saliency import gradient_x_input, saliency_map, smooth_grad, vanilla_gradient
 from .target import Cancelled, Target, forward_backward, target_values
+from .top_patches import TopPatch, top_patches, window_crop
 
 __all__ = [
     "AscentSettings", "MaximizationResult", "field_crop", "filter_targets", "gallery", "maximize",
@@ -29,5 +31,5 @@ __all__ = [
     "evaluate_dataset", "examples", "misclassified_examples", "most_confused", "row_normalized",
     "top_predictions", "GradCamResult", "grad_cam", "OcclusionResult", "occlusion_map",
     "gradient_x_input", "saliency_map", "smooth_grad", "vanilla_gradient", "Cancelled", "Target",
-    "forward_backward", "target_values",
+    "forward_backward", "target_values", "TopPatch", "top_patches", "window_crop",
 ]
