@@ -15,7 +15,8 @@ other thread uses at the same time, e.g. ``model.copy()``.  Long methods take a
 """
 
 from .activation_max import (AscentSettings, MaximizationResult, field_crop, filter_targets,
-                             gallery, maximize)
+                             gallery, high_frequency_share, input_range, maximize, settings_for,
+                             to_picture)
 from .display import grid, normalize, resize_bilinear, to_uint8
 from .evaluation import (Example, cell_examples, cell_indices, evaluate_dataset, examples,
                          misclassified_examples, most_confused, row_normalized, top_predictions)
@@ -27,6 +28,7 @@ from .top_patches import TopPatch, top_patches, window_crop
 
 __all__ = [
     "AscentSettings", "MaximizationResult", "field_crop", "filter_targets", "gallery", "maximize",
+    "high_frequency_share", "input_range", "settings_for", "to_picture",
     "grid", "normalize", "resize_bilinear", "to_uint8", "Example", "cell_examples", "cell_indices",
     "evaluate_dataset", "examples", "misclassified_examples", "most_confused", "row_normalized",
     "top_predictions", "GradCamResult", "grad_cam", "OcclusionResult", "occlusion_map",

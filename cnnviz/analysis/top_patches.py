@@ -116,8 +116,10 @@ def top_patches(model: Sequential, inputs: np.ndarray, pictures: np.ndarray, lay
     ----------
     model : Sequential
         A network no other thread uses (its layers' caches are overwritten).
-    inputs : ndarray, (N, *model.input_shape)
-        The network's inputs (normalised as its input contract says).
+    inputs : ndarray (N, *model.input_shape), or callable
+        The network's inputs (normalised as its input contract says), or a function making a
+        batch of them from a batch of ``pictures`` (so that a large set is converted a batch at
+        a time).
     pictures : ndarray, (N, C, H, W)
         The same images as they are to be shown (e.g. floats in [0, 1], or uint8): the crops are
         cut from these.
@@ -142,9 +144,9 @@ def top_patches(model: Sequential, inputs: np.ndarray, pictures: np.ndarray, lay
     if not -n_layers <= layer < n_layers:
         raise IndexError(f"layer {layer} out of range for a network of {n_layers} layers")
     layer %= n_layers
-    n = len(inputs)
-    if len(pictures) != n:
-        raise ValueError(f"{n} inputs but {len(pictures)} pictures")
+    n = len(pictures)
+    if not callable(inputs) and len(inputs) != n:
+        raise ValueError(f"{len(inputs)} inputs but {n} pictures")
     if pictures.ndim != 4 or tuple(pictures.shape[2:]) != tuple(model.input_shape[1:]):
         raise ValueError(f"pictures must be (N, C, {model.input_shape[1]}, "
                          f"{model.input_shape[2]}), not {pictures.shape}")
@@ -162,7 +164,8 @@ def top_patches(model: Sequential, inputs: np.ndarray, pictures: np.ndarray, lay
     best_p = np.zeros((len(channels), 0, 2), dtype=np.int64)
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
-        values, positions = unit_peaks(layer_output(model, inputs[start:stop], layer))
+        batch = inputs(pictures[start:stop]) if callable(inputs) else inputs[start:stop]
+        values, positions = unit_peaks(layer_output(model, batch, layer))
         values = values[:, channels].T.astype(np.float64)  # (K, B)
         index = np.broadcast_to(np.arange(start, stop), values.shape)
         pos = (positions[:, channels].transpose(1, 0, 2) if spatial
