@@ -44,6 +44,7 @@ class AscentSettings:
     seed: int = 0
     through_activation: bool = True
     freq_decay: float = 0.0
+    field_only: bool = True
 
     def validate(self) -> None:
         if self.steps < 0 or self.lr <= 0 or self.l2 < 0 or self.jitter < 0:
@@ -65,11 +66,21 @@ class AscentSettings:
 COLOUR_SETTINGS = dict(steps=50, lr=0.1, l2=0.01, blur_every=0, jitter=2, freq_decay=1.5)
 
 
-def settings_for(model: Sequential, contract=None) -> dict:
+#: Receptive fields smaller than this (pixels, the larger side) are not regularised: their
+#: best input is little more than the unit's weights, which jitter and a frequency penalty blur.
+SMALL_FIELD = 8
+
+
+def settings_for(model: Sequential, contract=None, layer: int | None = None) -> dict:
     """The ascent settings (keyword arguments of :func:`gallery`) for a network: the defaults of
-    :class:`AscentSettings` for one channel, :data:`COLOUR_SETTINGS` for three; the clip range is
-    the network's input range (:func:`input_range`) either way."""
+    :class:`AscentSettings` for one channel, :data:`COLOUR_SETTINGS` for three (for ``layer``'s
+    units: without jitter and frequency penalty when their field is under :data:`SMALL_FIELD`
+    pixels); the clip range is the network's input range (:func:`input_range`) either way."""
     options = dict(COLOUR_SETTINGS) if model.input_shape[0] == 3 else {}
+    if options and layer is not None:
+        field = model.receptive_field_of(layer)
+        if not field.global_ and max(field.size) < SMALL_FIELD:
+            options.update(jitter=0, freq_decay=0.0)
     options["clip"] = input_range(contract)
     return options
 
@@ -268,18 +279,101 @@ def field_crop(model: Sequential, result: MaximizationResult) -> np.ndarray:
 
 def ascend(model: Sequential, targets: list[Target], settings: AscentSettings, init=None,
            progress=None) -> list[MaximizationResult]:
-    """Gradient ascent of a batch: image ``i`` maximises ``targets[i]`` (all on one layer)."""
+    """Gradient ascent of a batch: image ``i`` maximises ``targets[i]`` (all on one layer).
+
+    With ``settings.field_only``, targets that are all the same unit position of a feature map
+    are optimised on the window of the input that unit can see (:func:`field_network`), which
+    is exact and several times faster; the rest of each image keeps its starting pixels."""
     settings.validate()
     rng = np.random.default_rng(settings.seed)
-    x = np.repeat(_start(model, rng, settings, init)[None], len(targets), axis=0)
+    full = np.repeat(_start(model, rng, settings, init)[None], len(targets), axis=0)
+    field = field_network(model, targets) if settings.field_only else None
+    net, goals, window = (model, targets, None) if field is None else field
+    x = full if window is None else np.ascontiguousarray(full[(slice(None),) + window])
+
+    def whole(images):
+        if window is None:
+            return images
+        out = full.copy()
+        out[(slice(None),) + window] = images
+        return out
+
     history = np.zeros((settings.steps + 1, len(targets)), dtype=np.float64)
     for step in range(settings.steps):
-        history[step], gradient = _gradient(model, x, targets, settings, rng)
+        history[step], gradient = _gradient(net, x, goals, settings, rng)
         x = _step(x, gradient, settings, step)
         if not keep_going(progress, step + 1, settings.steps):
-            partial = _results(model, x, targets, history[:step + 2], step + 1)
+            partial = _results(model, whole(x), targets, history[:step + 2], step + 1)
             raise Cancelled(partial[0] if len(partial) == 1 else partial)
-    return _results(model, x, targets, history, settings.steps)
+    return _results(model, whole(x), targets, history, settings.steps)
+
+
+def field_network(model: Sequential, targets: list[Target]):
+    """A smaller network that computes the targets' unit from the input window it sees.
+
+    For targets that are all one position ``(y, x)`` of one layer's feature maps: the layers up
+    to that one, built for a window of the input that holds the unit's receptive field and
+    starts at a multiple of the layer's jump (so that every stride and pool lines up), with the
+    same weights.  It is checked on random inputs (the unit's value on the window equals its
+    value on the whole input) and None is returned when it does not hold, or when the window
+    would not be smaller than the input.
+
+    Returns
+    -------
+    (network, targets, window) or None
+        ``targets`` re-indexed for the smaller network; ``window`` the ``(channels, rows,
+        cols)`` slices of an input (C, H, W) that the smaller network takes.
+    """
+    from .target import resolve  # noqa: PLC0415 (a helper of this module only)
+
+    if not targets or any(t.index is None or len(t.index) != 3 for t in targets):
+        return None
+    positions = {t.index[1:] for t in targets}
+    if len(positions) != 1 or len({t.layer for t in targets}) != 1:
+        return None
+    layer, _ = resolve(model, targets[0])
+    (y, x), = positions
+    c, h, w = model.input_shape
+    if model.receptive_field_of(layer).global_:
+        return None
+    jump = model.receptive_field_of(layer).jump
+    rect = model.receptive_field(layer, y, x).rect
+    top = max(rect.top, 0) // jump[0] * jump[0]
+    left = max(rect.left, 0) // jump[1] * jump[1]
+    bottom = min(rect.bottom + 1 + jump[0], h)
+    right = min(rect.right + 1 + jump[1], w)
+    if (bottom - top) * (right - left) >= 0.8 * h * w:
+        return None
+    config = model.config()
+    config["layers"] = config["layers"][:layer + 1]
+    config["input_shape"] = [c, bottom - top, right - left]
+    try:
+        small = Sequential.from_config(config)
+    except Exception:  # noqa: BLE001 (a shape this layer stack refuses: use the whole input)
+        return None
+    small.set_weights({k: v for k, v in model.get_weights().items()
+                       if int(k.split(".", 1)[0]) <= layer})
+    small = small.astype(model.dtype)
+    shape = small.layers[layer].output_shape
+    unit_y, unit_x = y - top // jump[0], x - left // jump[1]
+    if not (0 <= unit_y < shape[1] and 0 <= unit_x < shape[2]):
+        return None
+    window = (slice(None), slice(top, bottom), slice(left, right))
+    probe = np.random.default_rng(0).standard_normal((2,) + model.input_shape).astype(model.dtype)
+    want = _run(model, probe, layer)[:, :, y, x]
+    got = _run(small, np.ascontiguousarray(probe[(slice(None),) + window]), layer)
+    if not np.allclose(got[:, :, unit_y, unit_x], want, rtol=1e-4, atol=1e-5):
+        return None
+    goals = [Target(t.layer % len(model.layers) if t.layer < 0 else t.layer,
+                    index=(t.index[0], unit_y, unit_x)) for t in targets]
+    return small, goals, window
+
+
+def _run(model: Sequential, x: np.ndarray, layer: int) -> np.ndarray:
+    out = x
+    for lay in model.layers[:layer + 1]:
+        out = lay.forward(out, False)
+    return out
 
 
 def _bounds(clip):

@@ -302,7 +302,7 @@ class ActivationGallery(QWidget):
         settings = self.settings()
         model = self.document.model.copy()
         contract = self.document.network.contract
-        options = settings_for(model, contract)
+        options = settings_for(model, contract, settings.layer)
         options["steps"] = settings.steps
         source = self._sources.get(settings.source)
         loaded = self._image_sets.get(settings.source)
