@@ -162,42 +162,42 @@ def test_colour_gallery_is_regularised_in_colour_and_shows_the_strongest_patches
     try:
         model = colour_document.model
         with qtbot.waitSignal(panel.runner.finished, timeout=60000):
-            choose(panel.layer_combo, 3)  # second convolution's ReLU: 32 maps, fields 5x5
-        assert panel.settings().layer == 3 and len(panel.results) == 8
+            choose(panel.layer_combo, 4)  # the pooling: 8 maps, fields of 8x8
+        assert panel.settings().layer == 4 and len(panel.results) == 8
         # The ascent is the analysis gallery with the colour settings: the frequency penalty,
         # and pictures kept inside [0, 1] through the contract's normalisation.
-        options = settings_for(model, CIFAR)
+        options = settings_for(model, CIFAR, 4)
         assert options["freq_decay"] > 0 and options["clip"] == input_range(CIFAR)
         options["steps"] = 15
-        expected = gallery(model.copy(), 3, **options)
+        expected = gallery(model.copy(), 4, **options)
         for got, want in zip(panel.results, expected):
             np.testing.assert_allclose(got.image, want.image, atol=1e-5)
             picture = to_picture(got.image, CIFAR)
             assert picture.min() >= -1e-5 and picture.max() <= 1 + 1e-5
         # Shown in colour: the optimised picture's planes differ.
         picture = unit_picture(model, panel.results[0], CIFAR, crop=True)
-        assert picture.shape == (5, 5, 3) and np.ptp(picture, axis=-1).max() > 0.05
+        assert picture.shape == (8, 8, 3) and np.ptp(picture, axis=-1).max() > 0.05
         # Beside each: the nine strongest images, each cut to its unit's receptive field.
         contract = colour_document.network.contract
         mean = np.round(np.asarray(contract.mean) * 255)
         for channel in (0, 5, 7):
             patches = panel.patches[channel]
-            want = naive_strongest(model, contract, images, 3, channel)
+            want = naive_strongest(model, contract, images, 4, channel)
             assert [p.image for p in patches] == [row[1] for row in want]
             np.testing.assert_allclose([p.value for p in patches], [row[0] for row in want],
                                        rtol=1e-4, atol=1e-5)
             for patch, (_, image, where) in zip(patches, want):
                 assert patch.position == tuple(int(v) for v in where)
-                top, left, bottom, right = unit_windows(model, 4, (channel,) + where)[0].span
+                top, left, bottom, right = unit_windows(model, 5, (channel,) + where)[0].span
                 padded = np.stack([np.pad(plane, 8, constant_values=m)
                                    for plane, m in zip(images[image], mean)])
                 np.testing.assert_array_equal(
                     patch.crop, padded[:, top + 8:bottom + 9, left + 8:right + 9])
         # The tile on display: the optimised picture, then the nine crops in a 3x3 mosaic.
         tile = panel.tiles[5]
-        assert tile.ndim == 3 and tile.shape[0] == 3 * 5 + 2
+        assert tile.ndim == 3 and tile.shape[0] == 3 * 8 + 2
         first = panel.patches[5][0].crop.transpose(1, 2, 0) / 255
-        np.testing.assert_allclose(tile[:5, -(3 * 5 + 2):][:, :5], first, atol=1e-6)
+        np.testing.assert_allclose(tile[:8, -(3 * 8 + 2):][:, :8], first, atol=1e-6)
         assert panel.grid.count() == 8
         assert "strongest" in panel.status_label.text()
     finally:
