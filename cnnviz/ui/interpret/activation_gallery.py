@@ -166,9 +166,19 @@ class UnitGrid(ImageGrid):
 
     def set_tiles(self, tiles: Sequence[np.ndarray], captions: Sequence[str],
                   tooltips: Sequence[str]) -> None:
+        """Show ``tiles`` (H, W) or (H, W, 3) in [0, 1], all of one shape, ``side`` pixels wide
+        (the height follows the tiles' aspect ratio, at most ``side``)."""
         self.set_images([np.zeros((1, 1))] * len(tiles), captions, tooltips=tooltips)
+        if not tiles:
+            return
+        h, w = tiles[0].shape[:2]
+        width = self.side if w >= h else max(1, round(self.side * w / h))
+        height = self.side if h >= w else max(1, round(self.side * h / w))
+        self.setIconSize(QSize(width, height))
+        grid = self.gridSize()
+        self.setGridSize(QSize(grid.width(), grid.height() - self.side + height))
         for row, tile in enumerate(tiles):
-            self.item(row).setIcon(QIcon(colour_pixmap(tile, self.side, self.side)))
+            self.item(row).setIcon(QIcon(colour_pixmap(tile, width, height)))
 
 
 def gallery_layers(model: Sequential) -> list[int]:
@@ -468,10 +478,7 @@ class ActivationGallery(QWidget):
             tiles.append(picture)
             captions.append(f"{name} {unit}\n{result.value:.3g}")
             tips.append(tip)
-        side = SIDE_WITH_PATCHES if any(self.patches) else SIDE
-        if side != self.grid.side:
-            self.grid.side = side
-            self.grid.setIconSize(QSize(side, side))
+        self.grid.side = SIDE_WITH_PATCHES if any(self.patches) else SIDE
         self.tiles = tiles
         self.grid.set_tiles(tiles, captions, tips)
 
