@@ -75,14 +75,16 @@ def settings_for(model: Sequential, contract=None, layer: int | None = None) -> 
     """The ascent settings (keyword arguments of :func:`gallery`) for a network: the defaults of
     :class:`AscentSettings` for one channel, :data:`COLOUR_SETTINGS` for three (for ``layer``'s
     units: without jitter and frequency penalty when their field is under :data:`SMALL_FIELD`
-    pixels); the clip range is the network's input range (:func:`input_range`) either way."""
+    pixels); the clip range is the network's input range (:func:`input_range`) either way.
+    Only the settings that differ from :class:`AscentSettings`' defaults are given."""
     options = dict(COLOUR_SETTINGS) if model.input_shape[0] == 3 else {}
     if options and layer is not None:
         field = model.receptive_field_of(layer)
         if not field.global_ and max(field.size) < SMALL_FIELD:
             options.update(jitter=0, freq_decay=0.0)
     options["clip"] = input_range(contract)
-    return options
+    defaults = AscentSettings()
+    return {k: v for k, v in options.items() if getattr(defaults, k) != v}
 
 
 def input_range(contract, channels: int = 1) -> tuple:

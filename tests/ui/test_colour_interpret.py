@@ -168,6 +168,7 @@ def test_colour_gallery_is_regularised_in_colour_and_shows_the_strongest_patches
         # and pictures kept inside [0, 1] through the contract's normalisation.
         options = settings_for(model, CIFAR, 4)
         assert options["freq_decay"] > 0 and options["clip"] == input_range(CIFAR)
+        assert len(options["clip"][0]) == 3
         options["steps"] = 15
         expected = gallery(model.copy(), 4, **options)
         for got, want in zip(panel.results, expected):
