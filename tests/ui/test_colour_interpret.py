@@ -242,3 +242,27 @@ def test_cancel_during_the_search_of_test_images(qtbot, small_colour_document, m
         assert not panel.runner.running and "Cancelled" in panel.status_label.text()
     finally:
         assert panel.shutdown()
+
+
+def test_a_test_set_that_cannot_be_read_keeps_the_images_and_says_why(qtbot, monkeypatch,
+                                                                     small_colour_document):
+    from cnnviz.data import DataError
+    from cnnviz.ui.interpret import activation_gallery as module
+
+    def broken(progress=None):
+        raise DataError("test_batch.bin is cut short")
+
+    monkeypatch.setattr(module, "patch_sources",
+                        lambda model: [module.PatchSource("broken set", broken)])
+    panel = module.ActivationGallery(small_colour_document)
+    qtbot.addWidget(panel)
+    panel.steps_spin.setValue(5)
+    with qtbot.waitSignal(panel.runner.finished, timeout=60000):
+        panel.show()
+    try:
+        assert len(panel.results) == 10 and panel.grid.count() == 10
+        assert not any(panel.patches)
+        assert "broken set could not be read: test_batch.bin is cut short" in \
+            panel.status_label.text()
+    finally:
+        assert panel.shutdown()

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, Q
 
 from cnnviz.analysis import (MaximizationResult, TopPatch, field_crop, gallery, normalize,
                              settings_for, to_picture, to_uint8, top_patches)
-from cnnviz.data import (CIFAR10_SHAPE, batch_to_input, find_cifar10, find_mnist,
+from cnnviz.data import (CIFAR10_SHAPE, DataError, batch_to_input, find_cifar10, find_mnist,
                          load_default_cifar10, load_default_mnist, make_synthetic_digits)
 from cnnviz.nn import Sequential
 from cnnviz.ui.shared.image_grid import ImageGrid
@@ -327,9 +327,13 @@ class ActivationGallery(QWidget):
             results = gallery(model, settings.layer, objective=settings.objective,
                               progress=progress, **options)
             if source is None:
-                return settings, results, [[] for _ in results], None
+                return settings, results, [[] for _ in results], None, ""
             self._phase = "loading"
-            images = loaded if loaded is not None else source.load(progress)
+            try:
+                images = loaded if loaded is not None else source.load(progress)
+            except (DataError, OSError) as exc:  # the images stay; the test set is reported
+                return (settings, results, [[] for _ in results], None,
+                        f" The {source.title} could not be read: {exc}")
             self._phase = "patches"
             pictures = images[:settings.count]
             if pictures.ndim == 3:
@@ -337,7 +341,7 @@ class ActivationGallery(QWidget):
             patches = top_patches(model, lambda batch: batch_to_input(batch, contract),
                                   pictures, settings.layer, channels=range(len(results)),
                                   k=TOP_K, fill=fill, progress=progress)
-            return settings, results, patches, (source.title, images)
+            return settings, results, patches, (source.title, images), ""
 
         self.runner.start(task)
 
@@ -421,7 +425,7 @@ class ActivationGallery(QWidget):
     @Slot(object)
     def _on_finished(self, outcome) -> None:
         self._idle()
-        self._computed, self.results, self.patches, loaded = outcome
+        self._computed, self.results, self.patches, loaded, note = outcome
         if loaded is not None:
             title, images = loaded
             self._image_sets = {title: images}  # one set kept: the one in use
@@ -433,7 +437,7 @@ class ActivationGallery(QWidget):
             text += (f" Beside each: the {TOP_K} of the first {searched:,} images of the "
                      f"{self._computed.source} where it is strongest, each cut to its receptive "
                      f"field.")
-        self.status_label.setText(text)
+        self.status_label.setText(text + note)
         self._show_results()
 
     @Slot()
