@@ -51,6 +51,23 @@ def overlay_lut(signed: bool) -> np.ndarray:
     return colours.astype(np.ubyte)
 
 
+#: The input under a heat map is shown at this fraction of its brightness (white ink or a white
+#: sky as mid grey), so that the map's colours stand out.
+BACKDROP_DIM = 1 / 1.7
+
+
+def input_backdrop(picture: np.ndarray) -> np.ndarray:
+    """The picture drawn under a heat map: a network input as a picture (C, H, W) in [0, 1]
+    (:attr:`Trace.input_image`), dimmed by :data:`BACKDROP_DIM`: grey (H, W) for one channel,
+    colour (H, W, 3) for three, any other number of channels as their mean."""
+    picture = np.clip(picture, 0.0, 1.0)
+    if picture.shape[0] == 3:
+        image = picture.transpose(1, 2, 0)
+    else:
+        image = picture[0] if picture.shape[0] == 1 else picture.mean(axis=0)
+    return np.ascontiguousarray(image * BACKDROP_DIM, dtype=np.float32)
+
+
 class AnalysisPanel(ThemedPanel, QWidget):
     """A heat map over the network input explaining the score of one class.
 
@@ -332,10 +349,8 @@ class AnalysisPanel(ThemedPanel, QWidget):
 
     # ----------------------------------------------------------------- display
     def _show_input(self, trace: Trace) -> None:
-        x = trace.input_image  # a normalised input as the picture it was made from
-        grey = x[0] if x.shape[0] == 1 else x.mean(axis=0)
-        # Dimmed (white ink shows as mid grey) so that the heat map's colours stand out.
-        self.input_item.setImage(grey, levels=(0.0, 1.7), autoLevels=False)
+        self.input_item.setImage(input_backdrop(trace.input_image), levels=(0.0, 1.0),
+                                 autoLevels=False)
 
     def _show(self, explanation: Explanation | None, message: str = "") -> None:
         self.status_label.setText("")
