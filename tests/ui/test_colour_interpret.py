@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from cnnviz.data import CIFAR10_CLASSES, load_image
 from cnnviz.nn import build_preset
@@ -15,28 +14,17 @@ from cnnviz.ui.interpret.analysis_panel import BACKDROP_DIM, AnalysisPanel
 from cnnviz.ui.window.document import Document
 
 from network_views import digit_raster
+from ui_helpers import colour_photo
 
 CIFAR = InputContract(shape=(3, 32, 32), classes=CIFAR10_CLASSES, pipeline="image",
                       mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26))
-
-
-def colour_photo(path, size=(64, 48)):
-    """A sky-blue top, a green bottom, a red disc in the middle."""
-    w, h = size
-    yy, xx = np.mgrid[0:h, 0:w]
-    pixels = np.zeros((h, w, 3), dtype=np.uint8)
-    pixels[yy < h // 2] = (90, 160, 230)
-    pixels[yy >= h // 2] = (40, 170, 60)
-    pixels[(yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (h / 4) ** 2] = (210, 30, 30)
-    Image.fromarray(pixels).save(path)
-    return path
 
 
 @pytest.fixture
 def colour_document(tmp_path):
     document = Document(Session(NetworkEntry(build_preset("vgg-small", seed=0),
                                              contract=CIFAR)))
-    document.set_source(ImageInput(load_image(colour_photo(tmp_path / "photo.png"))),
+    document.set_source(ImageInput(load_image(colour_photo(tmp_path / "photo.png", (64, 48)))),
                         "Open Image")
     return document
 
@@ -109,7 +97,7 @@ def small_colour_network() -> NetworkEntry:
 @pytest.fixture
 def small_colour_document(tmp_path):
     document = Document(Session(small_colour_network()))
-    document.set_source(ImageInput(load_image(colour_photo(tmp_path / "photo.png"))),
+    document.set_source(ImageInput(load_image(colour_photo(tmp_path / "photo.png", (64, 48)))),
                         "Open Image")
     return document
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QFileDialog
 
@@ -19,22 +18,11 @@ from cnnviz.ui.shared.prediction_panel import PredictionPanel
 from cnnviz.ui.window.document import Document
 
 from network_views import digit_raster
+from ui_helpers import colour_photo
 
 CIFAR = InputContract(shape=(3, 32, 32), classes=CIFAR10_CLASSES, pipeline="image",
                       mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26))
 FRUIT = ("apple", "banana", "cherry")
-
-
-def colour_photo(path, size=(160, 120)):
-    """A colour photo: a sky-blue top, a green bottom, a red disc in the middle."""
-    w, h = size
-    yy, xx = np.mgrid[0:h, 0:w]
-    pixels = np.zeros((h, w, 3), dtype=np.uint8)
-    pixels[yy < h // 2] = (90, 160, 230)
-    pixels[yy >= h // 2] = (40, 170, 60)
-    pixels[(yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (h / 4) ** 2] = (210, 30, 30)
-    Image.fromarray(pixels).save(path)
-    return path
 
 
 def fruit_network() -> NetworkEntry:

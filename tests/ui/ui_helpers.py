@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
@@ -59,3 +60,16 @@ def state_of(window) -> tuple:
     return (document.network, document.network.path, document.source, document.trace,
             document.modified, stack.count(), stack.index(), window.windowTitle(),
             window.prediction_panel.applied_version)
+
+
+def colour_photo(path, size=(160, 120)):
+    """Write a colour photo to ``path`` (returned): a sky-blue top, a green bottom, a red disc in
+    the middle."""
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    pixels = np.zeros((h, w, 3), dtype=np.uint8)
+    pixels[yy < h // 2] = (90, 160, 230)
+    pixels[yy >= h // 2] = (40, 170, 60)
+    pixels[(yy - h / 2) ** 2 + (xx - w / 2) ** 2 < (h / 4) ** 2] = (210, 30, 30)
+    Image.fromarray(pixels).save(path)
+    return path

@@ -54,6 +54,28 @@ def image_to_qimage(pixels: np.ndarray) -> QImage:
     return QImage(data.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
+def stroke_piece(image: QImage, colour: QColor, width: float, path: QPainterPath, start: QPointF,
+                 end: QPointF, control: QPointF | None, mode: QPainter.CompositionMode,
+                 antialiased: bool = True) -> QRectF:
+    """Stroke one piece of a stroke (``path`` from ``start`` to ``end``, bent towards
+    ``control``) into ``image`` with a round pen; returns the box it may have touched."""
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, antialiased)
+    painter.setCompositionMode(mode)
+    painter.setPen(QPen(colour, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                        Qt.PenJoinStyle.RoundJoin))
+    if start == end:
+        painter.drawPoint(start)
+    else:
+        painter.drawPath(path)
+    painter.end()
+    xs = [start.x(), end.x()] + ([control.x()] if control is not None else [])
+    ys = [start.y(), end.y()] + ([control.y()] if control is not None else [])
+    pad = width / 2 + 2
+    return QRectF(min(xs) - pad, min(ys) - pad, max(xs) - min(xs) + 2 * pad,
+                  max(ys) - min(ys) + 2 * pad)
+
+
 class ColourPicture:
     """A picture, or a white page, that the brush paints over in colour.
 
@@ -117,23 +139,13 @@ class ColourPicture:
               control: QPointF | None = None) -> QRectF:
         """Stroke ``path`` (picture pixel coordinates) in the stroke's colour; returns the box
         of the pixels it may have changed (picture coordinates)."""
-        painter = QPainter(self._mask_image)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, self.page)
         # Lighten: the mask only grows, so overlapping pieces never build up at their joins.
-        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Lighten)
-        painter.setPen(QPen(QColor(255, 255, 255), width, Qt.PenStyle.SolidLine,
-                            Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
-        if start == end:
-            painter.drawPoint(start)
-        else:
-            painter.drawPath(path)
-        painter.end()
-        xs = [start.x(), end.x()] + ([control.x()] if control is not None else [])
-        ys = [start.y(), end.y()] + ([control.y()] if control is not None else [])
-        pad = width / 2 + 2
+        box = stroke_piece(self._mask_image, QColor(255, 255, 255), width, path, start, end,
+                           control, QPainter.CompositionMode.CompositionMode_Lighten,
+                           antialiased=self.page)
         w, h = self.size
-        c0, r0 = max(0, int(min(xs) - pad)), max(0, int(min(ys) - pad))
-        c1, r1 = min(w, int(max(xs) + pad) + 1), min(h, int(max(ys) + pad) + 1)
+        c0, r0 = max(0, int(box.left())), max(0, int(box.top()))
+        c1, r1 = min(w, int(box.right()) + 1), min(h, int(box.bottom()) + 1)
         if c1 > c0 and r1 > r0:
             self._composite(r0, r1, c0, c1)
         return QRectF(c0, r0, max(0, c1 - c0), max(0, r1 - r0))
@@ -392,24 +404,10 @@ class DrawingCanvas(QWidget):
             return
         width = self.brush_size * max(MIN_PRESSURE_WIDTH, min(pressure, 1.0))
         ink = QColor(0, 0, 0) if self._stroke_erases else QColor(255, 255, 255)
-        painter = QPainter(self._qimage)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         # Lighten (max) / Darken (min) so that overlapping pieces never build up at their joins.
-        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Darken if
-                                   self._stroke_erases else
-                                   QPainter.CompositionMode.CompositionMode_Lighten)
-        painter.setPen(QPen(ink, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
-                            Qt.PenJoinStyle.RoundJoin))
-        if start == end:
-            painter.drawPoint(start)
-        else:
-            painter.drawPath(path)
-        painter.end()
-        xs = [start.x(), end.x()] + ([control.x()] if control is not None else [])
-        ys = [start.y(), end.y()] + ([control.y()] if control is not None else [])
-        pad = width / 2 + 2
-        dirty = QRectF(min(xs) - pad, min(ys) - pad, max(xs) - min(xs) + 2 * pad,
-                       max(ys) - min(ys) + 2 * pad)
+        mode = (QPainter.CompositionMode.CompositionMode_Darken if self._stroke_erases else
+                QPainter.CompositionMode.CompositionMode_Lighten)
+        dirty = stroke_piece(self._qimage, ink, width, path, start, end, control, mode)
         self.update(self.to_widget(dirty).toAlignedRect().adjusted(-2, -2, 2, 2))
 
     def _push(self) -> None:
