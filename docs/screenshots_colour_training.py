@@ -4,9 +4,9 @@ script also writes ``colour-training-end.png`` and ``colour-training-explore.png
 
 Starts the real main window (offscreen unless a platform is chosen) at 1366x768, trains a new
 cifar-tutorial network on 20,000 CIFAR-10 images (2 epochs) from the Train workspace (pictures
-taken a third of the way into the run, after it and in the Explore workspace), then opens a trained colour network and
-evaluates it on CIFAR-10's test set in the Interpret workspace, showing the cats it reads as dogs
-and the first of them as the input.
+taken a third of the way into the run, after it and in the Explore workspace), then opens a
+trained colour network and evaluates it on CIFAR-10's test set in the Interpret workspace,
+showing the cats it reads as dogs and the first of them as the input.
 
 Usage::
 

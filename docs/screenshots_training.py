@@ -9,8 +9,9 @@ with real mouse events, and trains from the Training panel of the Train workspac
   the prediction, filters and feature maps of the drawn 4, with the run's progress in the status
   bar;
 - ``training-curves.png``: the curves of that run once the epoch is over;
-- ``training-health.png``: the Network Health panel (floated out of its tab) of a run with ten times too high a learning
-  rate (Adam, 0.05): most ReLUs of the convolutions die within the first steps;
+- ``training-health.png``: the Network Health panel (floated out of its tab) of a run with ten
+  times too high a learning rate (Adam, 0.05): most ReLUs of the convolutions die within the
+  first steps;
 - ``training-layers.png``: the layer-list editor explaining why a list cannot be trained.
 
 Usage::
