@@ -11,8 +11,9 @@ saves:
 - ``workspace-explore.png``, ``workspace-train.png``, ``workspace-interpret.png``: each workspace
   as it ships, in a 1366x768 window (a common laptop screen), with the drawn "3": Explore with the
   second convolution's maps and the Filter Editor opened by a click on one of its weights; Train
-  set up for a new LeNet-5; Interpret with Grad-CAM of the "3", an evaluation on the offline
-  digits and what the first convolution's filters look for.
+  set up for a new LeNet-5 (the Network Health is the tab beside the Training Curves); Interpret
+  with Grad-CAM of the "3" and an evaluation on the offline digits (Activation Maximisation is the
+  tab beside it).
 
 Usage::
 
@@ -164,8 +165,6 @@ def workspace_pictures(window, out: Path) -> None:
     panel.editor.table.selectRow(3)
     save(window, out / "workspace-train.png")
 
-    gallery = window.activation_gallery  # the first convolution's: quick (the classes take long)
-    gallery.layer_combo.setCurrentIndex(gallery.layer_combo.findData(0))
     window.show_workspace("interpret")
     analysis = window.analysis_panel
     analysis.method_combo.setCurrentIndex(analysis.method_combo.findData("grad_cam"))
@@ -175,7 +174,8 @@ def workspace_pictures(window, out: Path) -> None:
     view.source_combo.setCurrentIndex(offline)  # drawn by cnnviz: no download
     view.evaluate_button.click()
     wait_until(lambda: view.run is not None and not view.runner.running, "the evaluation")
-    wait_until(lambda: not gallery.runner.running, "the activation maximisation gallery")
+    if not window.docks["evaluation"].isVisible():
+        raise RuntimeError("the Evaluation tab is not the one shown")
     print(view.summary_label.text())
     save(window, out / "workspace-interpret.png")
 

@@ -3,10 +3,10 @@
 script also writes ``colour-training-end.png`` and ``colour-training-explore.png``).
 
 Starts the real main window (offscreen unless a platform is chosen) at 1366x768, trains a new
-cifar-tutorial network on 20,000 CIFAR-10 images (2 epochs) from the Train workspace (picture taken during
-the run, after it and in the Explore workspace), then opens a trained colour network and
-evaluates it on CIFAR-10's test set in the Interpret workspace, showing the cats it reads as dogs
-and the first of them as the input.
+cifar-tutorial network on 20,000 CIFAR-10 images (2 epochs) from the Train workspace (pictures
+taken a third of the way into the run, after it and in the Explore workspace), then opens a
+trained colour network and evaluates it on CIFAR-10's test set in the Interpret workspace,
+showing the cats it reads as dogs and the first of them as the input.
 
 Usage::
 
@@ -41,8 +41,8 @@ def main(argv=None) -> int:
                         default=ROOT / "resources" / "models" / "vgg-small-cifar10.npz")
     parser.add_argument("--count", type=int, default=20000)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--during", type=int, default=6000,
-                        help="milliseconds into the run of the first picture")
+    parser.add_argument("--at", type=float, default=0.33,
+                        help="the fraction of the run done when the first picture is taken")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     from cnnviz.training.sources import DataSource
@@ -60,11 +60,13 @@ def main(argv=None) -> int:
         panel.validation_spin.setValue(500)
         panel.network_combo.setCurrentIndex(panel.network_combo.findData("new"))
         panel.settings.epochs_spin.setValue(args.epochs)
-        ended = []
+        ended, done = [], []
         panel.run_ended.connect(ended.append)
+        panel.runner.progress.connect(lambda report: done.append(report.fraction))
         panel.start_button.click()
         wait_for(panel.run_started)
-        wait(args.during)
+        while not ended and (not done or done[-1] < args.at):  # (a run of a few seconds)
+            wait(20)
         if not ended:
             save(window, args.out / "colour-training.png")
             wait_for(panel.run_ended)

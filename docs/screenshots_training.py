@@ -5,11 +5,13 @@ with real mouse events, and trains from the Training panel of the Train workspac
 
 - ``training.png``: the Train workspace of a 1600x1000 window a third of the way into an epoch of
   a new lenet5 on MNIST (the window's defaults: Adam from learning rate 0.005, annealed to zero):
-  the settings and the layer list, the curves, the network's health, and the prediction, filters
-  and feature maps of the drawn 4, with the run's progress in the status bar;
+  the settings and the layer list, the curves (the Network Health is the tab beside them), and
+  the prediction, filters and feature maps of the drawn 4, with the run's progress in the status
+  bar;
 - ``training-curves.png``: the curves of that run once the epoch is over;
-- ``training-health.png``: the Network Health panel of a run with ten times too high a learning
-  rate (Adam, 0.05): most ReLUs of the convolutions die within the first steps;
+- ``training-health.png``: the Network Health panel (floated out of its tab) of a run with ten
+  times too high a learning rate (Adam, 0.05): most ReLUs of the convolutions die within the
+  first steps;
 - ``training-layers.png``: the layer-list editor explaining why a list cannot be trained.
 
 Usage::
