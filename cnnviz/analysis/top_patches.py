@@ -56,6 +56,15 @@ class TopPatch:
     crop: np.ndarray
 
 
+def spread(total: int, count: int) -> np.ndarray:
+    """``count`` indices spread evenly over ``0 .. total - 1`` (all of them when ``count >=
+    total``): a test set read from class folders comes class after class, and its first images
+    would all be of one class."""
+    if count >= total:
+        return np.arange(total)
+    return np.linspace(0, total - 1, max(count, 0)).round().astype(np.int64)
+
+
 def window_crop(picture: np.ndarray, rect: Rect, fill=0.0) -> np.ndarray:
     """The part of ``picture`` (C, H, W) inside the inclusive ``rect``, padded with ``fill`` (a
     number, or one per channel) where the rectangle leaves the picture.

@@ -158,3 +158,16 @@ def test_bad_arguments_are_refused():
         top_patches(model, inputs, pictures, 1, channels=[4])
     with pytest.raises(ValueError):
         top_patches(model, inputs, pictures[:2], 1)
+
+
+def test_the_images_searched_are_spread_over_a_set_read_class_by_class():
+    """A test set read from class folders comes class after class: the first 1,000 of CIFAR-10's
+    test images are all airplanes. The gallery searches images spread over the whole set."""
+    from cnnviz.analysis.top_patches import spread
+
+    labels = np.repeat(np.arange(10), 1000)  # class by class, as a folder is read
+    chosen = spread(len(labels), 1000)
+    assert len(chosen) == 1000 and len(set(chosen.tolist())) == 1000
+    assert np.bincount(labels[chosen], minlength=10).tolist() == [100] * 10
+    assert spread(50, 1000).tolist() == list(range(50))
+    assert spread(10, 3).tolist() == [0, 4, 9]

@@ -16,7 +16,7 @@ The gallery is computed again when the layer or a setting changes, not when the 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Slot
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, Q
 
 from cnnviz.analysis import (MaximizationResult, TopPatch, field_crop, gallery, normalize,
                              settings_for, to_picture, to_uint8, top_patches)
+from cnnviz.analysis.top_patches import spread
 from cnnviz.data import (CIFAR10_SHAPE, DataError, batch_to_input, find_cifar10, find_mnist,
                          load_default_cifar10, load_default_mnist, make_synthetic_digits)
 from cnnviz.nn import Sequential
@@ -56,7 +57,8 @@ SIDE, SIDE_WITH_PATCHES = 64, 168
 @dataclass(frozen=True)
 class GallerySettings:
     """What :func:`cnnviz.analysis.gallery` and :func:`cnnviz.analysis.top_patches` are asked
-    for (``source``: the title of the test set, None for none; ``count``: its first images)."""
+    for (``source``: the title of the test set, None for none; ``count``: how many of its
+    images, spread over it)."""
 
     layer: int
     objective: str = "centre"
@@ -246,8 +248,8 @@ class ActivationGallery(QWidget):
                                      "field")
         self.count_spin = QSpinBox(minimum=100, maximum=60000, singleStep=500, value=1000,
                                    objectName="gallery_count")
-        self.count_spin.setToolTip("How many of the test set's images to search (the first "
-                                   "ones)")
+        self.count_spin.setToolTip("How many of the test set's images to search (spread over "
+                                   "the whole set, so every class is in)")
         self.crop_check = QCheckBox("Receptive field only", checked=True,
                                     objectName="gallery_crop")
         self.crop_check.setToolTip("For centre units: show only the part of the input the unit "
@@ -335,12 +337,15 @@ class ActivationGallery(QWidget):
                 return (settings, results, [[] for _ in results], None,
                         f" The {source.title} could not be read: {exc}")
             self._phase = "patches"
-            pictures = images[:settings.count]
+            chosen = spread(len(images), settings.count)  # every class, not the first ones
+            pictures = images[chosen]
             if pictures.ndim == 3:
                 pictures = pictures[:, None]
             patches = top_patches(model, lambda batch: batch_to_input(batch, contract),
                                   pictures, settings.layer, channels=range(len(results)),
                                   k=TOP_K, fill=fill, progress=progress)
+            patches = [[replace(p, image=int(chosen[p.image])) for p in unit]
+                       for unit in patches]  # numbered as in the test set
             return settings, results, patches, (source.title, images), ""
 
         self.runner.start(task)
@@ -434,7 +439,7 @@ class ActivationGallery(QWidget):
                 f"the value its {unit_name(self.document.model, layer)} reaches on it.")
         if any(self.patches):
             searched = min(self._computed.count, len(self._image_sets[self._computed.source]))
-            text += (f" Beside each: the {TOP_K} of the first {searched:,} images of the "
+            text += (f" Beside each: the {TOP_K} of {searched:,} images spread over the "
                      f"{self._computed.source} where it is strongest, each cut to its receptive "
                      f"field.")
         self.status_label.setText(text + note)
