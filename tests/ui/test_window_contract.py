@@ -208,6 +208,9 @@ def test_the_input_panels_describe_the_colour_pipeline_not_digits(make_window, t
     np.testing.assert_allclose(view.image, shown.transpose(1, 2, 0), atol=1e-6)
     assert view.caption.text() == "3\u00d732\u00d732, resized and cropped, normalised, from 160\u00d7120"
     assert view.caption.toolTip().startswith("RGB image: resize and centre-crop to 32x32")
+    # A picture that already has the network's size was neither resized nor cropped.
+    assert window.open_image(colour_photo(tmp_path / "small.png", (32, 32)))
+    assert view.caption.text() == "3\u00d732\u00d732, normalised, from 32\u00d732"
     # ... the classes of the Analysis panel are the network's names.
     combo = window.analysis_panel.class_combo
     assert [combo.itemText(i) for i in range(1, combo.count())] == list(CIFAR10_CLASSES)

@@ -235,11 +235,8 @@ class InputView(ThemedPanel, QWidget):
             self.box_item.hide()
             self.mass_item.setData([])
             sh, sw = trace.source.pixels.shape[:2]
-            how = "resized"
-            if contract is not None and contract.pipeline == "image":
-                how = "resized and cropped" if contract.fit == "crop" else "resized and padded"
-                how += ", normalised," if contract.normalised else ""
-            self.caption.setText(f"{c}\u00d7{h}\u00d7{w}, {how} from {sw}\u00d7{sh}")
+            steps = _image_steps(contract, (sh, sw), (h, w))
+            self.caption.setText(f"{c}\u00d7{h}\u00d7{w}, {steps}")
             return
         if info.blank:
             self.box_item.hide()
@@ -295,3 +292,18 @@ class InputView(ThemedPanel, QWidget):
         self.mass_item.setBrush(pg.mkBrush(colour))
         if getattr(self, "planes_mosaic", None) is not None:
             self._draw_planes()
+
+
+def _image_steps(contract, source: tuple[int, int], size: tuple[int, int]) -> str:
+    """What the image pipeline did to a picture of ``source`` (height, width) to make the
+    network's ``size``: "normalised from 32x32" when it already had the size (nothing was resized
+    or cropped), "resized and cropped, normalised, from 500x375" otherwise."""
+    image = contract is not None and contract.pipeline == "image"
+    normalised = image and contract.normalised
+    sh, sw = source
+    if tuple(source) == tuple(size):
+        return f"{'normalised' if normalised else 'as it is'}, from {sw}\u00d7{sh}"
+    how = "resized"
+    if image:
+        how = "resized and cropped" if contract.fit == "crop" else "resized and padded"
+    return f"{how}{', normalised,' if normalised else ''} from {sw}\u00d7{sh}"
