@@ -191,6 +191,11 @@ def test_the_filter_being_edited_is_outlined_in_the_filters_panel(window, colour
     assert filters.marked is None  # the Filters panel shows layer 0
     filters.show_layer(2)
     assert filters.marked == 0
+    # Only while the editor is in view: closed, it edits nothing, and nothing is outlined.
+    window.docks["filter_editor"].close()
+    assert filters.marked is None and filters.mark_item.path().isEmpty()
+    window.show_filter_editor()
+    assert filters.marked == 0
 
 
 def test_digit_networks_keep_their_filters_and_editor(window, qtbot):

@@ -614,10 +614,18 @@ def add_filter_editor_dock(window) -> FilterEditor:
     window.filters_view.filter_selected.connect(editor.show_filter)
     window.filters_view.filter_selected.connect(window.show_filter_editor)  # room for it
     window.filters_view.weight_clicked.connect(editor.select_weight)
-    # The Filters panel outlines the filter being edited.
-    editor.filter_chosen.connect(window.filters_view.mark_filter)
-    if editor.layer is not None:
-        window.filters_view.mark_filter(editor.layer, editor.unit)
+    # The Filters panel outlines the filter being edited, while the editor is in view.
+    dock = window.docks["filter_editor"]
+
+    def mark(*_) -> None:
+        if dock.isVisible() and editor.layer is not None:
+            window.filters_view.mark_filter(editor.layer, editor.unit)
+        else:
+            window.filters_view.mark_filter(-1, -1)  # no layer: no outline
+
+    editor.filter_chosen.connect(mark)
+    dock.visibilityChanged.connect(mark)
+    mark()
     window.feature_maps.unit_clicked.connect(editor.select_from_activation)
     panel = window.training_panel
     panel.run_started.connect(editor.on_training_started)
