@@ -129,7 +129,7 @@ def _band_taps(taps, xp, r0, rows, kernel, stride, dilation, wo, scatter=False):
                 taps[:, i, j, :rows] = xp[:, rs, cs]
 
 
-def conv_forward(x, weight, bias, stride, dilation, pad, out_hw):
+def conv_forward(x, weight, bias, stride, dilation, pad, out_hw, training=False):
     """Convolution (cross-correlation, as in every deep-learning library).
 
     The input is unfolded (im2col) and multiplied one band of output rows at a time (see
@@ -151,7 +151,7 @@ def conv_forward(x, weight, bias, stride, dilation, pad, out_hw):
     ho, wo = out_hw
     n = x.shape[3]
     if _use_winograd(weight.shape, stride, dilation):
-        return winograd.forward(x, weight, bias, pad, out_hw)
+        return winograd.forward(x, weight, bias, pad, out_hw, keep=training)
     xp = pad_channel_major(x, pad)
     if xp is x:  # no padding: keep a private, contiguous copy for the backward pass
         xp = np.array(x, order="C")
@@ -199,23 +199,10 @@ def conv_backward(dy, xp, weight, has_bias, x_shape, stride, dilation, pad, need
     dy2 = dy.reshape(f, -1)
     dx = dweight = dbias = None
     padded_shape = (c, x_shape[1] + pad[0] + pad[1], x_shape[2] + pad[2] + pad[3], n)
-    if need_dx and _use_winograd((c, f, kh, kw), stride, dilation):
-        # The input gradient of a stride-1 convolution is the convolution of dy, padded, with
-        # the kernel turned half a turn and its in/out channels swapped.  Padding wider than
-        # the kernel has no such padding of dy: then the gradient of the whole padded input
-        # is computed and cropped.
-        flipped = np.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
-        flipped_pad = _transposed_padding(weight.shape, stride, dilation, pad)
-        if flipped_pad is not None:
-            dx = winograd.forward(dy, flipped, None, flipped_pad, x_shape[1:3])[0]
-        else:
-            dx = crop(winograd.forward(dy, flipped, None, (2, 2, 2, 2), padded_shape[1:3])[0],
-                      pad)
-        need_dx = False
-    if need_dw and isinstance(xp, winograd.SplitInput):
-        dweight = winograd.weight_gradient(dy, xp, weight.shape)
-        dbias = dy2.sum(axis=1) if has_bias else None
-        need_dw = False
+    if isinstance(xp, winograd.SplitInput):  # the forward pass ran through Winograd
+        dx, dweight = winograd.backward(dy, xp, weight, pad, x_shape[1:3], need_dx, need_dw)
+        dbias = dy2.sum(axis=1) if need_dw and has_bias else None
+        return dx, dweight, dbias
     flipped_pad = _transposed_padding(weight.shape, stride, dilation, pad)
     if need_dx and flipped_pad is not None and c >= FLIPPED_MIN_CHANNELS \
             and ho * wo >= x_shape[1] * x_shape[2]:

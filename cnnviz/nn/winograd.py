@@ -60,12 +60,15 @@ class SplitInput:
     then parity ``k % 2`` at pair ``s + k // 2``: for all tiles, a slice whose contiguous runs are
     ``tw * N`` numbers long, where a stride-2 slice of the (C, H, W, N) array would give runs of
     ``N`` (and numpy's per-run overhead would dominate).  Kept by the forward pass for the weight
-    gradient.
+    gradient, with the transformed tiles ``transformed`` when the forward pass was told to keep
+    them: block ``i`` of :func:`_blocks` (``most`` tiles each) in row ``i``.
     """
 
     def __init__(self, x, pad, tiles):
         self.tiles = tiles
         self.data = split_columns(x, pad[0], pad[2], 2 * tiles[0] + 2, tiles[1] + 1)
+        self.transformed = None
+        self.most = None
 
 
 def split_columns(x, top, left, height, pairs):
@@ -139,12 +142,13 @@ def _output_transform(m, sbuf, tmp, y):
         np.subtract(tmp, s[3], out=y[:, i::2, 1::2])
 
 
-def forward(x: np.ndarray, weight: np.ndarray, bias, pad, out_hw):
+def forward(x: np.ndarray, weight: np.ndarray, bias, pad, out_hw, keep: bool = False):
     """3x3 stride-1 convolution of ``x`` (C, H, W, N), padded by ``pad`` (top, bottom, left,
     right), with ``weight`` (F, C, 3, 3) and ``bias`` (F,) or None.
 
     Returns ``y`` (F, Ho, Wo, N), contiguous, and the :class:`SplitInput` the weight gradient
-    reads."""
+    reads; with ``keep`` that holds the transformed tiles too (4 times the input's size), which
+    the weight gradient then reads instead of transforming the input again."""
     f, c = weight.shape[:2]
     ho, wo = out_hw
     n = x.shape[3]
@@ -155,12 +159,19 @@ def forward(x: np.ndarray, weight: np.ndarray, bias, pad, out_hw):
     y = np.empty((f, 2 * th, 2 * tw, n), dtype=dtype)
     most = _block_tiles(th, tw, c + f, n, np.dtype(dtype).itemsize)
     rbuf = np.empty(4 * c * 2 * (most + th) * n, dtype=dtype)
-    vbuf = np.empty(16 * c * most * n, dtype=dtype)
+    blocks = list(_blocks(th, tw, most))
+    if keep:
+        split.most = most
+        split.transformed = np.empty((len(blocks), 16 * c * most * n), dtype=dtype)
+    else:
+        vbuf = np.empty(16 * c * most * n, dtype=dtype)
     mbuf = np.empty(16 * f * most * n, dtype=dtype)
     sbuf = np.empty(8 * f * most * n, dtype=dtype)
     tbuf = np.empty(f * most * n, dtype=dtype)
-    for t0, rows, s0, cols in _blocks(th, tw, most):
+    for i, (t0, rows, s0, cols) in enumerate(blocks):
         size = rows * cols * n
+        if keep:
+            vbuf = split.transformed[i]
         v = vbuf[:16 * c * size].reshape(4, 4, c, rows, cols, n)
         r = rbuf[:4 * c * rows * 2 * (cols + 1) * n].reshape(4, c, rows, 2, cols + 1, n)
         _input_transform(split.data, t0, rows, s0, cols, r, v)
@@ -179,29 +190,93 @@ def forward(x: np.ndarray, weight: np.ndarray, bias, pad, out_hw):
     return y, split
 
 
-def weight_gradient(dy: np.ndarray, split: SplitInput, weight_shape) -> np.ndarray:
-    """Gradient of :func:`forward` with respect to the weight, (F, C, 3, 3): ``dy`` (F, Ho, Wo,
-    N) and the forward pass's :class:`SplitInput`."""
-    f, c = weight_shape[:2]
+def merge_columns(xs, top, left, h, w):
+    """The inverse of :func:`split_columns`: rows ``top ..`` and columns ``left ..`` of the
+    split ``xs`` (C, height, 2, pairs, N) as a contiguous (C, h, w, N) array."""
+    out = np.empty((xs.shape[0], h, w, xs.shape[4]), dtype=xs.dtype)
+    inside = xs[:, top:top + h]
+    for parity in (0, 1):
+        first = (parity - left) % 2
+        start, count = (left + first) // 2, len(range(first, w, 2))
+        out[:, :, first::2] = inside[:, :, parity, start:start + count]
+    return out
+
+
+def _input_transform_adjoint(dv, t0, rows, s0, cols, rbuf, tmp, dxs):
+    """Add the adjoint of :func:`_input_transform` (``B dV B^T`` of every tile) into ``dxs``
+    (C, 2 th + 2, 2, tw + 1, N), where neighbouring tiles overlap.
+
+    ``dv`` is (4, 4, C, rows, cols, N); ``rbuf`` a (4, C, rows, 2, cols + 1, N) and ``tmp`` a
+    (4, C, rows, cols, N) scratch buffer.
+    """
+    # Columns: the adjoint of v0 = e0 - e2, v1 = e1 + e2, v2 = e2 - e1, v3 = e1 - e3 gives
+    # e0 = v0, e1 = v1 - v2 + v3, e2 = v1 + v2 - v0, e3 = -v3; column k of tile s is parity
+    # k % 2 of pair s + k // 2, so pairs receive from two neighbouring tiles.
+    even, odd = rbuf[:, :, :, 0], rbuf[:, :, :, 1]
+    even[..., :cols, :] = dv[:, 0]
+    even[..., cols, :] = 0
+    np.add(dv[:, 1], dv[:, 2], out=tmp)
+    tmp -= dv[:, 0]
+    even[..., 1:, :] += tmp
+    np.subtract(dv[:, 1], dv[:, 2], out=tmp)
+    tmp += dv[:, 3]
+    odd[..., :cols, :] = tmp
+    odd[..., cols, :] = 0
+    odd[..., 1:, :] -= dv[:, 3]
+    # Rows, likewise: d0 = r0, d1 = r1 - r2 + r3, d2 = r1 + r2 - r0, d3 = -r3 on padded rows
+    # 2t + k (tmp, free again, holds d1 and d2).
+    top, stop = 2 * t0, 2 * t0 + 2 * rows - 1
+    row = [dxs[:, top + k:stop + k:2, :, s0:s0 + cols + 1] for k in range(4)]
+    row[0] += rbuf[0]
+    row[3] -= rbuf[3]
+    d = tmp.reshape(-1)[:rbuf[0].size].reshape(rbuf[0].shape)
+    np.subtract(rbuf[1], rbuf[2], out=d)
+    d += rbuf[3]
+    row[1] += d
+    np.add(rbuf[1], rbuf[2], out=d)
+    d -= rbuf[0]
+    row[2] += d
+
+
+def backward(dy: np.ndarray, split: SplitInput, weight: np.ndarray, pad, x_hw, need_dx=True,
+             need_dw=True):
+    """Gradients of :func:`forward`: the input gradient (C, H, W, N) and the weight gradient
+    (F, C, 3, 3), each None when not needed.  ``dy`` is (F, Ho, Wo, N), ``split`` the forward
+    pass's :class:`SplitInput`, ``x_hw`` the input's (H, W).
+
+    Both come from ``dM = A dY A^T`` of every output block: ``dU = dM V^T`` (then
+    ``dg = G^T dU G``) and ``dV = U^T dM`` (then the adjoint of the input transform, which adds
+    each tile's ``B dV B^T`` into the padded input's gradient).
+    """
+    f, c = weight.shape[:2]
     n = dy.shape[3]
     th, tw = split.tiles
     dtype = np.result_type(dy, split.data)
     # Split like the input; zeros stand for the outputs beyond an odd edge.
     dys = split_columns(dy, 0, 0, 2 * th, tw)
-    most = _block_tiles(th, tw, c + f, n, np.dtype(dtype).itemsize)
+    kept = split.transformed is not None
+    most = split.most if kept else _block_tiles(th, tw, c + f, n, np.dtype(dtype).itemsize)
     rbuf = np.empty(4 * c * 2 * (most + th) * n, dtype=dtype)
-    vbuf = np.empty(16 * c * most * n, dtype=dtype)
     pbuf = np.empty(4 * f * 2 * most * n, dtype=dtype)
     mbuf = np.empty(16 * f * most * n, dtype=dtype)
-    du = np.zeros((16, c, f), dtype=dtype)
-    part = np.empty((16, c, f), dtype=dtype)
-    for t0, rows, s0, cols in _blocks(th, tw, most):
+    vbuf = None
+    if need_dw:
+        du = np.zeros((16, c, f), dtype=dtype)
+        part = np.empty((16, c, f), dtype=dtype)
+        if not kept:
+            vbuf = np.empty(16 * c * most * n, dtype=dtype)
+    if need_dx:
+        # U with the signs left out of dM (below), transposed: (16, C, F).
+        ut = (transform_filters(weight).astype(dtype, copy=False)
+              * SIGNS.reshape(16, 1, 1).astype(dtype)).transpose(0, 2, 1)
+        dvbuf = np.empty(16 * c * most * n, dtype=dtype)
+        tbuf = np.empty(4 * c * most * n, dtype=dtype)
+        dxs = np.zeros_like(split.data, dtype=dtype)
+    for i, (t0, rows, s0, cols) in enumerate(_blocks(th, tw, most)):
         size = rows * cols * n
-        v = vbuf[:16 * c * size].reshape(4, 4, c, rows, cols, n)
         r = rbuf[:4 * c * rows * 2 * (cols + 1) * n].reshape(4, c, rows, 2, cols + 1, n)
-        _input_transform(split.data, t0, rows, s0, cols, r, v)
         # dM = A dY A^T with A = [[1, 0], [1, 1], [1, -1], [0, -1]]; the minus signs of row and
-        # column 3 are applied to dU at the end instead (see SIGNS).
+        # column 3 are left out here and applied to the small dU and U instead (see SIGNS).
         block = dys[:, 2 * t0:2 * (t0 + rows), :, s0:s0 + cols]  # (F, 2 rows, 2, cols, N)
         top, bottom = block[:, 0::2], block[:, 1::2]
         p = pbuf[:4 * f * 2 * size].reshape(4, f, rows, 2, cols, n)
@@ -215,12 +290,30 @@ def weight_gradient(dy: np.ndarray, split: SplitInput, weight_shape) -> np.ndarr
         np.add(left, right, out=m[:, 1])
         np.subtract(left, right, out=m[:, 2])
         m[:, 3] = right
-        # (C, size) @ (size, F): the long sum as the inner dimension of the product.
-        np.matmul(v.reshape(16, c, size), m.reshape(16, f, size).transpose(0, 2, 1), out=part)
-        du += part
-    du = du.reshape(4, 4, c, f).astype(np.float64) * SIGNS
-    return np.einsum("ai,abcf,bj->fcij", G, du, G, optimize=True).astype(dtype)
+        m = m.reshape(16, f, size)
+        if need_dw:
+            if kept:
+                v = split.transformed[i, :16 * c * size].reshape(16, c, size)
+            else:
+                v = vbuf[:16 * c * size].reshape(4, 4, c, rows, cols, n)
+                _input_transform(split.data, t0, rows, s0, cols, r, v)
+                v = v.reshape(16, c, size)
+            # (C, size) @ (size, F): the long sum as the inner dimension of the product.
+            np.matmul(v, m.transpose(0, 2, 1), out=part)
+            du += part
+        if need_dx:
+            dv = dvbuf[:16 * c * size].reshape(16, c, size)
+            np.matmul(ut, m, out=dv)
+            _input_transform_adjoint(dv.reshape(4, 4, c, rows, cols, n), t0, rows, s0, cols, r,
+                                     tbuf[:4 * c * size].reshape(4, c, rows, cols, n), dxs)
+    dx = dw = None
+    if need_dx:
+        dx = merge_columns(dxs, pad[0], pad[2], *x_hw)
+    if need_dw:
+        du = du.reshape(4, 4, c, f).astype(np.float64) * SIGNS
+        dw = np.einsum("ai,abcf,bj->fcij", G, du, G, optimize=True).astype(dtype)
+    return dx, dw
 
 
-#: Signs of the entries of ``A dY A^T`` left out in :func:`weight_gradient` (row and column 3).
+#: Signs of the entries of ``A dY A^T`` left out in :func:`backward` (row and column 3).
 SIGNS = (np.array([1.0, 1.0, 1.0, -1.0])[:, None] * np.array([1.0, 1.0, 1.0, -1.0]))[:, :, None, None]
