@@ -135,3 +135,28 @@ def test_winograd_matches_pytorch(monkeypatch, channels, padding):
                          (layer.grads["bias"], bt.grad)]:
         theirs = theirs.detach().numpy()
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=2e-6 * np.abs(theirs).max())
+
+
+def test_memory_estimate_covers_the_kept_tiles():
+    """A training pass keeps the transformed tiles (4 times each Winograd layer's input): the
+    budget's memory estimate must still bound what numpy allocates."""
+    import tracemalloc
+
+    from cnnviz.nn import build_preset
+    from cnnviz.nn.budget import check_budget
+
+    model = build_preset("vgg-small", seed=0)
+    batch = 16
+    x = np.random.default_rng(0).standard_normal((batch, 3, 32, 32)).astype(np.float32)
+    model.forward(x, training=True)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        out = model.forward(x, training=True)
+        assert isinstance(model.layers[2]._xp, winograd.SplitInput)
+        assert model.layers[2]._xp.transformed is not None
+        model.backward(np.ones_like(out))
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak <= check_budget(model, batch=batch).memory_bytes(batch)
