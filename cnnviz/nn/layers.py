@@ -245,7 +245,7 @@ class Conv2D(Layer):
         self._x_shape = xc.shape
         y, self._xp = ops.conv_forward(xc, self.params["weight"], self.params.get("bias"),
                                          self.stride, self.dilation, self.pad,
-                                         self.output_shape[1:], training=training)
+                                         self.output_shape[1:])
         return _batch_first(y)
 
     def backward(self, dy):

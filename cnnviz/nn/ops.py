@@ -129,7 +129,7 @@ def _band_taps(taps, xp, r0, rows, kernel, stride, dilation, wo, scatter=False):
                 taps[:, i, j, :rows] = xp[:, rs, cs]
 
 
-def conv_forward(x, weight, bias, stride, dilation, pad, out_hw, training=False):
+def conv_forward(x, weight, bias, stride, dilation, pad, out_hw):
     """Convolution (cross-correlation, as in every deep-learning library).
 
     The input is unfolded (im2col) and multiplied one band of output rows at a time (see
@@ -151,7 +151,7 @@ def conv_forward(x, weight, bias, stride, dilation, pad, out_hw, training=False)
     ho, wo = out_hw
     n = x.shape[3]
     if _use_winograd(weight.shape, stride, dilation):
-        return winograd.forward(x, weight, bias, pad, out_hw, keep=training)
+        return winograd.forward(x, weight, bias, pad, out_hw)
     xp = pad_channel_major(x, pad)
     if xp is x:  # no padding: keep a private, contiguous copy for the backward pass
         xp = np.array(x, order="C")

@@ -81,16 +81,14 @@ class SplitInput:
     row ``r``, zero beyond the padded input.  Column ``k`` of tile column ``s`` (``2 s + k``) is
     then parity ``k % 2`` at pair ``s + k // 2``: for all tiles, a slice whose contiguous runs are
     ``tw * N`` numbers long, where a stride-2 slice of the (C, H, W, N) array would give runs of
-    ``N`` (and numpy's per-run overhead would dominate).  Kept by the forward pass for the weight
-    gradient, with the transformed tiles ``transformed`` when the forward pass was told to keep
-    them: block ``i`` of :func:`_blocks` (``most`` tiles each) in row ``i``.
+    ``N`` (and numpy's per-run overhead would dominate).  Kept by the forward pass for the
+    backward pass, which transforms the tiles again (keeping the transformed tiles, 4 times the
+    input, was no faster: they must then travel to memory and back).
     """
 
     def __init__(self, x, pad, tiles):
         self.tiles = tiles
         self.data = split_columns(x, pad[0], pad[2], 2 * tiles[0] + 2, tiles[1] + 1)
-        self.transformed = None
-        self.most = None
 
 
 def split_columns(x, top, left, height, pairs):
@@ -165,13 +163,12 @@ def _output_transform(m, sbuf, tmp, y):
 
 
 @_short_buffers
-def forward(x: np.ndarray, weight: np.ndarray, bias, pad, out_hw, keep: bool = False):
+def forward(x: np.ndarray, weight: np.ndarray, bias, pad, out_hw):
     """3x3 stride-1 convolution of ``x`` (C, H, W, N), padded by ``pad`` (top, bottom, left,
     right), with ``weight`` (F, C, 3, 3) and ``bias`` (F,) or None.
 
     Returns ``y`` (F, Ho, Wo, N), contiguous, and the :class:`SplitInput` the weight gradient
-    reads; with ``keep`` that holds the transformed tiles too (4 times the input's size), which
-    the weight gradient then reads instead of transforming the input again."""
+    reads."""
     f, c = weight.shape[:2]
     ho, wo = out_hw
     n = x.shape[3]
@@ -182,19 +179,12 @@ def forward(x: np.ndarray, weight: np.ndarray, bias, pad, out_hw, keep: bool = F
     y = np.empty((f, 2 * th, 2 * tw, n), dtype=dtype)
     most = _block_tiles(th, tw, c + f, n, np.dtype(dtype).itemsize)
     rbuf = np.empty(4 * c * 2 * (most + th) * n, dtype=dtype)
-    blocks = list(_blocks(th, tw, most))
-    if keep:
-        split.most = most
-        split.transformed = np.empty((len(blocks), 16 * c * most * n), dtype=dtype)
-    else:
-        vbuf = np.empty(16 * c * most * n, dtype=dtype)
+    vbuf = np.empty(16 * c * most * n, dtype=dtype)
     mbuf = np.empty(16 * f * most * n, dtype=dtype)
     sbuf = np.empty(8 * f * most * n, dtype=dtype)
     tbuf = np.empty(f * most * n, dtype=dtype)
-    for i, (t0, rows, s0, cols) in enumerate(blocks):
+    for t0, rows, s0, cols in _blocks(th, tw, most):
         size = rows * cols * n
-        if keep:
-            vbuf = split.transformed[i]
         v = vbuf[:16 * c * size].reshape(4, 4, c, rows, cols, n)
         r = rbuf[:4 * c * rows * 2 * (cols + 1) * n].reshape(4, c, rows, 2, cols + 1, n)
         _input_transform(split.data, t0, rows, s0, cols, r, v)
@@ -278,17 +268,14 @@ def backward(dy: np.ndarray, split: SplitInput, weight: np.ndarray, pad, x_hw, n
     dtype = np.result_type(dy, split.data)
     # Split like the input; zeros stand for the outputs beyond an odd edge.
     dys = split_columns(dy, 0, 0, 2 * th, tw)
-    kept = split.transformed is not None
-    most = split.most if kept else _block_tiles(th, tw, c + f, n, np.dtype(dtype).itemsize)
+    most = _block_tiles(th, tw, c + f, n, np.dtype(dtype).itemsize)
     rbuf = np.empty(4 * c * 2 * (most + th) * n, dtype=dtype)
     pbuf = np.empty(4 * f * 2 * most * n, dtype=dtype)
     mbuf = np.empty(16 * f * most * n, dtype=dtype)
-    vbuf = None
     if need_dw:
         du = np.zeros((16, f, c), dtype=dtype)
         part = np.empty((16, f, c), dtype=dtype)
-        if not kept:
-            vbuf = np.empty(16 * c * most * n, dtype=dtype)
+        vbuf = np.empty(16 * c * most * n, dtype=dtype)
     if need_dx:
         # U with the signs left out of dM (below), transposed: (16, C, F).
         ut = (transform_filters(weight).astype(dtype, copy=False)
@@ -296,7 +283,7 @@ def backward(dy: np.ndarray, split: SplitInput, weight: np.ndarray, pad, x_hw, n
         dvbuf = np.empty(16 * c * most * n, dtype=dtype)
         tbuf = np.empty(4 * c * most * n, dtype=dtype)
         dxs = np.zeros_like(split.data, dtype=dtype)
-    for i, (t0, rows, s0, cols) in enumerate(_blocks(th, tw, most)):
+    for t0, rows, s0, cols in _blocks(th, tw, most):
         size = rows * cols * n
         r = rbuf[:4 * c * rows * 2 * (cols + 1) * n].reshape(4, c, rows, 2, cols + 1, n)
         # dM = A dY A^T with A = [[1, 0], [1, 1], [1, -1], [0, -1]]; the minus signs of row and
@@ -316,12 +303,9 @@ def backward(dy: np.ndarray, split: SplitInput, weight: np.ndarray, pad, x_hw, n
         m[:, 3] = right
         m = m.reshape(16, f, size)
         if need_dw:
-            if kept:
-                v = split.transformed[i, :16 * c * size].reshape(16, c, size)
-            else:
-                v = vbuf[:16 * c * size].reshape(4, 4, c, rows, cols, n)
-                _input_transform(split.data, t0, rows, s0, cols, r, v)
-                v = v.reshape(16, c, size)
+            v = vbuf[:16 * c * size].reshape(4, 4, c, rows, cols, n)
+            _input_transform(split.data, t0, rows, s0, cols, r, v)
+            v = v.reshape(16, c, size)
             # (F, size) @ (size, C): the long sum as the inner dimension of the product (OpenBLAS
             # runs it up to 1.2 times faster than (C, size) @ (size, F)).
             np.matmul(m, v.transpose(0, 2, 1), out=part)
