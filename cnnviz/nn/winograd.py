@@ -11,16 +11,15 @@ below: 16 multiplications instead of 36.  Summed over input channels, each of th
 falls by 2.25 times; the transforms of ``d`` and of the result are additions and subtractions of
 whole strided slices (entries 0, ±1 and ±1/2: no rounding beyond float32 sums of a few terms).
 
-The arrays are channel-major and batch-last, ``(C, H, W, N)`` (see :mod:`cnnviz.nn.ops`), so the
-tile at rows ``2t .. 2t+3`` of every image and every tile column is one strided slice
-``xp[:, 2t + k, 2s + l, :]`` with the batch as the contiguous inner run.  The tiles are taken a
-band of tile rows at a time (:data:`BAND_BYTES`) so that the transformed tiles and the products
-stay in the cache.
+The arrays are channel-major and batch-last, ``(C, H, W, N)`` (see :mod:`cnnviz.nn.ops`).  The
+padded input is first copied with its columns split by parity (:class:`SplitInput`), so that row
+``k`` or column ``k`` of every tile is a slice with long contiguous runs.  The tiles are taken in
+blocks (:data:`BAND_BYTES`) so that the transformed tiles and the products stay in the cache.
 
-The weight gradient is the gradient of the same computation: with ``dM = A dY A^T`` per output
-block, ``dU[a, b] = dM[a, b] @ V[a, b]^T`` and ``dg = G^T dU G``.  The input gradient of a
-stride-1 convolution is itself a convolution (of ``dy`` with the flipped kernel), which
-:func:`cnnviz.nn.ops.conv_backward` runs through :func:`forward` as well.
+The backward pass is the gradient of the same computation.  With ``dM = A dY A^T`` per output
+block: ``dU[a, b] = dM[a, b] @ V[a, b]^T`` and ``dg = G^T dU G`` for the weight, and
+``dV[a, b] = U[a, b]^T @ dM[a, b]`` followed by the adjoint of the input transform (``B dV B^T``,
+added into the padded input's gradient, since neighbouring tiles overlap) for the input.
 """
 
 from __future__ import annotations
