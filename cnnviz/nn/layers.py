@@ -409,7 +409,12 @@ class Dense(Layer):
             self.grads["weight"] = dy.T @ self._x
             if self.use_bias:
                 self.grads["bias"] = dy.sum(axis=0)
-        return dy @ self.params["weight"] if self.need_input_grad else None
+        if not self.need_input_grad:
+            return None
+        # Computed transposed, (in, N), and handed back as its (N, in) view: after a Flatten of
+        # batch-last feature maps that is the memory the layer before reads, so Flatten passes
+        # it on without a copy.
+        return (self.params["weight"].T @ dy.T).T
 
     def config(self):
         return {"in_features": self.in_features, "out_features": self.out_features,
