@@ -46,6 +46,7 @@ def run_layer(x, weight, bias, padding, dy):
 def band_bytes(request, monkeypatch):
     monkeypatch.setattr(winograd, "BAND_BYTES", request.param)
     monkeypatch.setattr(ops, "WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(ops, "WINOGRAD_MIN_BATCH", 1)
     return request.param
 
 
@@ -79,6 +80,7 @@ def test_winograd_matches_loops(band_bytes, channels, filters, size, padding):
 def test_winograd_is_exact_in_float64(monkeypatch):
     """In float64 the transforms lose nothing that matters: 1e-12 of the loops' values."""
     monkeypatch.setattr(ops, "WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(ops, "WINOGRAD_MIN_BATCH", 1)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 3, 7, 6))
     weight = rng.standard_normal((4, 3, 3, 3))
@@ -93,30 +95,31 @@ def test_winograd_is_exact_in_float64(monkeypatch):
 
 
 def test_dispatch_by_shape(monkeypatch):
-    """Winograd takes 3x3 stride-1 convolutions with enough input channels; im2col the rest."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, 16, 8, 8)).astype(np.float32)
-    for kwargs, expected in [({}, True), ({"stride": 2}, False), ({"dilation": 2}, False),
-                             ({"kernel_size": 5}, False)]:
+    """Winograd takes 3x3 stride-1 convolutions with enough input channels and images; im2col
+    the rest."""
+    batch = ops.WINOGRAD_MIN_BATCH
+
+    def winograd_used(channels=16, images=batch, **kwargs):
         layer = Conv2D(out_channels=4, padding="same", **{"kernel_size": 3, **kwargs})
-        layer.build(x.shape[1:])
-        layer.forward(x, training=True)
-        assert isinstance(layer._xp, winograd.SplitInput) == expected, kwargs
-    layer = Conv2D(out_channels=4, kernel_size=3, padding="same")
-    layer.build((ops.WINOGRAD_MIN_CHANNELS - 1, 8, 8))
-    layer.forward(np.zeros((2, ops.WINOGRAD_MIN_CHANNELS - 1, 8, 8), np.float32), training=True)
-    assert not isinstance(layer._xp, winograd.SplitInput)
+        layer.build((channels, 8, 8))
+        layer.forward(np.zeros((images, channels, 8, 8), np.float32), training=True)
+        return isinstance(layer._xp, winograd.SplitInput)
+
+    assert winograd_used()
+    assert not winograd_used(stride=2)
+    assert not winograd_used(dilation=2)
+    assert not winograd_used(kernel_size=5)
+    assert not winograd_used(channels=ops.WINOGRAD_MIN_CHANNELS - 1)
+    assert not winograd_used(images=batch - 1)
     monkeypatch.setattr(ops, "WINOGRAD", False)
-    layer = Conv2D(out_channels=4, kernel_size=3, padding="same")
-    layer.build(x.shape[1:])
-    layer.forward(x, training=True)
-    assert not isinstance(layer._xp, winograd.SplitInput)
+    assert not winograd_used()
 
 
 @pytest.mark.parametrize("channels,padding", [(1, 1), (3, 1), (32, 1), (32, 0), (16, 2)])
 def test_winograd_matches_pytorch(monkeypatch, channels, padding):
     torch = pytest.importorskip("torch")
     monkeypatch.setattr(ops, "WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(ops, "WINOGRAD_MIN_BATCH", 1)
     rng = np.random.default_rng(channels)
     x = rng.standard_normal((4, channels, 12, 11)).astype(np.float32)
     weight = (rng.standard_normal((32, channels, 3, 3)) / np.sqrt(9 * channels)).astype(np.float32)
