@@ -36,8 +36,9 @@ BT = np.array([[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, -1.0, 1.0, 0.0
 #: Output transform, as A^T (2x4): rows m0 + m1 + m2, m1 - m2 - m3.
 AT = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]])
 
-#: Bytes of transformed tiles (input and products) handled per block of tiles: small enough for
-#: the processor's second-level cache, where the products then find them.
+#: Bytes of transformed tiles (input and products) handled per block of tiles: small enough to
+#: stay in the processor's caches between the transforms and the products.  vgg-small training
+#: step on 32 images, one core: 1 MB 69.5 ms, 2 MB 67.2 ms, 4 MB 76.2 ms, 8 MB 81.5 ms.
 BAND_BYTES = 1 << 21
 
 
