@@ -162,3 +162,23 @@ def test_memory_estimate_covers_winograd():
     finally:
         tracemalloc.stop()
     assert peak <= check_budget(model, batch=batch).memory_bytes(batch)
+
+
+def test_vgg_small_training_step_matches_pytorch():
+    """vgg-small on a batch large enough for Winograd (its last three convolutions): logits,
+    loss, input gradient and every parameter gradient as PyTorch computes them."""
+    pytest.importorskip("torch")
+    import torch
+
+    from cnnviz.nn import build_preset
+    from test_torch_oracle import assert_step_matches_pytorch
+
+    model = build_preset("vgg-small", seed=5)
+    rng = np.random.default_rng(5)
+    batch = ops.WINOGRAD_MIN_BATCH
+    x = rng.random((batch, 3, 32, 32), dtype=np.float32)
+    labels = rng.integers(0, 10, batch)
+    model.forward(x, training=True)
+    assert [isinstance(getattr(layer, "_xp", None), winograd.SplitInput)
+            for layer in model.layers if layer.kind == "Conv2D"] == [False, True, True, True]
+    assert_step_matches_pytorch(torch, model, x, labels)
