@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import winograd
+from .buffers import short_buffers
 
 
 def pad_channel_major(x: np.ndarray, pad: tuple[int, int, int, int], value=0.0) -> np.ndarray:
@@ -189,6 +190,7 @@ def conv_forward(x, weight, bias, stride, dilation, pad, out_hw):
     return y.reshape(f, ho, wo, n), xp
 
 
+@short_buffers
 def conv_backward(dy, xp, weight, has_bias, x_shape, stride, dilation, pad, need_dx=True,
                   need_dw=True):
     """Gradients of :func:`conv_forward`, one band of output rows at a time (the columns are

@@ -24,9 +24,9 @@ added into the padded input's gradient, since neighbouring tiles overlap) for th
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
+
+from .buffers import short_buffers
 
 #: Filter transform (4x3).
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
@@ -40,26 +40,6 @@ AT = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]])
 #: stay in the processor's caches between the transforms and the products.  vgg-small training
 #: step on 32 images, one core: 1 MB 69.5 ms, 2 MB 67.2 ms, 4 MB 76.2 ms, 8 MB 81.5 ms.
 BAND_BYTES = 1 << 21
-
-
-#: numpy's buffer size (elements) while the transforms run.  Their operands are slices whose
-#: contiguous runs are a few hundred numbers long; with its default buffer of 8192 elements
-#: numpy copies such operands through its buffers in chunks of 8192, with one no larger than a
-#: run it works on the slices in place.  Measured on vgg-small's second convolution (32 images,
-#: one core): input transform 5.3 -> 2.7 ms, the whole forward pass 11.3 -> 8.6 ms.
-BUFFER_ELEMENTS = 1024
-
-
-def _short_buffers(func):
-    """Run ``func`` with numpy's buffer size set to :data:`BUFFER_ELEMENTS` (restored after)."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        old = np.setbufsize(BUFFER_ELEMENTS)
-        try:
-            return func(*args, **kwargs)
-        finally:
-            np.setbufsize(old)
-    return wrapper
 
 
 def applies(kernel, stride, dilation) -> bool:
@@ -162,7 +142,7 @@ def _output_transform(m, sbuf, tmp, y):
         np.subtract(tmp, s[3], out=y[:, i::2, 1::2])
 
 
-@_short_buffers
+@short_buffers
 def forward(x: np.ndarray, weight: np.ndarray, bias, pad, out_hw):
     """3x3 stride-1 convolution of ``x`` (C, H, W, N), padded by ``pad`` (top, bottom, left,
     right), with ``weight`` (F, C, 3, 3) and ``bias`` (F,) or None.
@@ -251,7 +231,7 @@ def _input_transform_adjoint(dv, t0, rows, s0, cols, rbuf, tmp, dxs):
     row[2] += d
 
 
-@_short_buffers
+@short_buffers
 def backward(dy: np.ndarray, split: SplitInput, weight: np.ndarray, pad, x_hw, need_dx=True,
              need_dw=True):
     """Gradients of :func:`forward`: the input gradient (C, H, W, N) and the weight gradient
