@@ -94,7 +94,9 @@ def test_forward_keeps_its_own_copy_of_an_unpadded_input():
     # more than a million per row and 2.4 MB of columns per row: one row.
     (64, 577, (16, 16), 64, 1),
 ])
-def test_band_rows_for_the_small_matrix_kernels(filters, k, out_hw, n, rows):
+def test_band_rows_for_the_small_matrix_kernels(monkeypatch, filters, k, out_hw, n, rows):
     """Bands are cut so that OpenBLAS multiplies them with its small-matrix kernels (at most
-    ops.SMALL_PRODUCT multiply-adds) unless that leaves fewer than ops.SMALL_MIN_COLUMNS columns."""
+    ops.SMALL_PRODUCT multiply-adds) unless that leaves fewer than ops.SMALL_MIN_COLUMNS columns
+    (with bands of at most 1 MB of columns here)."""
+    monkeypatch.setattr(ops, "CHUNK_BYTES", 1 << 20)
     assert ops._band_rows(k, out_hw, n, 4, filters) == rows
