@@ -424,17 +424,26 @@ class Dense(Layer):
 
     def forward(self, x, training=False):
         self._x = x
-        y = x @ self.params["weight"].T
+        # Computed transposed, (out, N) = W @ x^T, and handed back as its (N, out) view: with x
+        # the flat view of batch-last feature maps, x^T is contiguous and OpenBLAS runs this
+        # orientation 1.4-1.7 times faster (vgg-small, 4096 -> 128 on 32 images: 0.63 -> 0.37 ms).
+        y = (self.params["weight"] @ x.T).T
         if self.use_bias:
             y += self.params["bias"]
         return y
 
     def backward(self, dy):
         if self.need_param_grads:
-            self.grads["weight"] = dy.T @ self._x
+            # Likewise (x^T dy)^T: the (out, in) gradient as a transposed view.
+            self.grads["weight"] = (self._x.T @ dy).T
             if self.use_bias:
                 self.grads["bias"] = dy.sum(axis=0)
-        return dy @ self.params["weight"] if self.need_input_grad else None
+        if not self.need_input_grad:
+            return None
+        # Computed transposed, (in, N), and handed back as its (N, in) view: after a Flatten of
+        # batch-last feature maps that is the memory the layer before reads, so Flatten passes
+        # it on without a copy.
+        return (self.params["weight"].T @ dy.T).T
 
     def config(self):
         return {"in_features": self.in_features, "out_features": self.out_features,

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import winograd
+from .buffers import short_buffers
+
 
 def pad_channel_major(x: np.ndarray, pad: tuple[int, int, int, int], value=0.0) -> np.ndarray:
     """Return ``x`` (C, H, W, N) padded by ``pad`` with ``value`` (a new contiguous array)."""
@@ -102,14 +105,32 @@ def crop(xp: np.ndarray, pad: tuple[int, int, int, int]) -> np.ndarray:
 #: Bytes of im2col columns unfolded at a time.  A convolution unfolds and multiplies a band of
 #: output rows at a time into one small buffer that stays in the processor's cache between the
 #: copies and the product, instead of writing all the columns to memory and reading them back
-#: (for vgg-small's second convolution on 32 images that is 38 MB): 2-2.5 times faster.
-CHUNK_BYTES = 1 << 20
+#: (for vgg-small's second convolution on 32 images that is 38 MB): 2-2.5 times faster.  2 MB
+#: rather than 1: lenet5 training step, one core, 5.1 -> 4.9 ms on 64 images, 10.6 -> 10.2 ms
+#: on 128 (4 MB: 5.2 and 10.0 ms).
+CHUNK_BYTES = 1 << 21
 
 
-def _band_rows(k, out_hw, n, itemsize):
-    """Output rows per band so that a band's ``k`` columns fit :data:`CHUNK_BYTES` (at least 1)."""
+#: Most multiply-adds of one band's matrix product that OpenBLAS runs with its kernels for small
+#: matrices (it uses them up to M N K = 1e6); for the thin products here (a few dozen filters, a
+#: short sum) they run about twice as fast as its general ones: 32 x 28 by 28 x 1024, 99 GFLOPS;
+#: by 28 x 9216, 46 GFLOPS (AMD EPYC, one core).
+SMALL_PRODUCT = 1_000_000
+
+#: Fewest columns of a band cut down to :data:`SMALL_PRODUCT`: below that the calls cost more than
+#: the faster kernels save (lenet5's second convolution, 16 x 151 by 151 x 320, is slower so).
+#: lenet5 training step, one core: 5.7 -> 5.2 ms on 64 images, 2.8 -> 2.6 ms on 32.
+SMALL_MIN_COLUMNS = 1024
+
+
+def _band_rows(k, out_hw, n, itemsize, filters=0):
+    """Output rows per band so that a band's ``k`` columns fit :data:`CHUNK_BYTES`, and its
+    product with ``filters`` rows stays within :data:`SMALL_PRODUCT` when that leaves the band
+    at least :data:`SMALL_MIN_COLUMNS` columns (at least 1 row)."""
     per_row = max(1, k * out_hw[1] * n * itemsize)
-    return max(1, min(out_hw[0], CHUNK_BYTES // per_row))
+    rows = max(1, min(out_hw[0], CHUNK_BYTES // per_row))
+    small = SMALL_PRODUCT // max(1, filters * k * out_hw[1] * n)
+    return min(rows, small) if small * out_hw[1] * n >= SMALL_MIN_COLUMNS else rows
 
 
 def _band_taps(taps, xp, r0, rows, kernel, stride, dilation, wo, scatter=False):
@@ -148,6 +169,8 @@ def conv_forward(x, weight, bias, stride, dilation, pad, out_hw):
     f, c, kh, kw = weight.shape
     ho, wo = out_hw
     n = x.shape[3]
+    if _use_winograd(weight.shape, stride, dilation, n):
+        return winograd.forward(x, weight, bias, pad, out_hw)
     xp = pad_channel_major(x, pad)
     if xp is x:  # no padding: keep a private, contiguous copy for the backward pass
         xp = np.array(x, order="C")
@@ -155,7 +178,7 @@ def conv_forward(x, weight, bias, stride, dilation, pad, out_hw):
     w2 = weight.reshape(f, k)
     if bias is not None:
         w2 = np.concatenate([w2, bias[:, None]], axis=1)
-    step = _band_rows(k + 1, out_hw, n, xp.itemsize)
+    step = _band_rows(k + 1, out_hw, n, xp.itemsize, f)
     cols = np.empty((k + (bias is not None), step * wo * n), dtype=xp.dtype)
     if bias is not None:
         cols[k] = 1.0
@@ -169,6 +192,7 @@ def conv_forward(x, weight, bias, stride, dilation, pad, out_hw):
     return y.reshape(f, ho, wo, n), xp
 
 
+@short_buffers
 def conv_backward(dy, xp, weight, has_bias, x_shape, stride, dilation, pad, need_dx=True,
                   need_dw=True):
     """Gradients of :func:`conv_forward`, one band of output rows at a time (the columns are
@@ -193,20 +217,25 @@ def conv_backward(dy, xp, weight, has_bias, x_shape, stride, dilation, pad, need
     n = dy.shape[3]
     k = c * kh * kw
     dy2 = dy.reshape(f, -1)
-    dx = None
+    dx = dweight = dbias = None
+    padded_shape = (c, x_shape[1] + pad[0] + pad[1], x_shape[2] + pad[2] + pad[3], n)
+    if isinstance(xp, winograd.SplitInput):  # the forward pass ran through Winograd
+        dx, dweight = winograd.backward(dy, xp, weight, pad, x_shape[1:3], need_dx, need_dw)
+        dbias = dy2.sum(axis=1) if need_dw and has_bias else None
+        return dx, dweight, dbias
     flipped_pad = _transposed_padding(weight.shape, stride, dilation, pad)
     if need_dx and flipped_pad is not None and c >= FLIPPED_MIN_CHANNELS \
             and ho * wo >= x_shape[1] * x_shape[2]:
-        # With stride 1 the input gradient is itself a convolution: of dy, padded, with the
-        # kernel turned half a turn and its in/out channels swapped; the banded forward pass
-        # computes it 1.15-1.2 times faster than scattering the column gradients back.
+        # The same identity through im2col: 1.15-1.2 times faster than scattering the column
+        # gradients back.
         flipped = np.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
         dx = conv_forward(dy, flipped, None, (1, 1), dilation, flipped_pad, x_shape[1:3])[0]
         need_dx = False
-    dtype = np.result_type(dy, xp, weight)
-    step = _band_rows(k, (ho, wo), n, np.dtype(dtype).itemsize)
+    if not (need_dx or need_dw):
+        return dx, dweight, dbias
+    dtype = np.result_type(dy, weight) if need_dx and not need_dw else np.result_type(dy, xp, weight)
+    step = _band_rows(k, (ho, wo), n, np.dtype(dtype).itemsize, f)
     run = wo * n
-    dweight = dbias = None
     if need_dw:
         cols = np.empty((k, step * run), dtype=xp.dtype)
         taps = cols.reshape(c, kh, kw, step, wo, n)
@@ -217,7 +246,7 @@ def conv_backward(dy, xp, weight, has_bias, x_shape, stride, dilation, pad, need
     if need_dx:
         dcols = np.empty((k, step * run), dtype=dtype)
         dtaps = dcols.reshape(c, kh, kw, step, wo, n)
-        dxp = np.zeros(xp.shape, dtype=dtype)
+        dxp = np.zeros(padded_shape, dtype=dtype)
         wt = weight.reshape(f, k).T
     for r0 in range(0, ho, step):
         rows = min(step, ho - r0)
@@ -235,6 +264,29 @@ def conv_backward(dy, xp, weight, has_bias, x_shape, stride, dilation, pad, need
     if need_dx:
         dx = crop(dxp, pad)
     return dx, dweight, dbias
+
+
+#: Compute 3x3 stride-1 convolutions (forward, weight gradient and, as a convolution of dy, input
+#: gradient) by Winograd's F(2x2, 3x3) (:mod:`cnnviz.nn.winograd`) rather than im2col.
+WINOGRAD = True
+
+#: Fewest input channels for which Winograd pays: with fewer, the products it saves are small
+#: (im2col's sum runs over channels times 9 taps) and its transforms cost more.
+WINOGRAD_MIN_CHANNELS = 16
+
+
+#: Fewest images in a batch for which Winograd pays: its slices' contiguous runs are a batch
+#: long, and numpy's per-run overhead dominates short ones.  vgg-small, one core: one image
+#: traced in 1.9 ms against 1.1 with im2col, 8 images about even, 16 images 13.4 against 15.2 ms,
+#: 32 images trained 62 against 83 ms.
+WINOGRAD_MIN_BATCH = 16
+
+
+def _use_winograd(weight_shape, stride, dilation, batch):
+    """Whether a convolution with ``weight_shape`` (F, C, kh, kw) of ``batch`` images runs
+    through Winograd."""
+    return WINOGRAD and winograd.applies(weight_shape[2:], stride, dilation) \
+        and weight_shape[1] >= WINOGRAD_MIN_CHANNELS and batch >= WINOGRAD_MIN_BATCH
 
 
 #: Fewest input channels for which the input gradient of a stride-1 convolution whose output is

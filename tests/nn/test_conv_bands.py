@@ -81,3 +81,22 @@ def test_forward_keeps_its_own_copy_of_an_unpadded_input():
     batch[:] = 0.0
     layer.backward(dy)
     np.testing.assert_allclose(layer.grads["weight"], expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("filters,k,out_hw,n,rows", [
+    # 32 x 28 by 28 x (32 x 32) per row: 917,504 multiply-adds, so one row (1,024 columns), not
+    # the 9 rows of 114,688 bytes that CHUNK_BYTES allows (vgg-small's first convolution).
+    (32, 28, (32, 32), 32, 1),
+    # 139,776 per row: 7 rows (6,272 columns) instead of 11 (lenet5's first).
+    (6, 26, (28, 28), 32, 7),
+    # 773,120 per row: one row would be 320 columns only, so CHUNK_BYTES decides: 5 rows.
+    (16, 151, (10, 10), 32, 5),
+    # more than a million per row and 2.4 MB of columns per row: one row.
+    (64, 577, (16, 16), 64, 1),
+])
+def test_band_rows_for_the_small_matrix_kernels(monkeypatch, filters, k, out_hw, n, rows):
+    """Bands are cut so that OpenBLAS multiplies them with its small-matrix kernels (at most
+    ops.SMALL_PRODUCT multiply-adds) unless that leaves fewer than ops.SMALL_MIN_COLUMNS columns
+    (with bands of at most 1 MB of columns here)."""
+    monkeypatch.setattr(ops, "CHUNK_BYTES", 1 << 20)
+    assert ops._band_rows(k, out_hw, n, 4, filters) == rows
