@@ -35,7 +35,8 @@ from .errors import DataError
 from .folders import _is_image_name
 from .pipeline import image_to_input
 
-__all__ = ["UserDrawings", "UserDrawingsError", "dataset_folder", "network_picture"]
+__all__ = ["UserDrawings", "UserDrawingsError", "dataset_folder", "network_picture",
+           "picture_from_input"]
 
 #: Sub-folder of the user data folder holding the user's datasets.
 DATASETS_FOLDER = "my-drawings"
@@ -67,7 +68,13 @@ def network_picture(pixels: np.ndarray, contract: InputContract) -> np.ndarray:
     pixels = np.asarray(pixels)
     if pixels.dtype == np.uint8:
         pixels = pixels.astype(np.float32) / 255.0
-    x = image_to_input(pixels, contract).x  # (C, H, W), normalised
+    return picture_from_input(image_to_input(pixels, contract).x, contract)
+
+
+def picture_from_input(x: np.ndarray, contract: InputContract) -> np.ndarray:
+    """A network input ``x`` (float32 (C, H, W), normalised as ``contract`` says) as the uint8
+    picture it was made from: (H, W) grey or (H, W, 3) RGB."""
+    x = np.asarray(x, np.float32)
     mean = np.asarray(contract.mean, np.float32)[:, None, None]
     std = np.asarray(contract.std, np.float32)[:, None, None]
     plain = np.clip(x * std + mean, 0.0, 1.0)

@@ -1,0 +1,172 @@
+"""Teach it your handwriting: a digit key or a click on a bar keeps the drawing, labelled, in the
+user's own dataset as one undoable step; the My Drawings panel relabels and deletes (undoable)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtTest import QTest
+
+from cnnviz.data import CIFAR10_CLASSES, load_image_folder
+from cnnviz.data.user_drawings import dataset_folder, picture_from_input
+from cnnviz.nn import build_preset, save_model
+from cnnviz.nn.contract import InputContract
+
+from ui_helpers import colour_photo, draw_digit
+
+pytestmark = pytest.mark.gui
+
+CIFAR = InputContract(shape=(3, 32, 32), classes=CIFAR10_CLASSES, pipeline="image",
+                      mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26))
+
+
+def kept(data_folder, contract):
+    folder = dataset_folder(data_folder, contract)
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
+
+
+def expected_picture(window) -> np.ndarray:
+    """What the network reads now, as 8-bit pixels (independently of the module's helper:
+    undo the contract's normalisation by hand)."""
+    contract = window.document.network.contract
+    x = np.asarray(window.document.trace.network_input, np.float64)
+    c = x.shape[0]
+    plain = x * np.array(contract.std).reshape(c, 1, 1) + np.array(contract.mean).reshape(c, 1, 1)
+    out = np.rint(np.clip(plain, 0, 1) * 255).astype(np.uint8)
+    return out[0] if c == 1 else out.transpose(1, 2, 0)
+
+
+def test_a_digit_key_keeps_the_drawing_and_undo_removes_it(window, data_folder, qtbot):
+    contract = window.document.network.contract
+    draw_digit(window.canvas_panel.canvas, 7)
+    picture = expected_picture(window)
+    stack = window.document.undo_stack
+    before = stack.count()
+    window.canvas_panel.canvas.setFocus()
+    QTest.keyClick(window.canvas_panel.canvas, Qt.Key.Key_1)  # "it is a 1"
+    assert kept(data_folder, contract) == ["1/0001.png"]
+    path = dataset_folder(data_folder, contract) / "1" / "0001.png"
+    assert np.array_equal(np.asarray(Image.open(path)), picture)
+    assert "\u201c1\u201d" in window.statusBar().currentMessage()
+    assert stack.count() == before + 1 and "Label" in window.undo_action.text()
+    assert window.document.source.raster.any()  # the drawing stays on the canvas
+    window.undo_action.trigger()
+    assert kept(data_folder, contract) == []
+    window.redo_action.trigger()
+    assert kept(data_folder, contract) == ["1/0001.png"]
+    assert np.array_equal(np.asarray(Image.open(path)), picture)
+    # the folder is a dataset with the network's classes, as cnnviz train --data reads it
+    QTest.keyClick(window.canvas_panel.canvas, Qt.Key.Key_1)
+    for _ in range(3):
+        QTest.keyClick(window.canvas_panel.canvas, Qt.Key.Key_7)
+    data = load_image_folder(dataset_folder(data_folder, contract), (1, 28, 28), use_cache=False)
+    assert data.class_names == tuple(contract.classes)
+    assert {data.class_names[k] for k in np.concatenate([data.train_y, data.test_y])} == {"1", "7"}
+
+
+def test_nothing_drawn_is_not_kept(window, data_folder):
+    count = window.document.undo_stack.count()
+    window.label_actions[3].trigger()
+    assert kept(data_folder, window.document.network.contract) == []
+    assert window.document.undo_stack.count() == count
+    assert window.statusBar().currentMessage().startswith("Nothing to label")
+
+
+def click_bar(panel, qtbot, k: int, height: float = 0.9):
+    view = panel.plot.getPlotItem().vb
+    scene = view.mapViewToScene(QPointF(k, height))
+    widget_point = panel.plot.mapFromScene(scene)
+    QTest.mouseClick(panel.plot.viewport(), Qt.MouseButton.LeftButton, pos=widget_point)
+
+
+def test_a_click_on_a_bar_labels_the_drawing(window, data_folder, qtbot):
+    contract = window.document.network.contract
+    panel = window.prediction_panel
+    draw_digit(window.canvas_panel.canvas, 7)
+    qtbot.waitUntil(lambda: len(panel.probabilities) == 10)
+    click_bar(panel, qtbot, 9)  # above a short bar: its column counts
+    assert kept(data_folder, contract) == ["9/0001.png"]
+    click_bar(panel, qtbot, 8.5)  # between two bars: nothing
+    assert kept(data_folder, contract) == ["9/0001.png"]
+    window.undo_action.trigger()
+    assert kept(data_folder, contract) == []
+
+
+def test_the_gallery_relabels_and_deletes_undoably(window, data_folder, qtbot):
+    contract = window.document.network.contract
+    folder = dataset_folder(data_folder, contract)
+    panel = window.my_drawings_panel
+    draw_digit(window.canvas_panel.canvas, 7)
+    window.label_actions[4].trigger()
+    window.label_actions[9].trigger()
+    assert panel.gallery.count() == 2
+    data = (folder / "9" / "0001.png").read_bytes()
+    window.show_my_drawings_action.trigger()
+    assert window.docks["my_drawings"].isVisible()
+
+    panel.gallery.item(1).setSelected(True)  # the 9
+    panel.relabel_combo.setCurrentIndex(panel.relabel_combo.findData("4"))
+    panel.relabel_button.click()
+    assert kept(data_folder, contract) == ["4/0001.png", "4/0002.png"]
+    assert (folder / "4" / "0002.png").read_bytes() == data
+    window.undo_action.trigger()
+    assert kept(data_folder, contract) == ["4/0001.png", "9/0001.png"]
+    assert (folder / "9" / "0001.png").read_bytes() == data
+    window.redo_action.trigger()
+    assert kept(data_folder, contract) == ["4/0001.png", "4/0002.png"]
+    window.undo_action.trigger()
+
+    panel.class_combo.setCurrentIndex(panel.class_combo.findData("9"))
+    assert panel.gallery.count() == 1
+    panel.gallery.item(0).setSelected(True)
+    panel.delete_button.click()
+    assert kept(data_folder, contract) == ["4/0001.png"] and panel.gallery.count() == 0
+    window.undo_action.trigger()
+    assert (folder / "9" / "0001.png").read_bytes() == data and panel.gallery.count() == 1
+    window.redo_action.trigger()
+    assert kept(data_folder, contract) == ["4/0001.png"]
+    window.docks["my_drawings"].hide()
+
+
+def test_a_colour_network_labels_the_opened_photo_with_its_class_names(make_window, data_folder,
+                                                                       tmp_path):
+    network = save_model(build_preset("cifar-tutorial", seed=0), tmp_path / "colour.npz",
+                         contract=CIFAR)
+    window = make_window(model=str(network))
+    assert window.open_image(colour_photo(tmp_path / "photo.png"))
+    assert window.label_actions[3].text() == "As \u201ccat\u201d"
+    picture = expected_picture(window)
+    window.label_actions[3].trigger()
+    assert kept(data_folder, CIFAR) == ["cat/0001.png"]
+    path = dataset_folder(data_folder, CIFAR) / "cat" / "0001.png"
+    saved = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    assert picture.shape == saved.shape == (32, 32, 3)
+    assert np.abs(saved - picture).max() <= 1  # (float32 rounding)
+    assert dataset_folder(data_folder, CIFAR).name.startswith("pictures-3x32x32-")
+    window.undo_action.trigger()
+    assert kept(data_folder, CIFAR) == []
+
+
+def test_a_folder_that_cannot_be_written_is_reported_and_nothing_is_pushed(window, data_folder):
+    data_folder.mkdir(parents=True, exist_ok=True)
+    (data_folder / "my-drawings").write_text("a file where the folder should be")
+    draw_digit(window.canvas_panel.canvas, 1)
+    count = window.document.undo_stack.count()
+    window.label_actions[3].trigger()
+    assert window.document.undo_stack.count() == count
+    assert window.errors and window.errors[-1][0] == "My Drawings"
+    assert "could not be kept" in window.errors[-1][1]
+
+
+def test_a_digit_typed_into_a_number_box_is_not_a_label(window, data_folder, qtbot):
+    draw_digit(window.canvas_panel.canvas, 7)
+    spin = window.canvas_panel.brush_spin
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus)
+    spin.selectAll()
+    QTest.keyClick(spin, Qt.Key.Key_3)
+    QTest.keyClick(spin, Qt.Key.Key_0)
+    assert spin.value() == 30
+    assert kept(data_folder, window.document.network.contract) == []
