@@ -104,7 +104,8 @@ def test_the_gallery_relabels_and_deletes_undoably(window, data_folder, qtbot):
     assert panel.gallery.count() == 2
     data = (folder / "9" / "0001.png").read_bytes()
     window.show_my_drawings_action.trigger()
-    assert window.docks["my_drawings"].isVisible()
+    assert window.docks["my_drawings"].isVisible()  # a tab beside Layers: nothing squeezed
+    assert window.docks["my_drawings"] in window.tabifiedDockWidgets(window.docks["layers"])
 
     panel.gallery.item(1).setSelected(True)  # the 9
     panel.relabel_combo.setCurrentIndex(panel.relabel_combo.findData("4"))

@@ -7,8 +7,8 @@ The drawing is kept, as the network reads it, in the user's own dataset
 undoable command: Undo removes the file, Redo puts it back. The My Drawings panel shows the
 kept drawings by class; they can be relabelled and deleted there (undoable too).
 
-The panel's dock is in no workspace's shipped layout (they are full): View ▸ Panels ▸ My
-Drawings, or Edit ▸ Label Drawing ▸ Show My Drawings, shows it.
+The panel's dock is in no workspace's shipped layout (they are full): Edit ▸ Label Drawing ▸
+Show My Drawings shows it as a tab beside Layers (Explore), or View ▸ Panels ▸ My Drawings.
 """
 
 from __future__ import annotations
@@ -254,11 +254,11 @@ class MyDrawingsPanel(QWidget):
         for label, _ in kept:
             counts[label] = counts.get(label, 0) + 1
         per_class = ", ".join(f"{name}: {counts[name]}" for name in classes if counts.get(name))
-        self.summary.setText(
-            f"{len(kept)} drawing{'s' if len(kept) != 1 else ''} in {store.root}"
-            + (f" ({per_class})" if per_class else "")
-            + ". Press a digit key or click a bar in Prediction to keep the current one.")
-        self.summary.setToolTip(str(store.root))
+        self.summary.setText(f"{len(kept)} drawing{'s' if len(kept) != 1 else ''}"
+                             + (f" ({per_class})" if per_class else ""))
+        self.summary.setToolTip(f"Kept in {store.root}, one folder per class (cnnviz train "
+                                f"--data reads it). Press a digit key or click a bar in "
+                                f"Prediction to keep the current drawing.")
         self._update_buttons()
 
     def selected_paths(self) -> list[Path]:
@@ -323,11 +323,29 @@ def add_my_drawings(window) -> MyDrawings:
         "Show &My Drawings", window, objectName="show_my_drawings_action",
         toolTip="Show the drawings you labelled",
         statusTip="Show the My Drawings panel: your labelled drawings, to relabel or delete",
-        triggered=lambda: window.show_dock("my_drawings"))
+        triggered=lambda: show_my_drawings(window))
     window.prediction_panel.class_clicked.connect(drawings.label_current)
     drawings.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
     drawings.problem.connect(lambda text: window.report_error("My Drawings", text))
     return drawings
+
+
+#: Docks My Drawings is shown as a tab beside, the first one in view (the workspaces have no
+#: room for another column or row).
+BESIDE = ("layers", "evaluation", "network_health", "prediction")
+
+
+def show_my_drawings(window) -> None:
+    """Show My Drawings as a tab beside a panel of the current workspace's right-hand column,
+    so that no other panel is squeezed."""
+    dock = window.docks["my_drawings"]
+    for name in BESIDE:
+        other = window.docks.get(name)
+        if other is not None and other.isVisible() and not other.isFloating():
+            window.tabifyDockWidget(other, dock)
+            break
+    dock.show()
+    dock.raise_()
 
 
 def label_menu(window, parent_menu: QMenu) -> QMenu:
