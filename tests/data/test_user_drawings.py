@@ -119,3 +119,27 @@ def test_each_kind_of_network_has_its_own_folder(tmp_path):
     assert digits == tmp_path / "my-drawings" / "digits"
     assert dataset_folder(tmp_path, CIFAR) not in (digits, dataset_folder(
         tmp_path, InputContract(shape=(3, 32, 32), classes=tuple("abcdefghij"), pipeline="image")))
+
+
+def test_kept_digits_read_back_as_the_same_network_inputs(tmp_path):
+    """A folder of kept digits is a training set for a digit network: read as an image folder
+    (what ``cnnviz train --data FOLDER`` does), each picture is the network input it was kept
+    from, so the shipped network reads them as it read the drawings."""
+    from cnnviz.data.pipeline import batch_to_input
+    from cnnviz.resources import resource_path
+    from cnnviz.nn import load_model
+
+    model = load_model(resource_path("models", "lenet5.npz"))
+    drawings = UserDrawings(tmp_path / "mine", classes=DIGITS.classes)
+    inputs = []
+    for seed in range(12):
+        raster = canvas_drawing(seed)
+        inputs.append(image_to_input(raster.astype(np.float32) / 255.0, DIGITS).x)
+        label = str(int(model.predict(inputs[-1][None])[0]))
+        drawings.add(label, network_picture(raster, DIGITS))
+    data = load_image_folder(tmp_path / "mine", (1, 28, 28), use_cache=False)
+    x = batch_to_input(np.concatenate([data.train_x, data.test_x]), DIGITS)
+    y = np.concatenate([data.train_y, data.test_y])
+    assert (model.predict(x) == y).mean() == 1.0
+    nearest = [min(np.abs(row - xi).max() for xi in inputs) for row in x]
+    assert max(nearest) <= 0.51 / 255 / DIGITS.std[0]
