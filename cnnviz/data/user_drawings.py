@@ -31,12 +31,13 @@ from PIL import Image
 from cnnviz.fileio import atomic_write
 from cnnviz.nn.contract import InputContract
 
-from .errors import DataError
-from .folders import _is_image_name
+from .datasets import Dataset
+from .errors import DataError, ImageLoadError
+from .folders import _decode, _hold_out, _is_image_name
 from .pipeline import image_to_input
 
 __all__ = ["UserDrawings", "UserDrawingsError", "dataset_folder", "network_picture",
-           "picture_from_input"]
+           "picture_from_input", "read_drawings"]
 
 #: Sub-folder of the user data folder holding the user's datasets.
 DATASETS_FOLDER = "my-drawings"
@@ -238,3 +239,35 @@ class UserDrawings:
         for label, _ in self.list():
             out[label] += 1
         return out
+
+
+def read_drawings(root: str | Path, shape: tuple[int, int, int]) -> Dataset:
+    """The drawings of ``root`` as a dataset of ``shape`` (C, H, W) images, decoded as the
+    image-folder reader decodes them, with the same fifth of each class held out as test images
+    (:func:`cnnviz.data.load_image_folder`) -- but, unlike that reader, a few drawings with no
+    test image (one of a class) are a dataset too. Unreadable files are skipped and noted.
+
+    Raises
+    ------
+    UserDrawingsError
+        No drawing can be read.
+    """
+    store = UserDrawings(root)
+    classes = tuple(store.labels())
+    images, labels, failed = [], [], []
+    for label, path in store.list():
+        try:
+            images.append(_decode(path, tuple(shape)))
+            labels.append(classes.index(label))
+        except ImageLoadError as exc:
+            failed.append(f"{label}/{path.name} ({exc})")
+    if not images:
+        raise UserDrawingsError(f"{root}: there are no drawings"
+                                + (f" that can be read ({'; '.join(failed[:3])})" if failed
+                                   else ""))
+    train_x, train_y, test_x, test_y = _hold_out(np.stack(images), np.array(labels, np.uint8),
+                                                 len(classes))
+    notes = ((f"{len(failed)} drawings could not be read: {'; '.join(failed[:3])}",)
+             if failed else ())
+    return Dataset(train_x, train_y, test_x, test_y, name=Path(root).name,
+                   class_names=classes, notes=notes)

@@ -159,3 +159,43 @@ def fine_tune(model: Sequential, contract: InputContract, drawings: Dataset, rep
     return tune.get_weights(), FineTuneReport(
         drawings_before, drawings_after, replay_before, replay_after, len(train_y),
         len(held_y), count, done_epochs, tuple(notes))
+
+
+#: Offline digits drawn for replay when MNIST is not on disk (training; test is a fifth of it).
+OFFLINE_REPLAY = 5000
+
+
+def replay_data(contract: InputContract) -> Dataset:
+    """What to replay for a network of ``contract`` without downloading anything: MNIST if it is
+    on disk, else digits cnnviz draws (:func:`~cnnviz.training.sources.offline_digits`, a test
+    set drawn with another seed) for a digit network; CIFAR-10 if it is on disk for a network
+    with CIFAR-10's classes.
+
+    Raises
+    ------
+    FineTuneError
+        Nothing to replay for this network (a colour network without CIFAR-10 on disk).
+    """
+    from cnnviz.data import CIFAR10_CLASSES, DataError, find_mnist, load_mnist
+    from cnnviz.data.loaders import find_cifar10, load_default_cifar10
+
+    from .sources import offline_digits
+
+    try:
+        if contract.pipeline == "digits" and tuple(contract.classes) == tuple(
+                str(d) for d in range(10)) and tuple(contract.shape) == (1, 28, 28):
+            folder = find_mnist()
+            if folder is not None:
+                return load_mnist(folder)
+            train = offline_digits(OFFLINE_REPLAY, seed=0)
+            test = offline_digits(OFFLINE_REPLAY // 5, seed=1)
+            return Dataset(train.train_x, train.train_y, test.train_x, test.train_y,
+                           name="offline digits")
+        if tuple(contract.classes) == tuple(CIFAR10_CLASSES) and tuple(contract.shape) == (
+                3, 32, 32) and find_cifar10() is not None:
+            return load_default_cifar10(download=False)
+    except DataError as exc:
+        raise FineTuneError(f"the images to replay cannot be read: {exc}") from None
+    raise FineTuneError("there is no training set on disk to replay for this network, so "
+                        "fine-tuning would make it forget what it knew (digit networks replay "
+                        "MNIST or drawn digits, CIFAR-10 networks CIFAR-10)")

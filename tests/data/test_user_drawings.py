@@ -143,3 +143,25 @@ def test_kept_digits_read_back_as_the_same_network_inputs(tmp_path):
     assert (model.predict(x) == y).mean() == 1.0
     nearest = [min(np.abs(row - xi).max() for xi in inputs) for row in x]
     assert max(nearest) <= 0.51 / 255 / DIGITS.std[0]
+
+
+def test_read_drawings_is_the_image_folder_reader_and_takes_a_few_drawings_too(tmp_path):
+    from cnnviz.data.user_drawings import read_drawings
+
+    drawings = UserDrawings(tmp_path / "mine", classes=DIGITS.classes)
+    for i in range(10):
+        drawings.add("7" if i % 2 else "1", network_picture(canvas_drawing(i), DIGITS))
+    ours = read_drawings(tmp_path / "mine", (1, 28, 28))
+    theirs = load_image_folder(tmp_path / "mine", (1, 28, 28), use_cache=False)
+    assert ours.class_names == theirs.class_names
+    for a, b in (("train_x", "train_x"), ("train_y", "train_y"), ("test_x", "test_x"),
+                 ("test_y", "test_y")):
+        assert np.array_equal(getattr(ours, a), getattr(theirs, b))
+    few = UserDrawings(tmp_path / "few")
+    few.add("3", network_picture(canvas_drawing(0), DIGITS))
+    data = read_drawings(tmp_path / "few", (1, 28, 28))
+    assert data.n_train == 1 and data.n_test == 0 and data.class_names == ("3",)
+    (tmp_path / "few" / "3" / "0002.png").write_bytes(b"not a png")
+    assert "could not be read" in read_drawings(tmp_path / "few", (1, 28, 28)).notes[0]
+    with pytest.raises(UserDrawingsError):
+        read_drawings(tmp_path / "empty", (1, 28, 28))

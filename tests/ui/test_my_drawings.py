@@ -171,3 +171,60 @@ def test_a_digit_typed_into_a_number_box_is_not_a_label(window, data_folder, qtb
     QTest.keyClick(spin, Qt.Key.Key_0)
     assert spin.value() == 30
     assert kept(data_folder, window.document.network.contract) == []
+
+
+def test_fine_tuning_becomes_the_networks_weights_as_one_undo_step(window, data_folder, qtbot,
+                                                                   monkeypatch):
+    from cnnviz.data import Dataset
+    from cnnviz.training.sources import offline_digits
+    from cnnviz.ui.explore import my_drawings
+
+    train, test = offline_digits(200, seed=0), offline_digits(100, seed=1)
+    replay = Dataset(train.train_x, train.train_y, test.train_x, test.train_y, name="drawn")
+    monkeypatch.setattr(my_drawings, "replay_data", lambda contract: replay)
+    canvas, document = window.canvas_panel.canvas, window.document
+    for digit in (7, 1, 0):
+        for _ in range(3):
+            draw_digit(canvas, digit)
+            window.label_actions[digit].trigger()
+            document.clear_canvas()
+    before = {k: v.copy() for k, v in document.model.get_weights().items()}
+    count = document.undo_stack.count()
+    panel = window.my_drawings_panel
+    panel.tune_button.click()
+    qtbot.waitUntil(lambda: panel.tune_button.isEnabled(), timeout=60000)
+    assert panel.tune_label.text().startswith("Fine-tuned (held-out drawings (3):")
+    assert "drawn:" in panel.tune_label.text()
+    assert document.undo_stack.count() == count + 1 and document.modified
+    after = document.model.get_weights()
+    assert any(not np.array_equal(after[k], before[k]) for k in before)
+    window.undo_action.trigger()
+    assert all(np.array_equal(document.model.get_weights()[k], before[k]) for k in before)
+
+
+def test_fine_tuning_without_drawings_says_so(window, data_folder, qtbot):
+    panel = window.my_drawings_panel
+    count = window.document.undo_stack.count()
+    panel.tune_button.click()
+    assert panel.tune_button.isEnabled() and not window.my_drawings.runner.running
+    assert panel.tune_label.text().startswith("Cannot fine-tune: there are no drawings")
+    assert window.document.undo_stack.count() == count
+
+
+def test_fine_tuning_a_colour_network_without_its_training_set_is_refused(
+        make_window, data_folder, tmp_path, qtbot, monkeypatch):
+    monkeypatch.delenv("CNNVIZ_CIFAR_DIR", raising=False)
+    from cnnviz.data import loaders
+    monkeypatch.setattr(loaders, "find_cifar10", lambda: None)
+    network = save_model(build_preset("cifar-tutorial", seed=0), tmp_path / "colour.npz",
+                         contract=CIFAR)
+    window = make_window(model=str(network))
+    assert window.open_image(colour_photo(tmp_path / "photo.png"))
+    window.label_actions[3].trigger()
+    count = window.document.undo_stack.count()
+    panel = window.my_drawings_panel
+    panel.tune_button.click()
+    qtbot.waitUntil(lambda: panel.tune_button.isEnabled(), timeout=30000)
+    assert panel.tune_label.text().startswith("Cannot fine-tune: there is no training set")
+    assert window.errors and window.errors[-1][0] == "My Drawings"
+    assert window.document.undo_stack.count() == count

@@ -22,7 +22,10 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QListView, QListW
                                QListWidgetItem, QMenu, QPushButton, QVBoxLayout, QWidget)
 
 from cnnviz.data.errors import DataError
-from cnnviz.data.user_drawings import UserDrawings, dataset_folder, picture_from_input
+from cnnviz.data.user_drawings import (UserDrawings, dataset_folder, picture_from_input,
+                                       read_drawings)
+from cnnviz.training.finetune import FineTuneError, fine_tune, replay_data
+from cnnviz.ui.shared.workers import TaskRunner
 from cnnviz.ui.window import errors
 from cnnviz.ui.window.commands import DrawingFileCommand
 from cnnviz.ui.window.document import Document
@@ -49,11 +52,68 @@ class MyDrawings(QObject):
     changed = Signal()
     message = Signal(str)
     problem = Signal(str)
+    #: Fine-tuning: (done, total) while it runs; the report's text when it has finished.
+    tuning_progress = Signal(int, int)
+    tuned = Signal(str)
 
     def __init__(self, document: Document, parent: QObject | None = None):
         super().__init__(parent)
         self.document = document
         document.model_changed.connect(lambda _network: self.changed.emit())
+        self.runner = TaskRunner("fine-tune", self)
+        self.runner.progress.connect(self.tuning_progress)
+        self.runner.finished.connect(self._on_tuned)
+        self.runner.failed.connect(self._on_tuning_failed)
+        self.runner.cancelled.connect(lambda: self.tuned.emit("Fine-tuning stopped."))
+        self._tuning_of = None
+        self.last_report = None
+
+    # ----------------------------------------------------------------- fine-tuning
+    def start_fine_tuning(self) -> bool:
+        """Fine-tune a copy of the current network on the drawings (in a worker thread); the
+        result becomes the current network's weights as one undo step."""
+        if self.runner.running:
+            return False
+        network = self.document.network
+        contract, root = network.contract, self.store.root
+        if not self.store.list():
+            text = ("Cannot fine-tune: there are no drawings yet. Press a digit key or click a "
+                    "bar in Prediction to keep the current drawing with its right label.")
+            self.tuned.emit(text)
+            self.message.emit(text)
+            return False
+        model = network.model.copy()
+        self._tuning_of = (network, network.token)
+
+        def task(progress):
+            replay = replay_data(contract)
+            drawings = read_drawings(root, contract.shape)
+            return fine_tune(model, contract, drawings, replay, progress=progress), replay.name
+
+        self.runner.start(task)
+        return True
+
+    def _on_tuned(self, result) -> None:
+        (weights, report), replay_name = result
+        network, token = self._tuning_of
+        self.last_report = report
+        if self.document.network is not network or network.token != token:
+            self.tuned.emit("The network changed while it was being fine-tuned: the result was "
+                            "dropped.")
+            return
+        self.document.set_weights(weights, text="Fine-tune on My Drawings")
+        text = f"Fine-tuned ({report.text(replay_name)}). Undo brings back the network as it was."
+        self.tuned.emit(text)
+        self.message.emit(text)
+
+    def _on_tuning_failed(self, message: str) -> None:
+        error = self.runner.error
+        if isinstance(error, (FineTuneError, DataError)):
+            text = f"Cannot fine-tune: {error}"
+        else:
+            text = f"Fine-tuning failed: {self.runner.failure_text(message)}"
+        self.tuned.emit(text)
+        self.report(text)
 
     # ----------------------------------------------------------------- the folder
     @property
@@ -204,6 +264,17 @@ class MyDrawingsPanel(QWidget):
                                          toolTip="Delete the selected drawings (undoable)")
         self.delete_button.clicked.connect(self.delete_selected)
         self.gallery.itemSelectionChanged.connect(self._update_buttons)
+        self.tune_button = QPushButton("Fine-tune on My Drawings",
+                                       objectName="my_drawings_tune_button")
+        self.tune_button.setToolTip(
+            "Train the current network a little on these drawings (distorted copies), mixed "
+            "with its old training images so that it forgets nothing; accuracy before and "
+            "after is shown. Undoable.")
+        self.tune_button.clicked.connect(self._tune)
+        self.tune_label = QLabel(objectName="my_drawings_tune_label", wordWrap=True)
+        drawings.tuning_progress.connect(
+            lambda done, total: self.tune_label.setText(f"Fine-tuning… {done}/{total}"))
+        drawings.tuned.connect(self._on_tuned)
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Class"))
@@ -219,6 +290,8 @@ class MyDrawingsPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.gallery, 1)
         layout.addLayout(bottom)
+        layout.addWidget(self.tune_button)
+        layout.addWidget(self.tune_label)
         self._classes: tuple[str, ...] = ()
         drawings.changed.connect(self.refresh)
         self.refresh()
@@ -260,6 +333,17 @@ class MyDrawingsPanel(QWidget):
                                 f"--data reads it). Press a digit key or click a bar in "
                                 f"Prediction to keep the current drawing.")
         self._update_buttons()
+
+    @Slot()
+    def _tune(self) -> None:
+        if self.drawings.start_fine_tuning():
+            self.tune_button.setEnabled(False)
+            self.tune_label.setText("Fine-tuning…")
+
+    @Slot(str)
+    def _on_tuned(self, text: str) -> None:
+        self.tune_button.setEnabled(True)
+        self.tune_label.setText(text)
 
     def selected_paths(self) -> list[Path]:
         return [Path(item.data(Qt.ItemDataRole.UserRole)) for item in self.gallery.selectedItems()]

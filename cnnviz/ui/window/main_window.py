@@ -296,6 +296,7 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, Worksp
         self.write_settings()
         self.shutdown_file_worker()
         self.shutdown_analysis()
+        self.my_drawings.runner.shutdown()
         event.accept()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
