@@ -228,3 +228,18 @@ def test_fine_tuning_a_colour_network_without_its_training_set_is_refused(
     assert panel.tune_label.text().startswith("Cannot fine-tune: there is no training set")
     assert window.errors and window.errors[-1][0] == "My Drawings"
     assert window.document.undo_stack.count() == count
+
+
+def test_deleting_several_drawings_is_one_undo_step(window, data_folder):
+    contract = window.document.network.contract
+    draw_digit(window.canvas_panel.canvas, 7)
+    for digit in (7, 7, 1):
+        window.label_actions[digit].trigger()
+    panel = window.my_drawings_panel
+    for row in range(panel.gallery.count()):
+        panel.gallery.item(row).setSelected(True)
+    count = window.document.undo_stack.count()
+    panel.delete_button.click()
+    assert kept(data_folder, contract) == [] and window.document.undo_stack.count() == count + 1
+    window.undo_action.trigger()
+    assert kept(data_folder, contract) == ["1/0001.png", "7/0001.png", "7/0002.png"]

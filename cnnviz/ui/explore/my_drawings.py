@@ -360,22 +360,27 @@ class MyDrawingsPanel(QWidget):
         paths = self.selected_paths()
         if not label or not paths:
             return
-        stack = self.drawings.document.undo_stack
-        stack.beginMacro(f"Relabel {len(paths)} Drawings") if len(paths) > 1 else None
-        for path in paths:
-            self.drawings.relabel(path, label)
-        stack.endMacro() if len(paths) > 1 else None
+        self._each(paths, f"Relabel {len(paths)} Drawings",
+                   lambda path: self.drawings.relabel(path, label))
 
     @Slot()
     def delete_selected(self) -> None:
         paths = self.selected_paths()
         if not paths:
             return
+        self._each(paths, f"Delete {len(paths)} Drawings", self.drawings.delete)
+
+    def _each(self, paths: list[Path], text: str, change) -> None:
+        """``change(path)`` for every path: one undo step for all of them."""
         stack = self.drawings.document.undo_stack
-        stack.beginMacro(f"Delete {len(paths)} Drawings") if len(paths) > 1 else None
-        for path in paths:
-            self.drawings.delete(path)
-        stack.endMacro() if len(paths) > 1 else None
+        if len(paths) > 1:
+            stack.beginMacro(text)
+        try:
+            for path in paths:
+                change(path)
+        finally:
+            if len(paths) > 1:
+                stack.endMacro()
 
     def _context_menu(self, position) -> None:
         if not self.gallery.selectedItems():
