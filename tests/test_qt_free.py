@@ -8,7 +8,8 @@ import importlib.util
 import pytest
 
 QT_MODULES = ("PySide6", "shiboken6", "pyqtgraph")
-REQUIRED = ("cnnviz.nn", "cnnviz.data", "cnnviz.cli")
+REQUIRED = ("cnnviz.nn", "cnnviz.data", "cnnviz.data.user_drawings", "cnnviz.training.finetune",
+            "cnnviz.cli")
 NOT_WRITTEN_YET = ("cnnviz.training", "cnnviz.analysis")
 
 

@@ -47,9 +47,13 @@ class PredictionPanel(QWidget):
     -------
     cursor_info(str)
         The class and probability under the pointer ("" when none), for the status bar.
+    class_clicked(int)
+        A class's bar (its whole column, from 0 to 1) was clicked with the left button: the
+        user says the input is of that class (the window keeps it in My Drawings).
     """
 
     cursor_info = Signal(str)
+    class_clicked = Signal(int)
 
     def __init__(self, document: Document, parent: QWidget | None = None):
         super().__init__(parent)
@@ -89,6 +93,7 @@ class PredictionPanel(QWidget):
         self.bars = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=BAR_WIDTH)
         self.plot.addItem(self.bars)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self.plot.getViewBox().sigResized.connect(self._update_ticks)
 
         header = QGridLayout()
@@ -193,14 +198,35 @@ class PredictionPanel(QWidget):
             self.bars.setOpts(height=probs, brushes=brushes)
 
     # ----------------------------------------------------------------- events
-    def _on_mouse_moved(self, position) -> None:
-        point = self.plot.getPlotItem().vb.mapSceneToView(position)
+    def bar_at(self, position) -> int | None:
+        """The class whose bar's column (its width, any height in the plot) is at ``position``
+        (scene coordinates), or None."""
+        view = self.plot.getPlotItem().vb
+        if not view.sceneBoundingRect().contains(position):
+            return None
+        point = view.mapSceneToView(position)
         k = int(round(point.x()))
         if 0 <= k < len(self.probabilities) and abs(point.x() - k) <= BAR_WIDTH / 2:
+            return k
+        return None
+
+    def _on_mouse_moved(self, position) -> None:
+        k = self.bar_at(position)
+        if k is not None:
             self.cursor_info.emit(f"Class {self.class_name(k)}: probability "
-                                  f"{self.probabilities[k]:.4f}")
+                                  f"{self.probabilities[k]:.4f}; click to label the "
+                                  f"{'digit' if self._digits else 'picture'} as "
+                                  f"\u201c{self.class_name(k)}\u201d")
         else:
             self.cursor_info.emit("")
+
+    def _on_mouse_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or event.double():
+            return
+        k = self.bar_at(event.scenePos())
+        if k is not None:
+            event.accept()
+            self.class_clicked.emit(k)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
+from cnnviz.data.errors import DataError
 from cnnviz.session import InputSource, NetworkEntry
 
 if TYPE_CHECKING:
@@ -139,3 +140,65 @@ class SetWeightsCommand(DocumentCommand):
 
     def undo(self) -> None:
         self.document._apply_params(self.network, self.before, self.before_token)
+
+
+class DrawingFileCommand(QUndoCommand):
+    """A change to the user's own dataset (My Drawings): a drawing kept, relabelled or deleted.
+
+    The change is made on disk before the command is pushed, so its first ``redo`` does nothing.
+    The command keeps the dataset it changed (a network with other classes has another folder)
+    and a deleted file's bytes, so that undo and redo put back exactly the same file.
+
+    Parameters
+    ----------
+    owner : object
+        Told of every change (``owner.dataset_changed()``) and of a file that could not be
+        changed (``owner.report(message)``, e.g. removed outside cnnviz); referred to weakly.
+    drawings : cnnviz.data.user_drawings.UserDrawings
+    change : "add", "delete" or "relabel"
+    path : Path
+        The file added or deleted, or relabelled (its path before).
+    text : str
+    data : bytes, optional
+        The deleted file's bytes (``"delete"``).
+    target : Path, optional
+        The relabelled file's new path (``"relabel"``).
+    """
+
+    def __init__(self, owner, drawings, change: str, path, text: str, *, data: bytes = b"",
+                 target=None):
+        super().__init__(text)
+        self._owner = weakref.ref(owner)
+        self.drawings = drawings
+        self.change = change
+        self.path = path
+        self.target = target
+        self.data = data
+        self._first = True
+
+    def _run(self, forward: bool) -> None:
+        store = self.drawings
+        try:
+            if self.change == "relabel":
+                store.move(self.path, self.target) if forward else store.move(self.target,
+                                                                              self.path)
+            elif (self.change == "add") == forward:
+                store.restore(self.path, self.data)
+            else:
+                self.data = store.delete(self.path)
+        except (DataError, OSError) as exc:
+            owner = self._owner()
+            if owner is not None:
+                owner.report(f"My Drawings: {exc}")
+        owner = self._owner()
+        if owner is not None:
+            owner.dataset_changed()
+
+    def redo(self) -> None:
+        if self._first:
+            self._first = False
+            return
+        self._run(True)
+
+    def undo(self) -> None:
+        self._run(False)

@@ -23,6 +23,7 @@ from cnnviz.ui.explore.canvas_panel import CanvasPanel
 from cnnviz.ui.explore.filter_editor import add_filter_editor_dock
 from cnnviz.ui.explore.input_view import InputView
 from cnnviz.ui.explore.layout import WORKSPACE as EXPLORE
+from cnnviz.ui.explore.my_drawings import add_my_drawings, label_menu
 from cnnviz.ui.explore.network_docks import NetworkDocks
 from cnnviz.ui.interpret.analysis_docks import AnalysisDocks
 from cnnviz.ui.interpret.layout import WORKSPACE as INTERPRET
@@ -136,6 +137,7 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, Worksp
         self.create_analysis_panels()
         self.create_training_panels()
         self.filter_editor = add_filter_editor_dock(self)
+        add_my_drawings(self)
         for panel in (self.canvas_panel.canvas, self.input_view, self.prediction_panel):
             panel.cursor_info.connect(self._on_cursor_info)
 
@@ -204,6 +206,8 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, Worksp
         actions = self.canvas_actions
         self.edit_menu.addActions([actions["clear"], actions["eraser"],
                                    actions["larger_brush"], actions["smaller_brush"]])
+        self.edit_menu.addSeparator()
+        label_menu(self, self.edit_menu)
         self.edit_menu.addSeparator()
         self.edit_menu.addAction(self.reset_weights_action)
 
@@ -292,6 +296,7 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, Worksp
         self.write_settings()
         self.shutdown_file_worker()
         self.shutdown_analysis()
+        self.my_drawings.runner.shutdown()
         event.accept()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)

@@ -1,0 +1,72 @@
+"""Fine-tuning on the user's drawings: a style the network gets wrong is learnt from a few dozen
+drawings, and what it knew is kept (replay)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from cnnviz.data import find_mnist, load_image_folder, load_mnist
+from cnnviz.data.pipeline import batch_to_input
+from cnnviz.data.user_drawings import UserDrawings, network_picture
+from cnnviz.session import shipped_network
+from cnnviz.training.finetune import FineTuneError, fine_tune
+from cnnviz.training.metrics import evaluate
+
+
+def european_one(rng) -> np.ndarray:
+    """A canvas drawing (280x280, white on black) of a 1 with a long up-stroke and no base,
+    slanted, as it is written in much of Europe (the shipped network reads most as 7)."""
+    image = Image.new("L", (280, 280), 0)
+    top = (140 + rng.uniform(-20, 20), 40 + rng.uniform(-10, 10))
+    bottom = (top[0] + rng.uniform(-25, 15), 240 + rng.uniform(-10, 10))
+    flag = (top[0] - rng.uniform(70, 110), top[1] + rng.uniform(70, 110))
+    ImageDraw.Draw(image).line([flag, top, bottom], fill=255, width=int(rng.integers(16, 25)),
+                               joint="curve")
+    return np.asarray(image)
+
+
+@pytest.mark.mnist
+def test_fine_tuning_learns_a_style_and_keeps_mnist(tmp_path):
+    folder = find_mnist()
+    if folder is None:
+        pytest.skip("MNIST files not found (CNNVIZ_MNIST_DIR)")
+    mnist = load_mnist(folder)
+    network, _ = shipped_network("lenet5")
+    model, contract = network.model, network.contract
+    rng = np.random.default_rng(0)
+    drawings = UserDrawings(tmp_path / "mine", classes=contract.classes)
+    for _ in range(40):
+        drawings.add("1", network_picture(european_one(rng), contract))
+    fresh = np.stack([network_picture(european_one(rng), contract) for _ in range(60)])
+    fresh_x, ones = batch_to_input(fresh[:, None], contract), np.ones(60, np.int64)
+    test_x = batch_to_input(mnist.test_x[:, None], contract)
+
+    before_fresh = evaluate(model, fresh_x, ones).accuracy
+    before_mnist = evaluate(model, test_x, mnist.test_y).accuracy
+    weights_before = {k: v.copy() for k, v in model.get_weights().items()}
+    data = load_image_folder(tmp_path / "mine", (1, 28, 28), use_cache=False)
+    weights, report = fine_tune(model, contract, data, mnist, seed=0)
+    for name, value in model.get_weights().items():  # the network itself is left alone
+        assert np.array_equal(value, weights_before[name])
+    tuned = model.copy()
+    tuned.set_weights(weights)
+    after_fresh = evaluate(tuned, fresh_x, ones).accuracy
+    after_mnist = evaluate(tuned, test_x, mnist.test_y).accuracy
+    print(f"fresh drawings {before_fresh:.3f} -> {after_fresh:.3f}; "
+          f"MNIST {before_mnist:.4f} -> {after_mnist:.4f}; {report.text('MNIST')}")
+    assert before_fresh < 0.3 and after_fresh >= 0.9
+    assert report.held_out == 8 and report.trained_on == 32
+    assert report.drawings_before < 0.5 and report.drawings_after >= 0.85
+    assert after_mnist >= before_mnist - 0.005
+
+
+def test_drawings_of_no_class_of_the_network_are_refused(tmp_path):
+    network, _ = shipped_network("lenet5")
+    drawings = UserDrawings(tmp_path / "mine")
+    for k in range(5):
+        drawings.add("cat", np.full((28, 28), 40 * k, np.uint8))
+    data = load_image_folder(tmp_path / "mine", (1, 28, 28), use_cache=False)
+    with pytest.raises(FineTuneError, match="label some drawings"):
+        fine_tune(network.model, network.contract, data, data)
