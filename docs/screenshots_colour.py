@@ -45,13 +45,13 @@ sys.path.insert(0, str(ROOT / "docs"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
-from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
+from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QColor  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from screenshots import open_main_window  # noqa: E402
 from screenshots_analysis import explain, wait_until  # noqa: E402
-from screenshots_layers import unit_position  # noqa: E402
+from screenshots_layers import draw, unit_position  # noqa: E402
 from screenshots_training import float_dock, save, wait  # noqa: E402
 
 SIZE = (1366, 768)
@@ -69,22 +69,10 @@ STROKE_COLOUR = QColor(30, 60, 200)
 LEFT, NO_MODIFIER = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
 
 
-def paint(canvas, points, step=0.01) -> None:
-    """Press, move along ``points`` (fractions of the picture shown in colour) and release, with
-    real mouse events."""
-    rect = canvas.colour_rect()
-
-    def at(fx, fy):
-        return QPoint(round(rect.x() + fx * rect.width()), round(rect.y() + fy * rect.height()))
-
-    path = [points[0]]
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
-        n = max(1, int(np.hypot(x1 - x0, y1 - y0) / step))
-        path += [(x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n) for i in range(1, n + 1)]
-    QTest.mousePress(canvas, LEFT, NO_MODIFIER, at(*path[0]))
-    for point in path[1:]:
-        QTest.mouseMove(canvas, at(*point))
-    QTest.mouseRelease(canvas, LEFT, NO_MODIFIER, at(*path[-1]))
+def paint(canvas, points) -> None:
+    """Paint along ``points`` (fractions of the picture shown in colour) with real mouse
+    events."""
+    draw(canvas, points, rect=canvas.colour_rect())
 
 
 def read_as(window) -> str:

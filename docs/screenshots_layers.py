@@ -44,9 +44,10 @@ WINDOW_SIZE = (1600, 1000)
 FOUR = [[(0.55, 0.16), (0.27, 0.6), (0.76, 0.6)], [(0.6, 0.3), (0.58, 0.86)]]
 
 
-def draw(canvas, points, step=0.01) -> None:
-    """Press, move along ``points`` (canvas fractions) and release, with real mouse events."""
-    rect = canvas.paper_rect()
+def draw(canvas, points, step=0.01, rect=None) -> None:
+    """Press, move along ``points`` (fractions of ``rect``, by default the canvas's paper; for a
+    colour picture its ``colour_rect()``) and release, with real mouse events."""
+    rect = canvas.paper_rect() if rect is None else rect
 
     def at(fx, fy):
         return QPoint(round(rect.x() + fx * rect.width()), round(rect.y() + fy * rect.height()))
