@@ -20,7 +20,7 @@ import itertools
 import math
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (QColor, QDoubleValidator, QFocusEvent, QFont, QKeyEvent, QMouseEvent,
                            QPainter, QPen)
 from PySide6.QtWidgets import QLineEdit, QSizePolicy, QWidget
@@ -281,6 +281,14 @@ class KernelGrid(QWidget):
         if commit and math.isfinite(value) and self._in_range(self.selected):
             self._emit_cell(self.selected, value, None)
 
+    def event(self, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        """Claim the keys that type a value before any shortcut does (the digit keys label the
+        drawing elsewhere in the window)."""
+        if event.type() == QEvent.Type.ShortcutOverride and _types_a_value(event):
+            event.accept()
+            return True
+        return super().event(event)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
         key, text = event.key(), event.text()
         moves = {Qt.Key.Key_Left: (0, -1), Qt.Key.Key_Right: (0, 1), Qt.Key.Key_Up: (-1, 0),
@@ -294,6 +302,14 @@ class KernelGrid(QWidget):
             self.edit_selected(text)
         else:
             super().keyPressEvent(event)
+
+
+def _types_a_value(event: QKeyEvent) -> bool:
+    """A key without Ctrl/Alt/Meta that types part of a number."""
+    held = event.modifiers() & (Qt.KeyboardModifier.ControlModifier
+                                | Qt.KeyboardModifier.AltModifier
+                                | Qt.KeyboardModifier.MetaModifier)
+    return not held and bool(event.text()) and event.text() in "0123456789-."
 
 
 def format_value(value: float, digits: int = 2) -> str:
