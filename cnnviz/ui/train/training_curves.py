@@ -177,7 +177,8 @@ class PlotStack(QWidget):
             else:
                 last = max((np.nanmax(item.xData) for item in items
                             if item.xData is not None and len(item.xData)), default=0.0)
-                x_range = (0.0, _nice_ceiling(last) if last > 0 else 1.0)
+                # Before any step: 0-100 (ticks 0, 50, 100; 0-1 crowded "0.20.40.60.8").
+                x_range = (0.0, _nice_ceiling(last) if last > 0 else 100.0)
             y_range = self._y_ranges[key]
             if y_range is None:
                 values = [item.yData for item in items if item.yData is not None]
