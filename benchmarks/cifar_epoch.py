@@ -5,8 +5,10 @@ runs it against PyTorch on the CPU, measured in alternating rounds of the same r
                                      [--data /path/to/cifar10] [--json]
 
 Without ``--data`` the images are random, of the preset's input shape: time per batch does not
-depend on the pixels. Prints the per-batch medians, the estimated epoch times (50,000 images) and
-the numpy/PyTorch time ratio, with the load average before and after.
+depend on the pixels. Prints the times per batch after each round's first, the first batch's
+(which pays what an epoch pays once: the engine starts its worker processes), the estimated epoch
+times (50,000 images: the first batch once, then the others) and the numpy/PyTorch time ratio,
+with the load average before and after.
 """
 
 import argparse
@@ -48,9 +50,13 @@ def main(argv=None):
     print(f"{r['preset']}, batch {r['batch']}, Adam; {r['rounds']} alternating rounds of "
           f"{r['batches']} batches; numpy {r['workers']} process(es), torch "
           f"{r['torch_threads']} threads; load average {load[0]:.2f} -> {r['loadavg_after'][0]:.2f}")
-    print("numpy ms/batch per round: " + " ".join(f"{t * 1e3:.1f}" for t in r["numpy_rounds_s"]))
+    print("numpy ms/batch per round (after the first): " + " ".join(f"{t * 1e3:.1f}" for t in r["numpy_rounds_s"]))
     if r["torch_rounds_s"]:
-        print("torch ms/batch per round: " + " ".join(f"{t * 1e3:.1f}" for t in r["torch_rounds_s"]))
+        print("torch ms/batch per round (after the first): " + " ".join(f"{t * 1e3:.1f}" for t in r["torch_rounds_s"]))
+    line = f"first batch (median): numpy {r['numpy_first_s'] * 1e3:.0f} ms"
+    if r["torch_rounds_s"]:
+        line += f"   torch {r['torch_first_s'] * 1e3:.0f} ms"
+    print(line)
     line = f"one epoch of {r['epoch_size']:,} images: numpy {r['numpy_epoch_s']:.1f} s"
     if "ratio" in r:
         line += f"   torch {r['torch_epoch_s']:.1f} s   time ratio numpy/torch {r['ratio']:.2f}"

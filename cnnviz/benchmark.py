@@ -337,9 +337,13 @@ def epoch_time(preset: str = "vgg-small", batch_size: int = 64, batches: int = 4
     shuffled batches each; both start every round from the same weights.
 
     ``data`` is ``(x, y)`` (float32 images, int labels); random images of the preset's input
-    shape by default.  Returns medians over the rounds: ``numpy_batch_s``, ``torch_batch_s``,
-    the estimated ``numpy_epoch_s`` and ``torch_epoch_s`` for ``epoch_size`` images, their
-    ``ratio`` (numpy/torch time), ``workers`` and ``torch_threads``.
+    shape by default.  Each round is timed in two parts: its first batch, which includes what
+    an epoch pays once (starting the engine's worker processes, warming caches up), and the
+    other batches.  Returns medians over the rounds: ``numpy_batch_s`` and ``torch_batch_s``
+    (a batch after the first), ``numpy_first_s`` and ``torch_first_s`` (the first batch), the
+    estimated ``numpy_epoch_s`` and ``torch_epoch_s`` for ``epoch_size`` images (the first
+    batch once, then the others), their ``ratio`` (numpy/torch epoch time), ``workers`` and
+    ``torch_threads``.  ``*_rounds_s`` list each round's time per batch after the first.
     """
     from cnnviz.training import TrainConfig, Trainer
 
@@ -347,6 +351,8 @@ def epoch_time(preset: str = "vgg-small", batch_size: int = 64, batches: int = 4
     workers = default_workers(batch_size) if workers is None else workers
     rng = np.random.default_rng(seed)
     count = batches * batch_size
+    if batches < 2:
+        raise ValueError("batches must be at least 2 (the first one is timed apart)")
     if data is None:
         x = rng.random((count, *model.input_shape), dtype=np.float32)
         y = rng.integers(0, model.output_shape[0], count)
@@ -356,6 +362,7 @@ def epoch_time(preset: str = "vgg-small", batch_size: int = 64, batches: int = 4
     config = TrainConfig(batch_size=batch_size, seed=seed, workers=workers)
     torch = _torch()
     times = {"numpy": [], "torch": []}
+    firsts = {"numpy": [], "torch": []}
     if torch is not None:
         threads_before = torch.get_num_threads()
         torch.set_num_threads(torch_threads)
@@ -367,20 +374,23 @@ def epoch_time(preset: str = "vgg-small", batch_size: int = 64, batches: int = 4
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
         gen = torch.Generator().manual_seed(seed)
         start = time.perf_counter()
+        first = None
         order = torch.randperm(count, generator=gen)
         for i in range(0, count, batch_size):
             idx = order[i:i + batch_size]
             opt.zero_grad(set_to_none=True)
             lossf(net(tx[idx]), ty[idx]).backward()
             opt.step()
-        return time.perf_counter() - start
+            first = time.perf_counter() if first is None else first
+        return first - start, time.perf_counter() - first
 
     def run_numpy():
         trainer = Trainer(model.copy(), x, y, config=config)
         start = time.perf_counter()
-        for p in trainer.run():
-            pass
-        return time.perf_counter() - start
+        first = None
+        for p in trainer.run():  # a report after every batch, then the epoch's and the end's
+            first = time.perf_counter() if first is None else first
+        return first - start, time.perf_counter() - first
 
     try:
         for r in range(rounds + 1):  # the first round warms both up and is not counted
@@ -388,9 +398,10 @@ def epoch_time(preset: str = "vgg-small", batch_size: int = 64, batches: int = 4
                 if name == "torch" and torch is None:
                     continue
                 time.sleep(0.1)
-                elapsed = run()
+                head, rest = run()
                 if r:
-                    times[name].append(elapsed / batches)
+                    firsts[name].append(head)
+                    times[name].append(rest / (batches - 1))
     finally:
         if torch is not None:
             torch.set_num_threads(threads_before)
@@ -402,7 +413,8 @@ def epoch_time(preset: str = "vgg-small", batch_size: int = 64, batches: int = 4
     for name, v in times.items():
         if v:
             out[f"{name}_batch_s"] = statistics.median(v)
-            out[f"{name}_epoch_s"] = statistics.median(v) * steps
+            out[f"{name}_first_s"] = statistics.median(firsts[name])
+            out[f"{name}_epoch_s"] = out[f"{name}_first_s"] + statistics.median(v) * (steps - 1)
     if times["torch"]:
-        out["ratio"] = out["numpy_batch_s"] / out["torch_batch_s"]
+        out["ratio"] = out["numpy_epoch_s"] / out["torch_epoch_s"]
     return out
