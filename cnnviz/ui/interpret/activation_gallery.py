@@ -20,18 +20,18 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Slot
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout,
                                QWidget)
 
 from cnnviz.analysis import (MaximizationResult, TopPatch, field_crop, gallery, normalize,
-                             settings_for, to_picture, to_uint8, top_patches)
+                             settings_for, to_picture, top_patches)
 from cnnviz.analysis.top_patches import spread
 from cnnviz.data import (CIFAR10_SHAPE, DataError, batch_to_input, find_cifar10, find_mnist,
                          load_default_cifar10, load_default_mnist, make_synthetic_digits)
 from cnnviz.nn import Sequential
-from cnnviz.ui.shared.image_grid import ImageGrid
+from cnnviz.ui.shared.image_grid import ImageGrid, image_pixmap
 from cnnviz.ui.shared.workers import TaskRunner
 from cnnviz.ui.window.document import Document
 
@@ -150,19 +150,6 @@ def unit_tile(picture: np.ndarray, mosaic: np.ndarray, background: float = 0.3) 
     return out
 
 
-def colour_pixmap(image: np.ndarray, width: int, height: int) -> QPixmap:
-    """A pixmap of ``image`` (H, W) grey or (H, W, 3) colour, values in [0, 1], fitted into
-    ``width`` x ``height`` with sharp pixels."""
-    pixels = np.ascontiguousarray(to_uint8(image))
-    h, w = pixels.shape[:2]
-    if pixels.ndim == 3:
-        qimage = QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    else:
-        qimage = QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-    return QPixmap.fromImage(qimage).scaled(width, height, Qt.AspectRatioMode.KeepAspectRatio,
-                                            Qt.TransformationMode.FastTransformation)
-
-
 class UnitGrid(ImageGrid):
     """An :class:`ImageGrid` whose tiles may be colour (H, W, 3) and wider than tall."""
 
@@ -180,7 +167,7 @@ class UnitGrid(ImageGrid):
         grid = self.gridSize()
         self.setGridSize(QSize(grid.width(), grid.height() - self.side + height))
         for row, tile in enumerate(tiles):
-            self.item(row).setIcon(QIcon(colour_pixmap(tile, width, height)))
+            self.item(row).setIcon(QIcon(image_pixmap(tile, width, height)))
 
 
 def gallery_layers(model: Sequential) -> list[int]:

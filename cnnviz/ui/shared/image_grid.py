@@ -14,16 +14,18 @@ from cnnviz.analysis import to_uint8
 _KEY = Qt.ItemDataRole.UserRole
 
 
-def image_pixmap(image: np.ndarray, side: int) -> QPixmap:
-    """A ``side`` x ``side`` pixmap of ``image`` (H, W) grey or (H, W, 3) red, green, blue, with
-    values in [0, 1], pixels kept sharp (nearest-neighbour scaling, aspect ratio kept)."""
+def image_pixmap(image: np.ndarray, side: int, height: int | None = None) -> QPixmap:
+    """A pixmap of ``image`` (H, W) grey or (H, W, 3) red, green, blue, with values in [0, 1],
+    fitted into ``side`` x ``side`` (or ``side`` x ``height``), pixels kept sharp
+    (nearest-neighbour scaling, aspect ratio kept)."""
     pixels = np.ascontiguousarray(to_uint8(image))
     h, w = pixels.shape[:2]
     if pixels.ndim == 3:
         qimage = QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
     else:
         qimage = QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-    return QPixmap.fromImage(qimage).scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+    return QPixmap.fromImage(qimage).scaled(side, side if height is None else height,
+                                            Qt.AspectRatioMode.KeepAspectRatio,
                                             Qt.TransformationMode.FastTransformation)
 
 
