@@ -103,9 +103,17 @@ def test_the_gallery_relabels_and_deletes_undoably(window, data_folder, qtbot):
     window.label_actions[9].trigger()
     assert panel.gallery.count() == 2
     data = (folder / "9" / "0001.png").read_bytes()
+    docks = window.docks
+    window.show_workspace("explore")  # shipped as a tab behind the Filters: brought forward
     window.show_my_drawings_action.trigger()
-    assert window.docks["my_drawings"].isVisible()  # a tab beside Layers: nothing squeezed
-    assert window.docks["my_drawings"] in window.tabifiedDockWidgets(window.docks["layers"])
+    assert not docks["my_drawings"].visibleRegion().isEmpty()
+    assert docks["filters"].visibleRegion().isEmpty()
+    assert docks["my_drawings"] in window.tabifiedDockWidgets(docks["filters"])
+    window.show_workspace("interpret")  # not in Interpret: a tab beside Evaluation
+    assert not docks["my_drawings"].isVisible()
+    window.show_my_drawings_action.trigger()
+    assert not docks["my_drawings"].visibleRegion().isEmpty()
+    assert docks["my_drawings"] in window.tabifiedDockWidgets(docks["evaluation"])
 
     panel.gallery.item(1).setSelected(True)  # the 9
     panel.relabel_combo.setCurrentIndex(panel.relabel_combo.findData("4"))

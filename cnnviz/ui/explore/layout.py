@@ -3,7 +3,9 @@
 Left to right: the Canvas (draw, or the opened picture); Feature Maps over Filters, with the
 Filter Editor beside the Filters (hidden until a weight is clicked, then shown there, so that
 nothing in view is covered); the Network Input, the Prediction and the Layers overview in one
-column. The undo History is one click away in View ▸ Panels.
+column. My Drawings (the drawings you labelled, and fine-tuning on them) is a tab behind the
+Filters, where it takes no room from the canvas, the maps or the prediction. The undo History is
+one click away in View ▸ Panels.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ def arrange(window) -> None:
     place(window, COLUMNS)
     window.splitDockWidget(window.docks["filters"], window.docks["filter_editor"], ACROSS)
     window.docks["filter_editor"].hide()
+    window.tabifyDockWidget(window.docks["filters"], window.docks["my_drawings"])
+    window.docks["my_drawings"].show()
+    window.docks["filters"].raise_()
 
 
 def share(window) -> None:

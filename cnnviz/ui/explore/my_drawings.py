@@ -426,8 +426,12 @@ BESIDE = ("layers", "evaluation", "network_health", "prediction")
 
 def show_my_drawings(window) -> None:
     """Show My Drawings as a tab beside a panel of the current workspace's right-hand column,
-    so that no other panel is squeezed."""
+    so that no other panel is squeezed; where the workspace already has it (a tab behind the
+    Filters in Explore), it is only brought forward."""
     dock = window.docks["my_drawings"]
+    if dock.isVisible():  # also true behind another dock's tab
+        dock.raise_()
+        return
     for name in BESIDE:
         other = window.docks.get(name)
         if other is not None and other.isVisible() and not other.isFloating():
