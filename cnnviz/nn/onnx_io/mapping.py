@@ -9,6 +9,9 @@ from ..geometry import resolve_padding
 from ..layers import show_value
 from .values import Act, _node_text, _Refused, _short, _Spec
 
+#: Most groups of a grouped convolution opened as an ordinary one (AlexNet has 2).
+MAX_GROUPS = 4
+
 
 class _LayerOps:
     # -- layers
@@ -164,21 +167,48 @@ class _LayerOps:
             return [top, left]
         return [top, bottom, left, right]
 
+    def _ungrouped(self, node, weight, group, channels):
+        """The weights of a grouped convolution as those of one ordinary convolution: filter
+        ``f`` of group ``g`` keeps its kernels on group ``g``'s input channels and gets zeros on
+        the others, which gives exactly the same outputs (AlexNet's two-GPU convolutions open
+        so). A depthwise convolution, or more than :data:`MAX_GROUPS` groups, would multiply the
+        work and mostly show zeros: refused."""
+        filters, inner = weight.shape[:2]
+        if not isinstance(group, int) or group < 1:
+            raise _Refused(f"{_node_text(node)} has group {show_value(group)}")
+        if group == channels:
+            raise _Refused(f"{_node_text(node)} is a depthwise convolution (group={group}); "
+                           f"cnnviz's convolutions connect every input channel to every filter")
+        if group > MAX_GROUPS:
+            raise _Refused(f"{_node_text(node)} is a grouped convolution (group={group}); cnnviz "
+                           f"opens one of at most {MAX_GROUPS} groups as an ordinary convolution "
+                           f"with zero weights between groups")
+        if channels % group or filters % group or inner * group != channels:
+            raise _Refused(f"{_node_text(node)} splits {channels} channels and {filters} filters "
+                           f"into {group} groups of {inner} channels")
+        per_group = filters // group
+        dense = np.zeros((filters, channels) + weight.shape[2:], weight.dtype)
+        for g in range(group):
+            rows = slice(g * per_group, (g + 1) * per_group)
+            dense[rows, g * inner:(g + 1) * inner] = weight[rows]
+        self.notes.append(f"{_node_text(node)} is a grouped convolution (group={group}): opened "
+                          f"as one convolution whose filters have zero weights on the other "
+                          f"groups' channels")
+        return dense
+
     def _op_Conv(self, node, inputs, attrs):
         act = self._act_input(node, inputs)
         self._image_act(node, act)
         weight = self._const(node, inputs[1] if len(inputs) > 1 else None, "weights")
         bias = inputs[2] if len(inputs) > 2 else None
         bias = None if bias is None else self._const(node, bias, "bias")
-        group = attrs.get("group", 1)
         channels = act.shape[0]
-        if group != 1:
-            what = "a depthwise convolution" if group == channels else "a grouped convolution"
-            raise _Refused(f"{_node_text(node)} is {what} (group={group}); cnnviz's "
-                           f"convolutions connect every input channel to every filter")
         if weight.ndim != 4:
             raise _Refused(f"{_node_text(node)} is a {weight.ndim - 2}-D convolution; cnnviz's "
                            f"are 2-D")
+        group = attrs.get("group", 1)
+        if group != 1:
+            weight = self._ungrouped(node, weight, group, channels)
         filters, inner, kh, kw = weight.shape
         if inner != channels:
             raise _Refused(f"{_node_text(node)} has filters for {inner} channels, its input has "
