@@ -414,10 +414,33 @@ def backend_file(name):
     return path
 
 
-def test_onnx_backend_alexnet_structure_is_refused_at_its_grouped_convolution():
-    """The original AlexNet splits its second convolution in two groups (two GPUs)."""
-    with pytest.raises(ModelFileError, match=r"node 'n4' \(Conv\) is a grouped convolution"):
-        load_network(backend_file("bvlc_alexnet"))
+@pytest.mark.parametrize("group,channels,filters", [(2, 4, 6), (3, 6, 3), (4, 8, 8)])
+def test_grouped_convolution_opens_as_one_with_zeros_between_groups(tmp_path, group, channels,
+                                                                    filters):
+    rng = np.random.default_rng(group)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], group=group, pads=[1, 1, 1, 1],
+                              strides=[2, 1], name="grouped"),
+             helper.make_node("Relu", ["c"], ["r"]), helper.make_node("Flatten", ["r"], ["y"])]
+    inits = [tensor("w", weights(rng, filters, channels // group, 3, 3)),
+             tensor("b", weights(rng, filters))]
+    proto = model(nodes, (channels, 7, 6), initializers=inits)
+    network = check_against_reference(tmp_path, proto, (channels, 7, 6))
+    w = next(v for v in network.model.get_weights().values() if v.ndim == 4)
+    assert w.shape == (filters, channels, 3, 3)
+    # Each filter sees only its group's channels: every other kernel is zero.
+    per_group, inner = filters // group, channels // group
+    for f in range(filters):
+        g = f // per_group
+        others = np.delete(w[f], np.s_[g * inner:(g + 1) * inner], axis=0)
+        assert not others.any() and w[f, g * inner:(g + 1) * inner].any()
+
+
+@pytest.mark.slow
+def test_onnx_backend_alexnet_structure_opens_with_its_grouped_convolutions():
+    """The original AlexNet splits three convolutions in two groups (two GPUs): they open as
+    ordinary convolutions with zeros between the groups, self-checked against the reference."""
+    network = load_network(backend_file("bvlc_alexnet"))
+    assert network.model.input_shape == (3, 224, 224) and network.model.output_shape == (1000,)
 
 
 @pytest.mark.slow

@@ -50,9 +50,13 @@ def test_depthwise_and_grouped_convolution(tmp_path):
              helper.make_node("Flatten", ["c"], ["y"])]
     proto = model(nodes, (4, 6, 6), initializers=[tensor("w", weights(RNG, 4, 1, 3, 3))])
     refused(tmp_path, proto, "node 'dw' (Conv)", "depthwise convolution (group=4)")
-    nodes[0] = helper.make_node("Conv", ["x", "w"], ["c"], group=2, name="grouped")
-    proto = model(nodes, (4, 6, 6), initializers=[tensor("w", weights(RNG, 4, 2, 3, 3))])
-    refused(tmp_path, proto, "node 'grouped' (Conv)", "grouped convolution (group=2)")
+    nodes[0] = helper.make_node("Conv", ["x", "w"], ["c"], group=8, name="grouped")
+    proto = model(nodes, (16, 6, 6), initializers=[tensor("w", weights(RNG, 8, 2, 3, 3))])
+    refused(tmp_path, proto, "node 'grouped' (Conv)", "grouped convolution (group=8)",
+            "at most 4 groups")
+    nodes[0] = helper.make_node("Conv", ["x", "w"], ["c"], group=2, name="uneven")
+    proto = model(nodes, (4, 6, 6), initializers=[tensor("w", weights(RNG, 3, 2, 3, 3))])
+    refused(tmp_path, proto, "node 'uneven' (Conv)", "into 2 groups")
 
 
 def test_unknown_operator_and_domain(tmp_path):
