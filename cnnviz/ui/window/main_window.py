@@ -34,6 +34,7 @@ from cnnviz.ui.shared.theme import SCHEMES, apply_scheme
 from cnnviz.ui.train.layout import WORKSPACE as TRAIN
 from cnnviz.ui.train.training_docks import TrainingDocks
 from cnnviz.ui.window import errors, settings
+from cnnviz.ui.window.contract_dialog import add_contract_action
 from cnnviz.ui.window.dialogs import ShortcutsDialog, error_box, show_about
 from cnnviz.ui.window.document import Document
 from cnnviz.ui.window.file_actions import FileActions
@@ -210,6 +211,7 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, Worksp
         label_menu(self, self.edit_menu)
         self.edit_menu.addSeparator()
         self.edit_menu.addAction(self.reset_weights_action)
+        add_contract_action(self, self.edit_menu)
 
         self.view_menu = self.menuBar().addMenu("&View")
         self.panels_menu = self.view_menu.addMenu("&Panels")
