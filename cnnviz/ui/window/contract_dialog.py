@@ -12,6 +12,7 @@ keeps it in the file (``.npz`` or ``.onnx``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
@@ -21,8 +22,8 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpin
                                QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
 
 from cnnviz.nn.contract import (IMAGENET_MEAN, IMAGENET_STD, MIN_DIGIT_SIDE, ContractError,
-                                InputContract, changed_contract, class_names_from_lines,
-                                read_class_names)
+                                InputContract, changed_contract, channel_values,
+                                class_names_from_lines, read_class_names)
 from cnnviz.session import SessionError
 
 #: The file types "Load from File…" offers.
@@ -183,12 +184,20 @@ class ContractDialog(QDialog):
     def _build(self) -> tuple[InputContract, list[str]]:
         """The contract the fields say, and notes about the names; raises ContractError."""
         names, notes = class_names_from_lines(self.names_edit.toPlainText().splitlines())
-        changed = changed_contract(
-            self.original, classes=names, pipeline=self.pipeline_combo.currentData(),
-            fit=self.fit_combo.currentData(), mean=self.mean_edit.text(),
-            std=self.std_edit.text())
-        from dataclasses import replace
-
+        channels = self.original.channels
+        mean = channel_values(self.mean_edit.text(), channels, "the mean")
+        std = channel_values(self.std_edit.text(), channels, "the standard deviation")
+        try:
+            changed = changed_contract(
+                self.original, classes=names, pipeline=self.pipeline_combo.currentData(),
+                fit=self.fit_combo.currentData(), mean=mean, std=std)
+        except ContractError as exc:  # in the words of the dialog's fields
+            message = str(exc)
+            if message.startswith("std "):
+                message = "the standard deviation " + message[len("std "):]
+            elif message.startswith("mean "):
+                message = "the mean " + message[len("mean "):]
+            raise ContractError(message) from None
         changed = replace(changed, fill=round(self.fill_spin.value(), 6))
         changed.check_network(changed.shape, (self.outputs,))
         return changed, notes

@@ -1,0 +1,159 @@
+"""Edit ▸ Network Input and Classes…: the input contract of an opened network (an ONNX file
+without one, say) named and normalised in the window, as one undo step, shown in every view at
+once and kept by Save (.npz and .onnx)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from PySide6.QtWidgets import QDialogButtonBox, QPushButton
+
+from cnnviz.nn import Dense, Flatten, Sequential, load_network
+from cnnviz.nn.contract import InputContract
+from cnnviz.nn.onnx_export import save_onnx
+from cnnviz.ui.window.contract_dialog import ContractDialog
+
+OUTPUTS = 1000
+
+
+@pytest.fixture
+def foreign_onnx(tmp_path):
+    """A 3x8x8 -> 1,000 classes ONNX file without cnnviz's description (as PyTorch writes
+    them)."""
+    model = Sequential([Flatten(), Dense(out_features=OUTPUTS)], input_shape=(3, 8, 8), seed=0)
+    path = save_onnx(model, tmp_path / "foreign.onnx")
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    onnx.save(proto, str(path))
+    return path
+
+
+@pytest.fixture
+def imagenet_names(tmp_path):
+    """1,000 names, one per line, with ImageNet's repeated "crane" (outputs 134 and 517)."""
+    names = [f"kind {k}" for k in range(OUTPUTS)]
+    names[134] = names[517] = "crane"
+    path = tmp_path / "imagenet_classes.txt"
+    path.write_text("\ufeff" + "\n".join(names) + "\n\n", encoding="utf-8")
+    expected = list(names)
+    expected[517] = "crane (2)"
+    return path, tuple(expected)
+
+
+def open_dialog(window) -> ContractDialog:
+    window.contract_action.trigger()
+    dialogs = [d for d in window.findChildren(ContractDialog) if d.isVisible()]
+    assert len(dialogs) == 1
+    return dialogs[0]
+
+
+def press(dialog, button) -> None:
+    dialog.buttons.button(button).click()
+
+
+def test_the_classes_and_normalisation_change_as_one_undo_step_in_every_view(
+        make_window, foreign_onnx, imagenet_names, tmp_path):
+    window = make_window(model=str(foreign_onnx))
+    document = window.document
+    assert document.network.contract.classes == tuple(str(k) for k in range(OUTPUTS))
+    assert not document.modified
+    steps = document.undo_stack.count()
+    dialog = open_dialog(window)
+    names_file, expected = imagenet_names
+    assert dialog.load_names(names_file)
+    assert "'crane' appears twice" in dialog.names_count.text()
+    dialog.findChild(QPushButton, "imagenet_button").click()
+    dialog.fit_combo.setCurrentIndex(dialog.fit_combo.findData("pad"))
+    dialog.fill_spin.setValue(0.5)
+    assert dialog.problem_label.text() == "" and dialog.ok_button.isEnabled()
+    press(dialog, QDialogButtonBox.StandardButton.Ok)
+
+    contract = document.network.contract
+    assert contract == InputContract(shape=(3, 8, 8), classes=expected, pipeline="image",
+                                     fit="pad", fill=0.5, mean=(0.485, 0.456, 0.406),
+                                     std=(0.229, 0.224, 0.225))
+    assert document.undo_stack.count() == steps + 1
+    assert document.undo_stack.undoText() == "Change Input and Classes"
+    assert document.modified and window.isWindowModified()
+    # The prediction names the classes; the network input is the empty page (1.0 in every
+    # channel) normalised by the new mean and std.
+    assert window.prediction_panel.class_names == expected
+    mean, std = np.array(contract.mean), np.array(contract.std)
+    expected_input = np.broadcast_to(((1.0 - mean) / std)[:, None, None], (3, 8, 8))
+    np.testing.assert_allclose(document.trace.network_input, expected_input, rtol=1e-6)
+    assert document.trace.contract == contract
+    assert "normalised" in window.input_view.caption.text()
+
+    document.undo()
+    assert document.network.contract.classes == tuple(str(k) for k in range(OUTPUTS))
+    assert window.prediction_panel.class_names[517] == "517"
+    np.testing.assert_allclose(document.trace.network_input, 1.0)
+    assert not document.modified
+    document.redo()
+    assert document.network.contract == contract
+    assert window.prediction_panel.class_names[517] == "crane (2)"
+
+    # Saving keeps it, in either format; reopening gives it back.
+    for name in ("named.npz", "named.onnx"):
+        saved = document.save_network(tmp_path / name)
+        assert not document.modified
+        assert load_network(saved).contract == contract
+
+
+def test_wrong_values_are_named_and_change_nothing(make_window, foreign_onnx, tmp_path):
+    window = make_window(model=str(foreign_onnx))
+    document = window.document
+    before, steps = document.network.contract, document.undo_stack.count()
+    dialog = open_dialog(window)
+    problem = dialog.problem_label
+
+    dialog.set_names(f"kind {k}" for k in range(OUTPUTS - 1))
+    assert problem.text() == "999 class names for the network's 1000 outputs."
+    assert not dialog.ok_button.isEnabled()
+    dialog.number_names()
+    assert problem.text() == "" and dialog.ok_button.isEnabled()
+
+    dialog.mean_edit.setText("0.5, 0.5")
+    assert problem.text() == ("The mean: 2 numbers for 3 channels (give one per channel, or one "
+                              "for all).")
+    dialog.mean_edit.setText("0.5, half, 0.5")
+    assert problem.text() == "The mean: 'half' is not a number."
+    dialog.mean_edit.setText("0.5")  # one number: every channel
+    assert problem.text() == "" and dialog.ok_button.isEnabled()
+    dialog.std_edit.setText("0.2, 0, 0.2")
+    assert problem.text() == ("The standard deviation of channel 1 must be a number from 0.0001 "
+                              "to 1000, not 0.0.")
+    assert not dialog.ok_button.isEnabled()
+    dialog.std_edit.setText("0.25")
+    assert dialog.ok_button.isEnabled()
+
+    binary = tmp_path / "names.bin"
+    binary.write_bytes(b"\xff\xfe\x00cat\n")
+    text = dialog.names_edit.toPlainText()
+    assert not dialog.load_names(binary)
+    assert "not UTF-8 text" in problem.text()
+    assert not dialog.load_names(tmp_path / "missing.txt")
+    assert "missing.txt cannot be read" in problem.text()
+    assert dialog.names_edit.toPlainText() == text
+
+    press(dialog, QDialogButtonBox.StandardButton.Cancel)
+    assert document.network.contract is before
+    assert document.undo_stack.count() == steps and not document.modified
+
+
+def test_a_digit_network_can_become_a_grey_image_network(make_window, network_file):
+    window = make_window(model=str(network_file))
+    dialog = open_dialog(window)
+    assert [dialog.pipeline_combo.itemData(i) for i in range(dialog.pipeline_combo.count())] \
+        == ["digits", "image"]
+    assert dialog.findChild(QPushButton, "imagenet_button") is None  # one channel
+    dialog.pipeline_combo.setCurrentIndex(1)
+    dialog.mean_edit.setText("0.1307")
+    dialog.std_edit.setText("0.3081")
+    press(dialog, QDialogButtonBox.StandardButton.Ok)
+    contract = window.document.network.contract
+    assert (contract.pipeline, contract.mean, contract.std) == ("image", (0.1307,), (0.3081,))
+    # The empty canvas (black for a digit network) is 0, normalised.
+    np.testing.assert_allclose(window.document.trace.network_input, (0 - 0.1307) / 0.3081,
+                               rtol=1e-6)
