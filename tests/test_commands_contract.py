@@ -203,3 +203,24 @@ def test_wrong_options_are_one_line_and_exit_2(tmp_path, capsys, monkeypatch, co
     out, err = capsys.readouterr()
     assert (out, err) == ("", f"cnnviz: error: {message}\n")
     assert not (tmp_path / "out.npz").exists()
+
+
+def test_gui_passes_the_options_to_the_window(tmp_path, capsys, monkeypatch):
+    import cnnviz.ui.window.app
+
+    calls = []
+    monkeypatch.setattr(cnnviz.ui.window.app, "run_app",
+                        lambda argv, **kwargs: calls.append(kwargs) or 0)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    path, _ = foreign_onnx(tmp_path)
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(CIFAR))
+    assert main(["gui", "--model", str(path), "--classes", f"@{names}", "--mean", "0.5",
+                 "--pipeline", "image"]) == 0
+    assert calls == [{"model": str(path), "image": None, "contract_changes": {
+        "classes": CIFAR, "mean": "0.5", "pipeline": "image"}}]
+    assert main(["gui", "--classes", str(names)]) == 2
+    assert capsys.readouterr().err == ("cnnviz: error: --classes: only with --model (the "
+                                       "network whose input they describe)\n")
+    assert main(["gui", "--model", str(path), "--classes", str(tmp_path / "none.txt,x")]) == 0
+    assert calls[-1]["contract_changes"]["classes"] == (str(tmp_path / "none.txt"), "x")

@@ -157,3 +157,25 @@ def test_a_digit_network_can_become_a_grey_image_network(make_window, network_fi
     # The empty canvas (black for a digit network) is 0, normalised.
     np.testing.assert_allclose(window.document.trace.network_input, (0 - 0.1307) / 0.3081,
                                rtol=1e-6)
+
+
+def test_the_command_lines_options_open_the_network_changed(make_window, foreign_onnx):
+    names = tuple(f"kind {k}" for k in range(OUTPUTS))
+    window = make_window(model=str(foreign_onnx), contract_changes={
+        "classes": names, "mean": "0.5", "std": "0.25, 0.5, 1"})
+    document = window.document
+    assert document.network.contract == InputContract(
+        shape=(3, 8, 8), classes=names, pipeline="image", mean=(0.5,) * 3, std=(0.25, 0.5, 1.0))
+    assert window.prediction_panel.class_names == names
+    assert document.modified and document.undo_stack.count() == 0
+    assert window.errors == []
+
+
+def test_options_that_do_not_fit_are_reported_and_change_nothing(make_window, foreign_onnx):
+    window = make_window(model=str(foreign_onnx), contract_changes={"classes": ("a", "b")})
+    assert window.document.network.name == "foreign.onnx"
+    assert window.document.network.contract.classes[:2] == ("0", "1")
+    assert not window.document.modified
+    assert window.errors == [("Network Input and Classes",
+                              "--classes: the input description does not fit the network: 2 "
+                              "class names for the network's 1000 outputs")]

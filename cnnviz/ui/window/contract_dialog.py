@@ -300,3 +300,18 @@ def add_contract_action(window, menu) -> QAction:
     window.contract_action = action
     menu.addAction(action)
     return action
+
+
+def apply_contract_changes(window, changes: dict) -> bool:
+    """Change the current network's contract as the command line says (``cnnviz gui --model M
+    --classes FILE ...``: keyword arguments of :func:`~cnnviz.nn.contract.changed_contract`);
+    what does not fit is reported with the options named, and nothing changes."""
+    document = window.document
+    try:
+        contract = changed_contract(document.network.contract, **changes)
+        document.set_contract(contract, "Input and Classes from the Command Line")
+    except (ContractError, SessionError) as exc:
+        given = " ".join(f"--{key}" for key in changes)
+        window.report_error("Network Input and Classes", f"{given}: {exc}")
+        return False
+    return True
