@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 
 from .contract import ContractError, InputContract, changed_contract
-from .errors import ModelFileError
 from .layers import show_value
 
 _OPS = ("Sub", "Div", "Mul", "Add")
@@ -120,7 +119,8 @@ class InputAffine:
         difference = float(np.abs(reference - ours).max()) / scale \
             if reference.shape == ours.shape else math.inf
         if not difference <= VERIFY_RTOL:
-            _fail(path, f"the check of the input's normalisation failed: {_node_text(self.nodes[0])} "
+            _fail(path, f"the check of the input's normalisation failed: "
+                        f"{_node_text(self.nodes[0])} "
                         f"and the nodes after it differ from a per-channel scale and shift")
         return difference
 
@@ -180,7 +180,8 @@ def take_input_affine(proto, path) -> InputAffine | None:
         if len(following) != 1 or following[0].op_type not in _OPS or current in outputs:
             break
         node = following[0]
-        if any(node is n for n in taken) or len(node.input) != 2 or len(node.output) != 1 or node.domain not in ("", "ai.onnx"):
+        if any(node is n for n in taken) or len(node.input) != 2 or len(node.output) != 1 \
+                or node.domain not in ("", "ai.onnx"):
             break
         data_first = node.input[0] == current
         other = node.input[1] if data_first else node.input[0]
@@ -274,7 +275,8 @@ def _constant_tensor(node):
             return attr.t
         if attr.name == "value_float" and attr.type == 1:
             return helper.make_tensor(node.output[0], 1, [], [attr.f])
-        if attr.name == "value_floats" and attr.type == 6 and len(attr.floats) <= MAX_CONSTANT_VALUES:
+        if attr.name == "value_floats" and attr.type == 6 \
+                and len(attr.floats) <= MAX_CONSTANT_VALUES:
             return helper.make_tensor(node.output[0], 1, [len(attr.floats)], list(attr.floats))
     return None
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from PySide6.QtWidgets import QDialogButtonBox, QPushButton
+from PySide6.QtWidgets import QDialogButtonBox, QMessageBox, QPushButton
 
 from cnnviz.nn import Dense, Flatten, Sequential, load_network
 from cnnviz.nn.contract import InputContract
@@ -179,3 +179,26 @@ def test_options_that_do_not_fit_are_reported_and_change_nothing(make_window, fo
     assert window.errors == [("Network Input and Classes",
                               "--classes: the input description does not fit the network: 2 "
                               "class names for the network's 1000 outputs")]
+
+
+def test_a_changed_contract_is_an_unsaved_change(make_window, foreign_onnx, network_file):
+    window = make_window(model=str(foreign_onnx))
+    dialog = open_dialog(window)
+    dialog.mean_edit.setText("0.5")
+    press(dialog, QDialogButtonBox.StandardButton.Ok)
+    assert window.document.modified
+    window.answer = QMessageBox.StandardButton.Cancel
+    window.open_network(str(network_file))
+    assert window.questions == ["foreign.onnx"]
+    assert window.document.network.name == "foreign.onnx"
+    window.answer = QMessageBox.StandardButton.Discard  # (closing asks again)
+
+
+def test_no_change_while_the_network_trains(make_window, foreign_onnx, monkeypatch):
+    window = make_window(model=str(foreign_onnx))
+    monkeypatch.setattr(type(window.training_panel), "running", property(lambda self: True))
+    window.contract_action.trigger()
+    assert not [d for d in window.findChildren(ContractDialog) if d.isVisible()]
+    assert window.errors == [("Network Input and Classes",
+                              "The network is training on images made as its input description "
+                              "says: stop the training first.")]
