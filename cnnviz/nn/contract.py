@@ -31,8 +31,9 @@ __all__ = ["ContractError", "InputContract", "PIPELINES", "FITS", "default_contr
 
 PIPELINES = ("digits", "image", "none")
 FITS = ("crop", "pad")
-#: Longest class name (characters).
-MAX_CLASS_NAME = 64
+#: Longest class name (characters): room for ImageNet's synset descriptions ("ice bear, polar
+#: bear, Ursus Maritimus, Thalarctos maritimus" has 68).
+MAX_CLASS_NAME = 128
 #: Most classes a contract may name.
 MAX_CLASSES = 10_000
 #: Bounds of the normalisation: inputs are in [0, 1], so these are generous, and they keep
