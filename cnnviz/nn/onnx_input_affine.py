@@ -74,9 +74,11 @@ class InputAffine:
         m0, s0 = np.asarray(contract.mean, np.float64), np.asarray(contract.std, np.float64)
         std = s0 / self.scale
         mean = m0 - self.shift * s0 / self.scale
+        # As the shortest decimals of float32 (0.485, not 0.48500001430511475): the graph's
+        # constants are float32.
+        short = lambda values: tuple(float(str(np.float32(v))) for v in values)  # noqa: E731
         try:
-            return changed_contract(contract, mean=tuple(float(v) for v in mean),
-                                    std=tuple(float(v) for v in std))
+            return changed_contract(contract, mean=short(mean), std=short(std))
         except ContractError as exc:
             _fail(path, f"{_node_text(self.nodes[0])} and the {len(self.nodes) - 1} after it "
                         f"normalise the input in a way cnnviz cannot show as its input's "

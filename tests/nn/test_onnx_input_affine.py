@@ -218,3 +218,18 @@ def test_the_self_check_catches_a_misread_normalisation(tmp_path, monkeypatch):
     with pytest.raises(ModelFileError, match=r"the check of the input's normalisation failed: "
                                              r"node 'minus_mean' \(Sub\)"):
         load_network(save(proto, tmp_path))
+
+
+def test_the_contract_reads_as_the_file_wrote_it(tmp_path, capsys):
+    """The float32 constants shown as their shortest decimals, as typed in PyTorch."""
+    from cnnviz.cli import main
+
+    head, inits = conv_head("n")
+    nodes = [helper.make_node("Sub", ["x", "mean"], ["s"]),
+             helper.make_node("Div", ["s", "std"], ["n"]), *head]
+    inits += [tensor("mean", MEAN.reshape(3, 1, 1)), tensor("std", STD.reshape(3, 1, 1))]
+    path = save(model(nodes, (3, 6, 6), initializers=inits), tmp_path)
+    assert load_network(path).contract.mean == (0.485, 0.456, 0.406)
+    assert main(["summary", str(path)]) == 0
+    assert ("normalise with mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225)"
+            in capsys.readouterr().out)

@@ -202,3 +202,33 @@ def test_no_change_while_the_network_trains(make_window, foreign_onnx, monkeypat
     assert window.errors == [("Network Input and Classes",
                               "The network is training on images made as its input description "
                               "says: stop the training first.")]
+
+
+def test_a_graph_that_normalises_its_input_opens_with_that_normalisation(make_window, tmp_path):
+    """Sub/Div at the graph's input (PyTorch's normalisation in forward) were refused; now they
+    are the contract's mean and std, shown in Network Input and in the dialog."""
+    from onnx import helper, numpy_helper
+
+    model = Sequential([Flatten(), Dense(out_features=4)], input_shape=(3, 8, 8), seed=0)
+    proto = onnx.load(str(save_onnx(model, tmp_path / "plain.onnx")))
+    del proto.metadata_props[:]
+    graph = proto.graph
+    graph.node[0].input[0] = "normalised"
+    graph.node.insert(0, helper.make_node("Div", ["centred", "std"], ["normalised"]))
+    graph.node.insert(0, helper.make_node("Sub", ["input", "mean"], ["centred"]))
+    graph.initializer.extend([
+        numpy_helper.from_array(np.array([0.5, 0.4, 0.3], np.float32).reshape(3, 1, 1), "mean"),
+        numpy_helper.from_array(np.array([0.2, 0.25, 0.5], np.float32).reshape(3, 1, 1), "std")])
+    path = tmp_path / "normalising.onnx"
+    onnx.save(proto, str(path))
+    window = make_window(model=str(path))
+    assert window.errors == [] and window.document.network.name == "normalising.onnx"
+    contract = window.document.network.contract
+    np.testing.assert_allclose(contract.mean, [0.5, 0.4, 0.3], rtol=1e-6)
+    np.testing.assert_allclose(contract.std, [0.2, 0.25, 0.5], rtol=1e-6)
+    assert "normalised" in window.input_view.caption.text()
+    np.testing.assert_allclose(window.document.trace.network_input[:, 0, 0],
+                               [(1 - 0.5) / 0.2, (1 - 0.4) / 0.25, (1 - 0.3) / 0.5], rtol=1e-5)
+    dialog = open_dialog(window)
+    assert (dialog.mean_edit.text(), dialog.std_edit.text()) == ("0.5, 0.4, 0.3", "0.2, 0.25, 0.5")
+    press(dialog, QDialogButtonBox.StandardButton.Cancel)
