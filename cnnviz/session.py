@@ -372,6 +372,9 @@ class NetworkEntry:
         The weights as opened, for "reset" (read-only copies).
     loaded_token, token, saved_token : int
         Identities of the weights as loaded, now, and as last saved (or as loaded).
+    saved_contract : InputContract or None
+        The contract as the file has it (as opened or last saved): a network whose contract
+        changed since is modified too.
     """
 
     model: Sequential
@@ -383,6 +386,7 @@ class NetworkEntry:
     loaded_token: int = 0
     token: int = 0
     saved_token: int = -1
+    saved_contract: InputContract | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -391,6 +395,8 @@ class NetworkEntry:
             self.contract.check_network(self.model.input_shape, self.model.output_shape)
         except ContractError as exc:
             raise SessionError(f"the network's input description does not fit it: {exc}") from None
+        if self.saved_contract is None:
+            self.saved_contract = self.contract
         if not self.loaded_weights:
             self.loaded_weights = {k: _frozen(v) for k, v in self.model.get_weights().items()}
         if not self.loaded_token:
@@ -421,8 +427,9 @@ class NetworkEntry:
 
     @property
     def modified(self) -> bool:
-        """The weights changed since the network was opened or last saved."""
-        return self.token != self.saved_token
+        """The weights or the input contract changed since the network was opened or last
+        saved."""
+        return self.token != self.saved_token or self.contract != self.saved_contract
 
 
 # --------------------------------------------------------------------------------- session
@@ -517,6 +524,32 @@ class Session:
         """Load a network file and make it current; raises ``ModelFileError``/:class:`SessionError`."""
         return self.set_network(NetworkEntry.open(path))
 
+    def set_contract(self, contract: InputContract) -> Trace:
+        """Make ``contract`` the current network's input contract (class names, how images
+        become its input) and recompute the trace; a no-op when it is the same.
+
+        Raises :class:`SessionError` (state unchanged) when it does not fit the network or the
+        window cannot feed it (pipeline ``"none"``). An empty canvas becomes the contract's (a
+        white page when it paints in colour).
+        """
+        network = self._network
+        if contract == network.contract:
+            return self._trace
+        try:
+            contract.check_network(network.model.input_shape, network.model.output_shape)
+        except ContractError as exc:
+            raise SessionError(f"the input description does not fit the network: {exc}") \
+                from None
+        check_network(network.model, contract)
+        source = self._source
+        if (isinstance(source, CanvasInput) and source.is_blank
+                and source.is_colour != paints_in_colour(contract)):
+            source = blank_canvas_for(contract, source.raster.shape[0])
+        trace = compute_trace(network.model, source, next(self._versions), network.token,
+                              contract)
+        network.contract, self._source, self._trace = contract, source, trace
+        return trace
+
     def set_weights(self, weights: dict[str, np.ndarray], token: int | None = None) -> Trace:
         """Replace every parameter (names and shapes as :meth:`weights` gives them).
 
@@ -599,6 +632,7 @@ class Session:
         except ContractError as exc:  # checked before anything is written
             raise SessionError(f"{path.name}: {exc}") from None
         entry.path, entry.read_only, entry.saved_token = path, False, entry.token
+        entry.saved_contract = entry.contract
         return path
 
     # ----------------------------------------------------------------- helpers

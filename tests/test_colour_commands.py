@@ -253,11 +253,11 @@ def test_a_blank_folder_trains_unscaled_and_bad_class_names_are_one_line(tmp_pat
     assert contract.std == (1.0, 1.0, 1.0)
     np.testing.assert_allclose(contract.mean, [90 / 255] * 3)
 
-    (root / "b").rename(root / ("b" * 70))  # longer than a class name may be
+    (root / "b").rename(root / ("b" * 130))  # longer than a class name may be
     status, stdout, err = run(["train", "--arch", "cifar-tutorial", "--data", root,
                                "--epochs", 1, "--quiet", "--out", tmp_path / "no.npz"])
     last = err.splitlines()[-1]  # after the progress of reading the images
     assert status == 2 and stdout == "" and "Traceback" not in err
     assert last.startswith("cnnviz: error: the class folders of the images in ")
-    assert last.endswith("class name 1 must have 1 to 64 characters, not 70")
+    assert last.endswith("class name 1 must have 1 to 128 characters, not 130")
     assert not (tmp_path / "no.npz").exists()

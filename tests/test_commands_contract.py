@@ -122,3 +122,105 @@ def test_training_further_keeps_the_files_contract(tmp_path, capsys):
                  "--out", str(out)]) == 0
     capsys.readouterr()
     assert load_network(out).contract == contract
+
+
+# ------------------------------------------------------------------ changing it on the command line
+def foreign_onnx(tmp_path):
+    """cifar-tutorial as an ONNX file without cnnviz's description (as PyTorch writes them)."""
+    import onnx
+
+    from cnnviz.nn.onnx_export import save_onnx
+
+    model = build_preset("cifar-tutorial", seed=3)
+    path = save_onnx(model, tmp_path / "foreign.onnx")
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    onnx.save(proto, str(path))
+    return path, model
+
+
+def test_predict_takes_the_contract_from_the_options(tmp_path, capsys):
+    path, model = foreign_onnx(tmp_path)
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(CIFAR[:9]) + "\ncat\n")  # a repeated name is numbered
+    photos = [photo(tmp_path / f"p{i}.png", seed=i) for i in range(2)]
+    options = ["--classes", str(names), "--fit", "pad", "--mean", "0.49,0.48,0.45",
+               "--std", "0.25"]
+    assert main(["predict", "--model", str(path), "--json", *options, *map(str, photos)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ("cnnviz: --classes: 'cat' appears twice: the second is called 'cat (2)'\n")
+    named = CIFAR[:9] + ("cat (2)",)
+    contract = InputContract((3, 32, 32), named, "image", fit="pad", mean=(0.49, 0.48, 0.45),
+                             std=(0.25, 0.25, 0.25))
+    for line, file in zip(out.splitlines(), photos, strict=True):
+        row = json.loads(line)
+        expected = model.predict_proba(image_to_input(load_image(file), contract).x[None])[0]
+        np.testing.assert_allclose(row["probabilities"], expected, atol=2e-6)
+        assert row["class"] == named[int(expected.argmax())]
+    # without the options: numbered classes, no normalisation
+    assert main(["predict", "--model", str(path), "--json", str(photos[0])]) == 0
+    row = json.loads(capsys.readouterr().out)
+    plain = InputContract((3, 32, 32), tuple(map(str, range(10))), "image")
+    expected = model.predict_proba(image_to_input(load_image(photos[0]), plain).x[None])[0]
+    np.testing.assert_allclose(row["probabilities"], expected, atol=2e-6)
+
+
+def test_summary_and_evaluate_take_the_options(tmp_path, capsys):
+    path, _ = foreign_onnx(tmp_path)
+    assert main(["summary", "--json", str(path), "--classes", ",".join(CIFAR),
+                 "--mean", "0.5", "--std", "0.25,0.25,0.5"]) == 0
+    result = json.loads(capsys.readouterr().out)["input"]
+    assert (result["classes"], result["mean"], result["std"]) == \
+        (list(CIFAR), [0.5] * 3, [0.25, 0.25, 0.5])
+    digits = ",".join(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                       "nine"])
+    assert main(["evaluate", "--data", "offline", "--limit", "20", "--json",
+                 "--classes", digits]) == 0
+    assert json.loads(capsys.readouterr().out)["classes"] == digits.split(",")
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--classes", "a,b,c"], "--classes: 3 class names for the network's 10 outputs"),
+    (["--classes", "@missing.txt"], "--classes @missing.txt: cannot be read (No such file or "
+                                    "directory)"),
+    (["--mean", "0.5,0.5"], "--mean: 2 numbers for 3 channels (give one per channel, or one "
+                            "for all)"),
+    (["--std", "0.2,zero,0.2"], "--std: 'zero' is not a number"),
+    (["--std", "0"], "--std 0: std of channel 0 must be a number from 0.0001 to 1000, not 0.0"),
+    (["--pipeline", "digits"], "--pipeline digits: the digits pipeline makes one square channel "
+                               "of at least 8x8, not 3x32x32"),
+])
+@pytest.mark.parametrize("command", ["predict", "summary", "evaluate", "export"])
+def test_wrong_options_are_one_line_and_exit_2(tmp_path, capsys, monkeypatch, command, options,
+                                               message):
+    monkeypatch.chdir(tmp_path)
+    path, _ = foreign_onnx(tmp_path)
+    args = {"predict": ["predict", "--model", str(path), "p.png"],
+            "summary": ["summary", str(path)],
+            "evaluate": ["evaluate", "--model", str(path), "--data", "offline"],
+            "export": ["export", str(path), "out.npz"]}[command]
+    assert main([*args, *options]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"cnnviz: error: {message}\n")
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_gui_passes_the_options_to_the_window(tmp_path, capsys, monkeypatch):
+    import cnnviz.ui.window.app
+
+    calls = []
+    monkeypatch.setattr(cnnviz.ui.window.app, "run_app",
+                        lambda argv, **kwargs: calls.append(kwargs) or 0)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    path, _ = foreign_onnx(tmp_path)
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(CIFAR))
+    assert main(["gui", "--model", str(path), "--classes", f"@{names}", "--mean", "0.5",
+                 "--pipeline", "image"]) == 0
+    assert calls == [{"model": str(path), "image": None, "contract_changes": {
+        "classes": CIFAR, "mean": "0.5", "pipeline": "image"}}]
+    assert main(["gui", "--classes", str(names)]) == 2
+    assert capsys.readouterr().err == ("cnnviz: error: --classes: only with --model (the "
+                                       "network whose input they describe)\n")
+    assert main(["gui", "--model", str(path), "--classes", str(tmp_path / "none.txt,x")]) == 0
+    assert calls[-1]["contract_changes"]["classes"] == (str(tmp_path / "none.txt"), "x")

@@ -303,3 +303,29 @@ def test_blank_canvases_and_bad_rasters():
     assert canvas.raster.shape == (140, 140) and canvas.is_blank
     with pytest.raises(SessionError):
         Session(build_preset("tiny", seed=0)).set_canvas(np.zeros((4, 4), dtype=np.float32))
+
+
+def test_a_new_contract_recomputes_the_trace_and_marks_the_network_modified(tmp_path):
+    """Session.set_contract: the network input made as the new contract says, the network
+    modified until saved, and a contract that does not fit refused with nothing changed."""
+    model = Sequential([Flatten(), Dense(out_features=3)], input_shape=(3, 6, 6), seed=0)
+    old = InputContract((3, 6, 6), ("a", "b", "c"), "image")
+    session = Session(NetworkEntry(model, contract=old))
+    assert session.source.is_colour and not session.modified
+    new = InputContract((3, 6, 6), ("x", "y", "z"), "image", mean=(0.5, 0.25, 0.0),
+                        std=(0.5, 0.25, 2.0))
+    trace = session.set_contract(new)
+    assert session.network.contract is new and trace.contract is new
+    # the blank page (1.0 in every channel), normalised: (1 - mean) / std
+    np.testing.assert_allclose(trace.network_input[:, 0, 0], [1.0, 3.0, 0.5])
+    assert session.modified and session.network.classes == ("x", "y", "z")
+    saved = session.save_network(tmp_path / "n.npz")
+    assert not session.modified and load_network(saved).contract == new
+    assert session.set_contract(new) is trace  # the same: nothing recomputed
+    for wrong, message in ((InputContract((3, 6, 6), ("x", "y"), "image"),
+                            "2 class names for the network's 3 outputs"),
+                           (InputContract((3, 6, 6), ("x", "y", "z"), "none"),
+                            "are not made from images")):
+        with pytest.raises(SessionError, match=message):
+            session.set_contract(wrong)
+        assert session.network.contract is new and session.trace is trace

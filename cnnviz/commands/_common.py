@@ -31,23 +31,110 @@ def open_model(spec: str | None, seed: int = 0):
     return open_network(spec, seed)[0]
 
 
-def open_network(spec: str | None, seed: int = 0):
+def open_network(spec: str | None, seed: int = 0, options=None):
     """``(model, contract)``: a network as :func:`open_model` opens it, with its input contract
-    (the file's; a preset's default one: :func:`cnnviz.nn.default_contract`)."""
+    (the file's; a preset's default one: :func:`cnnviz.nn.default_contract`), changed by the
+    command line's ``options`` (parsed arguments of :func:`add_contract_options`) if given."""
     from cnnviz.nn import PRESETS, ModelFileError, build_preset, default_contract, load_network
 
     if spec is None:
         spec = str(default_model_path())
     if spec in PRESETS and not Path(spec).exists():
         model = build_preset(spec, seed=seed)
-        return model, default_contract(model.input_shape, model.output_shape)
+        contract = default_contract(model.input_shape, model.output_shape)
+    else:
+        try:
+            network = load_network(spec)
+        except ModelFileError as exc:
+            known = ", ".join(PRESETS)
+            hint = f" (or name a preset: {known})" if not Path(spec).exists() else ""
+            raise UserError(f"{exc}{hint}") from None
+        model, contract = network.model, network.contract
+    if options is not None:
+        contract = contract_with_options(contract, model, options)
+    return model, contract
+
+
+# ------------------------------------------------------------------ the input contract's options
+def add_contract_options(parser, default: str = "the network file's own") -> None:
+    """The options that change what a network takes (its input contract), shared by every
+    command that opens a network: ``--classes``, ``--pipeline``, ``--fit``, ``--mean``,
+    ``--std`` (:func:`contract_changes` reads them)."""
+    what = parser.add_argument_group(
+        "what the network takes",
+        f"change how images become the network's input and what its classes are called "
+        f"(default: {default}; an ONNX file without a cnnviz description is a digit network "
+        f"at 1x28x28, an image network with values in [0, 1] otherwise)")
+    what.add_argument("--classes", metavar="FILE|NAMES",
+                      help="the class names: a text file of one name per line (also @FILE), "
+                           "or the names separated by commas; a name that appears again is "
+                           "numbered ('crane (2)')")
+    what.add_argument("--pipeline", choices=("digits", "image", "none"),
+                      help="how an image becomes the input: digits (MNIST-style), image "
+                           "(resize, RGB or grey, values in [0, 1]) or none")
+    what.add_argument("--fit", choices=("crop", "pad"),
+                      help="image pipeline: centre-crop, or pad to keep the whole picture")
+    what.add_argument("--mean", metavar="M[,M,M]",
+                      help="per-channel mean subtracted last (e.g. 0.485,0.456,0.406; one "
+                           "number for every channel)")
+    what.add_argument("--std", metavar="S[,S,S]",
+                      help="per-channel standard deviation divided by last (e.g. "
+                           "0.229,0.224,0.225)")
+
+
+def contract_changes(options) -> dict:
+    """The changes the command line asks for, as keyword arguments of
+    :func:`cnnviz.nn.contract.changed_contract` (class names read from their file; the mean and
+    standard deviation kept as text, for the network's channels to decide); notes about the
+    names go to standard error. Raises :class:`UserError`."""
+    from cnnviz.nn.contract import ContractError, class_names_from_lines, read_class_names
+
+    changes = {key: getattr(options, key, None) for key in ("pipeline", "fit", "mean", "std")}
+    text = getattr(options, "classes", None)
+    if text is not None:
+        path = text[1:] if text.startswith("@") else text
+        try:
+            if text.startswith("@") or ("," not in text and os.path.isfile(path)):
+                names, notes = read_class_names(path)
+            else:
+                names, notes = class_names_from_lines(text.split(","))
+        except OSError as exc:
+            raise UserError(f"--classes {text}: cannot be read ({exc.strerror or exc})") \
+                from None
+        except ContractError as exc:
+            raise UserError(f"--classes {text}: {exc}") from None
+        if not names:
+            raise UserError(f"--classes {text}: no class names in it")
+        for note in notes:
+            print(f"cnnviz: --classes: {note}", file=sys.stderr)
+        changes["classes"] = names
+    return {key: value for key, value in changes.items() if value is not None}
+
+
+def contract_with_options(contract, model, options):
+    """``contract`` changed as the command line's ``options`` say, checked as a whole and
+    against ``model``; raises :class:`UserError` naming the option at fault."""
+    from cnnviz.nn.contract import ContractError, changed_contract
+
+    from cnnviz.nn.contract import channel_values
+
+    changes = contract_changes(options)
+    if not changes:
+        return contract
     try:
-        network = load_network(spec)
-    except ModelFileError as exc:
-        known = ", ".join(PRESETS)
-        hint = f" (or name a preset: {known})" if not Path(spec).exists() else ""
-        raise UserError(f"{exc}{hint}") from None
-    return network.model, network.contract
+        for key in ("mean", "std"):
+            if key in changes:
+                changes[key] = channel_values(changes[key], contract.channels, f"--{key}")
+    except ContractError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        changed = changed_contract(contract, **changes)
+        changed.check_network(model.input_shape, model.output_shape)
+    except ContractError as exc:
+        given = " ".join(f"--{key}" if key == "classes" else
+                         f"--{key} {getattr(options, key)}" for key in changes)
+        raise UserError(f"{given}: {exc}") from None
+    return changed
 
 
 def open_dataset(spec: str, seed: int = 0, download: bool = True, limit: int | None = None,

@@ -4,6 +4,8 @@ import argparse
 import json
 import sys
 
+from cnnviz.commands._common import add_contract_options
+
 #: Widest confusion-matrix column; longer class names are cut to it (the rows show them whole).
 COLUMN = 10
 
@@ -20,6 +22,7 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
                              "binary release, or images in class folders)")
     parser.add_argument("--limit", type=int, metavar="N", help="use at most N test images")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_contract_options(parser)
     return parser
 
 
@@ -54,7 +57,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from cnnviz.training import evaluate
 
     prepare_process()
-    model, contract = open_network(args.model)
+    model, contract = open_network(args.model, options=args)
     data = open_dataset(args.data, limit=args.limit, model=model)
     result = evaluate(model, batch_to_input(data.test_x, contract), data.test_y)
     names = class_names(contract, data, result.confusion.shape[0])

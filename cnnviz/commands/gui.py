@@ -5,6 +5,7 @@ import os
 import sys
 
 from cnnviz.commands import UserError
+from cnnviz.commands._common import add_contract_options, contract_changes
 
 
 def add_gui_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -27,6 +28,7 @@ def add_gui_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
     )
     parser.add_argument("--model", metavar="PATH", help="network file (.npz or .onnx) to open")
     parser.add_argument("image", nargs="?", metavar="IMAGE", help="image to open as the input")
+    add_contract_options(parser, "the network file's own; with --model only")
     return parser
 
 
@@ -51,6 +53,10 @@ def run_gui(args: argparse.Namespace) -> int:
     for path in (args.model, args.image):
         if path is not None and not os.path.isfile(path):
             raise UserError(f"no such file: {path}")
+    changes = contract_changes(args)  # the names read now; checked against the network later
+    if changes and args.model is None:
+        raise UserError(f"{' '.join('--' + key for key in changes)}: only with --model (the "
+                        f"network whose input they describe)")
     _check_display()
     try:
         from cnnviz.ui.window.app import run_app
@@ -59,7 +65,8 @@ def run_gui(args: argparse.Namespace) -> int:
             f"cannot load Qt ({exc}); on Debian/Ubuntu install the Qt system libraries "
             "listed in README.md"
         ) from exc
-    return run_app(sys.argv[:1], model=args.model, image=args.image)
+    extra = {"contract_changes": changes} if changes else {}
+    return run_app(sys.argv[:1], model=args.model, image=args.image, **extra)
 
 
 def _check_display() -> None:

@@ -6,6 +6,8 @@ import json
 import sys
 from typing import NamedTuple
 
+from cnnviz.commands._common import add_contract_options
+
 
 def add_predict_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -26,6 +28,7 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
                              "(its name), probabilities (in the order of the network's "
                              "classes), blank (true, with label and class null, when a digit "
                              "image holds no ink), or file and error")
+    add_contract_options(parser)
     return parser
 
 
@@ -63,7 +66,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from cnnviz.nn.threads import prepare_process
 
     prepare_process()
-    model, contract = open_network(args.model)
+    model, contract = open_network(args.model, options=args)
     if contract.pipeline == "none":
         raise UserError(f"{model.name} takes {contract.shape_text} inputs, which are not made from "
                         f"images: `cnnviz predict` reads images")

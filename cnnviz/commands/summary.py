@@ -3,6 +3,8 @@
 import argparse
 import json
 
+from cnnviz.commands._common import add_contract_options
+
 
 def add_summary_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -21,6 +23,7 @@ def add_summary_parser(subparsers) -> argparse.ArgumentParser:
                              "or whole_input true after a dense layer), and input (shape, "
                              "classes, pipeline and its settings fit, fill, mean, std, and "
                              "description: the pipeline in words)")
+    add_contract_options(parser)
     return parser
 
 
@@ -67,7 +70,7 @@ def run_summary(args: argparse.Namespace) -> int:
     from cnnviz.commands._common import open_network
     from cnnviz.nn import format_summary
 
-    model, contract = open_network(args.model)
+    model, contract = open_network(args.model, options=args)
     if args.json:
         print(json.dumps(summary_dict(model, contract)))
     else:

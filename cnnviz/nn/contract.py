@@ -26,12 +26,14 @@ from .errors import ModelError
 from .layers import show_value
 
 __all__ = ["ContractError", "InputContract", "PIPELINES", "FITS", "default_contract",
-           "MAX_CLASS_NAME", "MAX_CLASSES"]
+           "MAX_CLASS_NAME", "MAX_CLASSES", "class_names_from_lines", "read_class_names",
+           "channel_values", "changed_contract", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 PIPELINES = ("digits", "image", "none")
 FITS = ("crop", "pad")
-#: Longest class name (characters).
-MAX_CLASS_NAME = 64
+#: Longest class name (characters): room for ImageNet's synset descriptions ("ice bear, polar
+#: bear, Ursus Maritimus, Thalarctos maritimus" has 68).
+MAX_CLASS_NAME = 128
 #: Most classes a contract may name.
 MAX_CLASSES = 10_000
 #: Bounds of the normalisation: inputs are in [0, 1], so these are generous, and they keep
@@ -42,6 +44,14 @@ MIN_STD, MAX_STD = 1e-4, 1000.0
 MAX_SIDE = 65_536
 #: Smallest side of a digit input (the digit's box is 20/28 of it).
 MIN_DIGIT_SIDE = 8
+
+#: Largest file of class names read (one name per line): room for MAX_CLASSES names of
+#: MAX_CLASS_NAME characters of 4 UTF-8 bytes each, with their line ends.
+MAX_NAMES_FILE_BYTES = MAX_CLASSES * (4 * MAX_CLASS_NAME + 2)
+#: The per-channel mean and standard deviation of ImageNet's RGB images in [0, 1] (what
+#: torchvision's and Keras's ImageNet networks are normalised by).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 FORMAT = "cnnviz-input"
 VERSION = 1
@@ -272,3 +282,107 @@ def default_contract(input_shape, output_shape) -> InputContract:
     pipeline = ("digits" if shape == (1, 28, 28) else
                 "image" if len(shape) == 3 and shape[0] in (1, 3) else "none")
     return InputContract(shape=shape, classes=classes, pipeline=pipeline)
+
+
+# --------------------------------------------------------------------------- what users type
+def class_names_from_lines(lines) -> tuple[tuple[str, ...], list[str]]:
+    """Class names from text lines (one name per line, as pasted or read from a file):
+    ``(names, notes)``.
+
+    Spaces around a name and empty lines are dropped. A name that appears again (ImageNet's
+    list has two "crane"s and two "maillot"s) becomes ``"name (2)"``, ``"name (3)"``..., and
+    ``notes`` says so; everything else (count, length, characters) is for the contract to
+    check."""
+    names: list[str] = []
+    taken: set[str] = set()
+    repeated: dict[str, int] = {}
+    for line in lines:
+        name = line.strip()
+        if not name:
+            continue
+        if name in taken:
+            count = repeated.get(name, 1)
+            while True:
+                count += 1
+                candidate = f"{name} ({count})"
+                if candidate not in taken:
+                    break
+            repeated[name] = count
+            name = candidate
+        taken.add(name)
+        names.append(name)
+        if len(names) > MAX_CLASSES:
+            raise ContractError(f"more than {MAX_CLASSES:,} class names")
+    notes = [f"{show_value(name)} appears twice: the second is called {show_value(f'{name} (2)')}"
+             if count == 2 else
+             f"{show_value(name)} appears {count} times: the later ones are called "
+             f"{show_value(f'{name} (2)')} to {show_value(f'{name} ({count})')}"
+             for name, count in repeated.items()]
+    return tuple(names), notes
+
+
+def read_class_names(path) -> tuple[tuple[str, ...], list[str]]:
+    """Class names from a UTF-8 text file of one name per line (:func:`class_names_from_lines`).
+
+    Raises :class:`ContractError` for a file too large to be a list of names, or not UTF-8
+    text, and ``OSError`` when it cannot be read."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_NAMES_FILE_BYTES + 1)
+    if len(data) > MAX_NAMES_FILE_BYTES:
+        raise ContractError(f"the file is larger than a list of {MAX_CLASSES:,} class names "
+                            f"can be ({MAX_NAMES_FILE_BYTES / 2**20:.1f} MiB)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ContractError(f"the file is not UTF-8 text (byte {exc.start:,})") from None
+    if "\0" in text:
+        raise ContractError("the file is not text (it holds NUL characters)")
+    return class_names_from_lines(text.splitlines())
+
+
+def channel_values(text: str, channels: int, what: str) -> tuple[float, ...]:
+    """Numbers separated by commas or spaces, one per channel (one number is taken for every
+    channel); raises :class:`ContractError` saying what is wrong. ``what`` names them ("mean").
+    Ranges are the contract's to check."""
+    parts = [part for part in text.replace(",", " ").split()]
+    if not parts:
+        raise ContractError(f"{what}: give one number per channel ({channels})")
+    values = []
+    for part in parts:
+        try:
+            value = float(part)
+        except ValueError:
+            raise ContractError(f"{what}: {show_value(part)} is not a number") from None
+        if not math.isfinite(value):
+            raise ContractError(f"{what}: {show_value(part)} is not a finite number")
+        values.append(value)
+    if len(values) == 1:
+        values *= channels
+    if len(values) != channels:
+        raise ContractError(f"{what}: {len(values)} numbers for {channels} channels (give one "
+                            f"per channel, or one for all)")
+    return tuple(values)
+
+
+def changed_contract(contract: InputContract, *, classes=None, pipeline: str | None = None,
+                     fit: str | None = None, mean=None, std=None) -> InputContract:
+    """``contract`` with the given fields changed (None: kept), checked as a whole.
+
+    ``mean`` and ``std`` may be text as users type it (:func:`channel_values`) or numbers;
+    raises :class:`ContractError` saying which field is wrong. Whether the result fits the
+    network is :meth:`InputContract.check_network`'s to say."""
+    from dataclasses import replace
+
+    changes = {}
+    if classes is not None:
+        changes["classes"] = tuple(classes)
+    if pipeline is not None:
+        changes["pipeline"] = pipeline
+    if fit is not None:
+        changes["fit"] = fit
+    for key, value in (("mean", mean), ("std", std)):
+        if isinstance(value, str):
+            value = channel_values(value, contract.channels, key)
+        if value is not None:
+            changes[key] = tuple(value)
+    return replace(contract, **changes) if changes else contract

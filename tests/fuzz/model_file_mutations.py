@@ -351,7 +351,7 @@ def mutate_contract(rng, config, raw):
         elif how == 2:
             names[rng.integers(len(names))] = names[(rng.integers(len(names)) + 1) % len(names)]
         elif how == 3:
-            names[rng.integers(len(names))] = ["", " ", "x" * 65, "a\x1b[2J", "\ud800", 7, None,
+            names[rng.integers(len(names))] = ["", " ", "x" * 129, "a\x1b[2J", "\ud800", 7, None,
                                                ["cat"], "é" * 64][rng.integers(9)]
         elif how == 4:
             contract["classes"] = [f"c{i}" for i in range(int(rng.choice([0, 11, 10_001, 100_000])))]

@@ -158,9 +158,9 @@ BAD = {
     "too many classes": (changed(classes=list(CIFAR) + ["x"]), "11 class names"),
     "classes empty": (changed(classes=[]), "no class names for the network's 10 outputs"),
     "class not text": (changed(classes=list(CIFAR[:9]) + [7]), "class name 9 must be text"),
-    "class empty": (changed(classes=[""] + list(CIFAR[1:])), "class name 0 must have 1 to 64"),
+    "class empty": (changed(classes=[""] + list(CIFAR[1:])), "class name 0 must have 1 to 128"),
     "class spaces": (changed(classes=["   "] + list(CIFAR[1:])), "only spaces"),
-    "class too long": (changed(classes=["x" * 65] + list(CIFAR[1:])), "not 65"),
+    "class too long": (changed(classes=["x" * 129] + list(CIFAR[1:])), "not 129"),
     "class control": (changed(classes=["a\x1b[2J"] + list(CIFAR[1:])), "control or invalid"),
     "class surrogate": (changed(classes=["a\ud800"] + list(CIFAR[1:])), "control or invalid"),
     "class twice": (changed(classes=["cat"] + list(CIFAR[1:])), "'cat' appears twice"),
@@ -228,3 +228,80 @@ def test_descriptions_say_what_the_pipeline_does():
         "(0.4914, 0.4822, 0.4465) and std (0.247, 0.2435, 0.2616)")
     assert default_contract((1, 28, 28), (10,)).describe_pipeline() == (
         "digits: find the ink, crop, fit in 20x20, centre by mass in 28x28")
+
+
+# ------------------------------------------------------------------ what users type
+def test_class_names_from_lines_number_the_repeated_ones():
+    from cnnviz.nn.contract import class_names_from_lines
+
+    names, notes = class_names_from_lines(["  tench ", "", "crane", "kite", "crane", "crane",
+                                           "crane (2)", "\t"])
+    # "crane (2)" given by the user later is kept apart from the generated ones.
+    assert names == ("tench", "crane", "kite", "crane (2)", "crane (3)", "crane (2) (2)")
+    assert notes == ["'crane' appears 3 times: the later ones are called 'crane (2)' to "
+                     "'crane (3)'", "'crane (2)' appears twice: the second is called "
+                     "'crane (2) (2)'"]
+    assert len(set(names)) == len(names)
+
+
+def test_read_class_names_reads_utf8_lines_and_refuses_other_files(tmp_path):
+    from cnnviz.nn.contract import MAX_NAMES_FILE_BYTES, read_class_names
+
+    path = tmp_path / "names.txt"
+    path.write_bytes("\ufeffchat\r\nb\u00e6r\n\nchat\n".encode())
+    assert read_class_names(path) == (("chat", "b\u00e6r", "chat (2)"),
+                                      ["'chat' appears twice: the second is called 'chat (2)'"])
+    path.write_bytes(b"cat\n\xff\xfedog\n")
+    with pytest.raises(ContractError, match=r"not UTF-8 text \(byte 4\)"):
+        read_class_names(path)
+    path.write_bytes(b"cat\x00dog")
+    with pytest.raises(ContractError, match="NUL"):
+        read_class_names(path)
+    with open(path, "wb") as handle:  # sparse: nothing that large is read
+        handle.truncate(MAX_NAMES_FILE_BYTES + 10)
+    with pytest.raises(ContractError, match="larger than a list of 10,000 class names"):
+        read_class_names(path)
+
+
+@pytest.mark.parametrize("text, values", [
+    ("0.485,0.456,0.406", (0.485, 0.456, 0.406)), (" 1  2, 3 ", (1.0, 2.0, 3.0)),
+    ("0.5", (0.5, 0.5, 0.5)), ("-1e-2,0,2", (-0.01, 0.0, 2.0))])
+def test_channel_values_are_one_per_channel_or_one_for_all(text, values):
+    from cnnviz.nn.contract import channel_values
+
+    assert channel_values(text, 3, "mean") == values
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", r"mean: give one number per channel \(3\)"),
+    ("1,2", r"mean: 2 numbers for 3 channels \(give one per channel, or one for all\)"),
+    ("1,x,2", "mean: 'x' is not a number"), ("1,nan,2", "mean: 'nan' is not a finite number"),
+    ("inf", "mean: 'inf' is not a finite number")])
+def test_channel_values_say_what_is_wrong(text, message):
+    from cnnviz.nn.contract import channel_values
+
+    with pytest.raises(ContractError, match=f"^{message}$"):
+        channel_values(text, 3, "mean")
+
+
+def test_changed_contract_changes_only_what_is_given():
+    from cnnviz.nn.contract import changed_contract
+
+    contract = colour_contract()
+    assert changed_contract(contract) is contract
+    changed = changed_contract(contract, fit="pad", std="0.5")
+    assert changed == InputContract(**{**contract.__dict__, "fit": "pad",
+                                       "std": (0.5, 0.5, 0.5)})
+    with pytest.raises(ContractError, match="std of channel 0 must be a number from 0.0001"):
+        changed_contract(contract, std="0")
+
+
+def test_imagenets_long_synset_descriptions_are_class_names():
+    from cnnviz.nn.contract import class_names_from_lines
+
+    lines = [f"kind {k}" for k in range(1000)]
+    lines[296] = "ice bear, polar bear, Ursus Maritimus, Thalarctos maritimus"
+    names, _ = class_names_from_lines(lines)
+    contract = InputContract((3, 224, 224), names, "image")
+    contract.check_network((3, 224, 224), (1000,))
+    assert contract.class_name(296).startswith("ice bear, polar bear")

@@ -123,7 +123,7 @@ def test_export_command_changes_the_contract(tmp_path, capsys):
     assert main(["export", str(source), str(out), "--pipeline", "digits"]) == 2
     assert "digits pipeline makes one square channel" in capsys.readouterr().err
     assert main(["export", str(source), str(out), "--std", "x"]) == 2
-    assert "give numbers" in capsys.readouterr().err
+    assert "--std: 'x' is not a number" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("which", ["every", "vgg-small"])

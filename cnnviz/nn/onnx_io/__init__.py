@@ -70,9 +70,11 @@ def load_onnx(path, verify: bool = True):
         cannot be represented, the node, its operator and why.
     """
     from ..io import NetworkFile, clean_text
+    from ..onnx_input_affine import take_input_affine
 
     path = Path(path)
     proto = read_proto(path)
+    affine = take_input_affine(proto, path)  # leading Sub/Div/Mul/Add: the contract's mean, std
     converted = convert(proto, path)
     model = converted.model
     meta = _metadata_props(proto, path)
@@ -82,10 +84,14 @@ def load_onnx(path, verify: bool = True):
     else:
         model.name = clean_text(path.stem) or "network"
     contract = _contract(meta, model, path)
+    if affine is not None:
+        contract = affine.contract(contract, path)
     metadata = _metadata(meta, path)
     metadata.setdefault("source", {"format": "onnx", "producer": clean_text(proto.producer_name, 60),
                                    "opset": _opset(proto, path)})
     if verify:
         verify_import(proto, converted, path)
+        if affine is not None:
+            affine.verify(path)
     return NetworkFile(model, metadata, contract)
 

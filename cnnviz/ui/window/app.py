@@ -35,7 +35,8 @@ def prepare_gui_process() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL)
 
 
-def run_app(argv: Sequence[str], model: str | None = None, image: str | None = None) -> int:
+def run_app(argv: Sequence[str], model: str | None = None, image: str | None = None,
+            contract_changes: dict | None = None) -> int:
     """Create the application and the main window, and run the event loop.
 
     High-DPI scaling needs no setting: Qt 6 always scales, with fractional factors.
@@ -48,6 +49,8 @@ def run_app(argv: Sequence[str], model: str | None = None, image: str | None = N
         Model file to open.
     image : str, optional
         Image to open as the input.
+    contract_changes : dict, optional
+        Changes to the opened model's input contract (``cnnviz gui --classes ...``).
 
     Returns
     -------
@@ -75,7 +78,8 @@ def run_app(argv: Sequence[str], model: str | None = None, image: str | None = N
 
     reporter = errors.ErrorReporter(show_error)
     uninstall_hooks = errors.install_hooks(reporter)
-    window = MainWindow(model=model, image=image)
+    extra = {"contract_changes": contract_changes} if contract_changes else {}
+    window = MainWindow(model=model, image=image, **extra)
     shown.append(window)
     # Ctrl+C in the terminal closes the window as the Quit action does (saving the layout).
     # Python runs signal handlers only when it has control, hence the idle timer.

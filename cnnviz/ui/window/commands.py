@@ -92,6 +92,30 @@ class SetNetworkCommand(DocumentCommand):
         self.document._apply_network(self.before)
 
 
+class SetContractCommand(DocumentCommand):
+    """Replace the current network's input contract (its class names, how images become its
+    input).
+
+    Parameters
+    ----------
+    document : Document
+    network : NetworkEntry
+        The network whose contract changes (the current one).
+    before, after : InputContract
+    text : str
+    """
+
+    def __init__(self, document: Document, network: NetworkEntry, before, after, text: str):
+        super().__init__(document, text)
+        self.network, self.before, self.after = network, before, after
+
+    def redo(self) -> None:
+        self.document._apply_contract(self.network, self.after)
+
+    def undo(self) -> None:
+        self.document._apply_contract(self.network, self.before)
+
+
 class SetWeightsCommand(DocumentCommand):
     """Replace some or all parameters of the current network.
 

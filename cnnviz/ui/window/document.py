@@ -22,7 +22,9 @@ from PySide6.QtGui import QUndoStack
 from cnnviz.data import LoadedImage, load_image
 from cnnviz.session import (CanvasInput, ImageInput, InputSource, NetworkEntry, Session, Trace,
                             blank_canvas_for, canvas_input)
-from cnnviz.ui.window.commands import SetInputCommand, SetNetworkCommand, SetWeightsCommand
+from cnnviz.nn.contract import InputContract
+from cnnviz.ui.window.commands import (SetContractCommand, SetInputCommand, SetNetworkCommand,
+                                       SetWeightsCommand)
 
 #: Shortest time between two ``trace_changed_throttled`` signals (about 30 redraws a second).
 THROTTLE_MS = 33
@@ -49,7 +51,9 @@ class Document(QObject):
     input_changed(object)
         The input source changed (a ``CanvasInput`` or ``ImageInput``).
     model_changed(NetworkEntry)
-        Another network became current (its layers may differ).
+        Another network became current (its layers may differ), or the current network's input
+        contract changed (its class names, how images become its input): every view reads the
+        network anew.
     weights_changed()
         The current network's weights changed.
     network_file_changed(NetworkEntry)
@@ -200,6 +204,21 @@ class Document(QObject):
         """
         self.set_network(NetworkEntry.open(path))
 
+    def set_contract(self, contract: InputContract,
+                     text: str = "Change Input and Classes") -> None:
+        """Make ``contract`` the current network's input contract (class names, how images
+        become its input) as one undo step; nothing when it is the same.
+
+        Raises ``SessionError`` (state unchanged) when it does not fit the network.
+        """
+        self.commit_stroke()
+        network = self._session.network
+        before = network.contract
+        if contract == before:
+            return
+        self._apply_contract(network, contract)
+        self.undo_stack.push(SetContractCommand(self, network, before, contract, text))
+
     def save_network(self, path: str | Path | None = None) -> Path:
         """Save the current network (atomically) to ``path`` or its own file; returns the path.
 
@@ -286,6 +305,20 @@ class Document(QObject):
             self.input_changed.emit(self._session.source)
         self.model_changed.emit(network)
         self.network_file_changed.emit(network)
+        self._emit_trace(trace)
+        self._emit_modified()
+
+    def _apply_contract(self, network: NetworkEntry, contract: InputContract) -> None:
+        if network is not self._session.network:
+            raise RuntimeError("undo history out of order: the contract belongs to another "
+                               "network")
+        if contract == network.contract:
+            return
+        source = self._session.source
+        trace = self._session.set_contract(contract)
+        if self._session.source is not source:  # an empty canvas became the contract's
+            self.input_changed.emit(self._session.source)
+        self.model_changed.emit(network)
         self._emit_trace(trace)
         self._emit_modified()
 

@@ -34,6 +34,7 @@ from cnnviz.ui.shared.theme import SCHEMES, apply_scheme
 from cnnviz.ui.train.layout import WORKSPACE as TRAIN
 from cnnviz.ui.train.training_docks import TrainingDocks
 from cnnviz.ui.window import errors, settings
+from cnnviz.ui.window.contract_dialog import add_contract_action, apply_contract_changes
 from cnnviz.ui.window.dialogs import ShortcutsDialog, error_box, show_about
 from cnnviz.ui.window.document import Document
 from cnnviz.ui.window.file_actions import FileActions
@@ -63,6 +64,9 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, Worksp
     document : Document, optional
         The document to show (tests); built from ``model`` or the shipped network otherwise.
     parent : QWidget, optional
+    contract_changes : dict, optional
+        Changes to ``model``'s input contract (``cnnviz gui --model M --classes ...``): the
+        network opens changed (and modified), or the error is shown.
 
     Attributes
     ----------
@@ -79,7 +83,8 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, Worksp
     workspace_changed = Signal(str)
 
     def __init__(self, model: str | None = None, image: str | None = None,
-                 document: Document | None = None, parent: QWidget | None = None):
+                 document: Document | None = None, parent: QWidget | None = None,
+                 contract_changes: dict | None = None):
         super().__init__(parent)
         self.model_path = model
         self.image_path = image
@@ -104,7 +109,8 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, Worksp
         self._on_network_file_changed(self.document.network)
         self.setWindowModified(self.document.modified)
         if model is not None and document is None:
-            self.open_network(model, ask=False)
+            if self.open_network(model, ask=False) and contract_changes:
+                apply_contract_changes(self, contract_changes)
         if image is not None:
             self.open_image(image)
         self.document.undo_stack.clear()
@@ -210,6 +216,7 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, Worksp
         label_menu(self, self.edit_menu)
         self.edit_menu.addSeparator()
         self.edit_menu.addAction(self.reset_weights_action)
+        add_contract_action(self, self.edit_menu)
 
         self.view_menu = self.menuBar().addMenu("&View")
         self.panels_menu = self.view_menu.addMenu("&Panels")
