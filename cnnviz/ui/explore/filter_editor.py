@@ -524,7 +524,7 @@ class FilterEditor(QWidget):
     def _push_reset(self, weights: dict, text: str) -> None:
         """Push a partial reset; when it brings back every weight as loaded, make it the
         document's reset instead, so that the network is no longer marked modified."""
-        loaded, now = self.document.network.loaded_weights, self.document.model.named_params()
+        loaded, now = self.document.network.loaded_weights, self.document.model.named_weights()
         if all(np.array_equal(weights.get(name, now[name]), value)
                for name, value in loaded.items()):
             self.document.reset_weights()
