@@ -247,3 +247,26 @@ def test_wrong_input_is_refused_in_words():
         Sequential([Conv2D(out_channels=3, kernel_size=1), BatchNorm(num_features=5)], (1, 4, 4))
     with pytest.raises(ModelError, match="GlobalAvgPool2D needs an image"):
         Sequential([Flatten(), GlobalAvgPool2D()], (1, 4, 4))
+
+
+def test_analysis_gradients_go_through_the_running_statistics():
+    """Saliency (the input gradient) of a class score through batch normalisation in inference,
+    against finite differences in float64; Grad-CAM at the normalised maps runs and leaves the
+    running statistics alone."""
+    from cnnviz.analysis.gradcam import grad_cam
+    from cnnviz.analysis.saliency import vanilla_gradient
+
+    rng = np.random.default_rng(8)
+    model = bn_network()
+    model.forward(rng.random((8, 2, 6, 6), dtype=np.float32), training=True)
+    model.astype(np.float64)
+    before = {k: v.copy() for k, v in model.named_state().items()}
+    x = rng.random((2, 6, 6))
+    grad = vanilla_gradient(model, x, 2)
+    probe = x[None].copy()
+    numeric = numerical_gradient(lambda: float(model.forward(probe)[0, 2]), probe)[0]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
+    cam = grad_cam(model, x, 2, target=1)
+    assert np.isfinite(np.asarray(cam.heatmap)).all()
+    for name, value in before.items():
+        np.testing.assert_array_equal(model.named_state()[name], value)
