@@ -494,10 +494,14 @@ class BatchNorm(Layer):
 
     def update_statistics(self, mean, var, count) -> None:
         """Move the running statistics towards a batch's ``mean`` and biased ``var`` over
-        ``count`` values per channel (unbiased: var * count / (count - 1), as PyTorch)."""
+        ``count`` values per channel (unbiased: var * count / (count - 1), as PyTorch).  A
+        batch of one value per channel (one vector) says nothing about the spread: it changes
+        nothing (PyTorch refuses to train on it; a last batch of one image must not stop a run)."""
+        if count < 2:
+            return
         m = self.momentum
         running_mean, running_var = self.state["running_mean"], self.state["running_var"]
-        unbiased = np.asarray(var, np.float64) * (count / (count - 1) if count > 1 else 1.0)
+        unbiased = np.asarray(var, np.float64) * (count / (count - 1))
         self.state["running_mean"] = ((1 - m) * running_mean + m * np.asarray(mean)
                                       ).astype(running_mean.dtype)
         self.state["running_var"] = ((1 - m) * running_var + m * unbiased

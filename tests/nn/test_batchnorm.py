@@ -83,6 +83,22 @@ def test_backward_matches_finite_differences(training, shape):
                                    rtol=1e-6, atol=1e-8)
 
 
+def test_a_batch_of_one_vector_trains_but_leaves_the_running_statistics():
+    rng = np.random.default_rng(9)
+    bn = make_bn((4,), rng)
+    before = {k: v.copy() for k, v in bn.state.items()}
+    x = rng.standard_normal((1, 4))
+    y = bn.forward(x, training=True)  # normalised by itself: beta
+    np.testing.assert_allclose(y, bn.params["beta"][None], atol=1e-12)
+    assert np.isfinite(bn.backward(np.ones_like(x))).all()
+    for k, v in before.items():
+        np.testing.assert_array_equal(bn.state[k], v)
+    images = make_bn((4, 2, 2), rng)  # one image has 4 values per channel: it counts
+    old_var = images.state["running_var"].copy()
+    images.forward(rng.standard_normal((1, 4, 2, 2)), training=True)
+    assert not np.allclose(images.state["running_var"], old_var)
+
+
 def test_input_gradient_only_leaves_parameter_gradients_alone():
     rng = np.random.default_rng(2)
     bn = make_bn((2, 3, 3), rng)
@@ -157,9 +173,11 @@ def test_global_average_pool_matches_pytorch_and_finite_differences():
     loss()
     np.testing.assert_allclose(pool.backward(dy), numerical_gradient(loss, small), rtol=1e-7)
     torch = pytest.importorskip("torch")
-    np.testing.assert_allclose(
-        pool.forward(small), torch.nn.AdaptiveAvgPool2d(1)(torch.tensor(small)).numpy(),
-        rtol=1e-12)
+    xt = torch.tensor(small, requires_grad=True)
+    yt = torch.nn.AdaptiveAvgPool2d(1)(xt)
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_allclose(pool.forward(small), yt.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(pool.backward(dy), xt.grad.numpy(), rtol=1e-12)
 
 
 def test_global_average_pool_receptive_field_is_the_whole_map():
