@@ -17,16 +17,22 @@ image-shaped activation (C, H, W) and ``(k,)`` in a vector (F,).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 #: Layers whose output is never negative (whatever their input).
 NONNEGATIVE_KINDS = frozenset({"ReLU", "Sigmoid", "Softplus", "Softmax"})
 #: Layers whose output keeps the sign of their input.
-SIGN_KEEPING_KINDS = frozenset({"MaxPool2D", "AvgPool2D", "Flatten", "Dropout"})
+SIGN_KEEPING_KINDS = frozenset({"MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Flatten",
+                                "Dropout"})
 #: Layers applied value by value (the unit's own value is all they read).
 ELEMENTWISE_KINDS = frozenset({"ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus", "Dropout"})
+#: Layers applied unit by unit with numbers of the unit's channel (batch normalisation in
+#: inference: the running mean and variance, gamma and beta of the channel).
+PER_CHANNEL_KINDS = frozenset({"BatchNorm"})
+#: Layers whose unit is one window computation (:func:`explain_unit`).
+WINDOW_KINDS = frozenset({"Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D"})
 #: Sliding-window layers that read every input channel (pooling reads one).
 CHANNEL_MIXING_KINDS = frozenset({"Conv2D"})
 
@@ -232,7 +238,8 @@ RGB_NAMES = ("R", "G", "B")
 
 
 #: Layers whose output channel ``k`` is made from their input channel ``k`` alone.
-CHANNEL_KEEPING_KINDS = ELEMENTWISE_KINDS | {"MaxPool2D", "AvgPool2D"}
+CHANNEL_KEEPING_KINDS = ELEMENTWISE_KINDS | PER_CHANNEL_KINDS | {"MaxPool2D", "AvgPool2D",
+                                                                 "GlobalAvgPool2D"}
 
 
 def reads_network_input(model, layer: int) -> bool:
@@ -374,7 +381,7 @@ class WindowTerms:
     layer : int
         Index of the convolution or pooling layer.
     kind : str
-        ``"Conv2D"``, ``"MaxPool2D"`` or ``"AvgPool2D"``.
+        ``"Conv2D"``, ``"MaxPool2D"``, ``"AvgPool2D"`` or ``"GlobalAvgPool2D"``.
     rows, cols : np.ndarray
         The input rows (kh,) and columns (kw,) under the kernel taps (negative or past the end in
         the padding).
@@ -390,8 +397,8 @@ class WindowTerms:
     bias : float
         0 without a bias, and for pooling.
     result : float
-        The sum of the channel sums plus the bias (float64), the maximum, or the mean over the
-        non-padded taps.
+        The sum of the channel sums plus the bias (float64), the maximum, or the mean: the sum
+        of the taps inside the map divided by :attr:`divisor`.
     chosen : (int, int) or None
         The tap of the maximum (max pooling; the first one, as the engine's backward pass).
     channel_sums : np.ndarray or None
@@ -399,6 +406,9 @@ class WindowTerms:
         channel's window times its kernel); ``result`` is their total plus the bias.
     channel_names : tuple of str
         The input channels' names (:func:`input_channel_names`: R, G, B on a colour input).
+    divisor : int
+        An average's divisor: the taps inside the map, or every tap of the window when the
+        layer counts the padding (``count_include_pad``: the padded taps add 0); 0 otherwise.
     """
 
     layer: int
@@ -414,11 +424,32 @@ class WindowTerms:
     chosen: tuple[int, int] | None = None
     channel_sums: np.ndarray | None = None
     channel_names: tuple[str, ...] = ()
+    divisor: int = 0
 
     @property
     def total(self) -> float:
         """A convolution unit's sum over every input channel, before the bias."""
         return float(self.channel_sums.sum()) if self.channel_sums is not None else 0.0
+
+
+@dataclass(frozen=True)
+class NormTerms:
+    """A batch normalisation of one unit in inference:
+    ``result = gamma * (value - mean) / sqrt(var + eps) + beta`` with the numbers of the unit's
+    channel (``mean`` and ``var`` the running statistics gathered in training)."""
+
+    layer: int
+    channel: int
+    value: float
+    mean: float
+    var: float
+    eps: float
+    gamma: float
+    beta: float
+
+    @property
+    def result(self) -> float:
+        return self.gamma * (self.value - self.mean) / math.sqrt(self.var + self.eps) + self.beta
 
 
 @dataclass(frozen=True)
@@ -434,13 +465,17 @@ class UnitExplanation:
         The convolution or pooling computation (its result is ``values[0]``).
     steps : list of (int, str, float)
         ``(layer, kind, value)``: the window layer's own output as the trace holds it, then every
-        element-wise layer after it (ReLU, ...) up to the unit, each with its trace value.
+        element-wise or per-channel layer after it (batch normalisation, ReLU, ...) up to the
+        unit, each with its trace value.
+    norms : dict of int to NormTerms
+        The numbers of each batch normalisation among the steps, by layer.
     """
 
     index: int
     unit: tuple[int, int, int]
     terms: WindowTerms
     steps: list[tuple[int, str, float]]
+    norms: dict = field(default_factory=dict)
 
     @property
     def value(self) -> float:
@@ -450,7 +485,8 @@ class UnitExplanation:
 
 def explain_unit(model, activations, index: int, unit) -> UnitExplanation | None:
     """The arithmetic behind unit ``unit`` of activation ``index``, or None when it is not the
-    output of a convolution or pooling layer (possibly followed by element-wise layers).
+    output of a convolution or pooling layer (possibly followed by element-wise layers and batch
+    normalisation).
 
     Parameters
     ----------
@@ -462,16 +498,24 @@ def explain_unit(model, activations, index: int, unit) -> UnitExplanation | None
     if len(unit) != 3 or index < 1:
         return None
     layer = index - 1
-    while layer >= 0 and model.layers[layer].kind in ELEMENTWISE_KINDS:
+    while layer >= 0 and model.layers[layer].kind in ELEMENTWISE_KINDS | PER_CHANNEL_KINDS:
         layer -= 1
-    if layer < 0 or model.layers[layer].kind not in ("Conv2D", "MaxPool2D", "AvgPool2D"):
+    if layer < 0 or model.layers[layer].kind not in WINDOW_KINDS:
         return None
     c, y, x = (int(v) for v in unit)
     steps = [(i, model.layers[i].kind, float(activations[i + 1][c, y, x]))
              for i in range(layer, index)]
     terms = _window_terms(model.layers[layer], layer, activations[layer], (c, y, x),
                           tuple(input_channel_names(model, layer)))
-    return UnitExplanation(index, (c, y, x), terms, steps)
+    norms = {}
+    for i in range(layer + 1, index):
+        norm = model.layers[i]
+        if norm.kind == "BatchNorm":
+            norms[i] = NormTerms(i, c, float(activations[i][c, y, x]),
+                                 float(norm.state["running_mean"][c]),
+                                 float(norm.state["running_var"][c]), norm.eps,
+                                 float(norm.params["gamma"][c]), float(norm.params["beta"][c]))
+    return UnitExplanation(index, (c, y, x), terms, steps, norms)
 
 
 def _window_terms(layer, index: int, x: np.ndarray, unit, names=()) -> WindowTerms:
@@ -503,6 +547,10 @@ def _window_terms(layer, index: int, x: np.ndarray, unit, names=()) -> WindowTer
         return WindowTerms(index, layer.kind, rows, cols, inputs, padded, None, None, 0.0,
                            float(masked[chosen]), (int(chosen[0]), int(chosen[1])),
                            channel_names=tuple(names[c:c + 1]))
-    result = float(values[~padded].sum(dtype=np.float64) / np.count_nonzero(~padded))
+    # Padded taps read 0: with count_include_pad they count in the divisor (the engine divides
+    # by the whole window), otherwise the mean is over the taps inside the map.
+    divisor = padded.size if getattr(layer, "count_include_pad", False) else \
+        int(np.count_nonzero(~padded))
+    result = float(values[~padded].sum(dtype=np.float64) / divisor)
     return WindowTerms(index, layer.kind, rows, cols, inputs, padded, None, None, 0.0, result,
-                       channel_names=tuple(names[c:c + 1]))
+                       channel_names=tuple(names[c:c + 1]), divisor=divisor)

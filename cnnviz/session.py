@@ -561,8 +561,9 @@ class Session:
             The identity of this state of the weights, when it is an earlier one coming back
             (undo); a new identity otherwise.
         """
-        own = self.model.named_params()
-        if set(weights) != set(own):
+        own, state = self.model.named_params(), self.model.named_state()
+        unexpected = set(weights) - set(own) - set(state)
+        if not set(own) <= set(weights) or unexpected:
             raise SessionError(f"the weights do not match the network: expected {sorted(own)}, "
                                f"got {sorted(weights)}")
         return self.update_params(weights, token)
@@ -580,24 +581,31 @@ class Session:
         """
         if token is not None and token == self._network.token:
             return self._trace
-        own = self.model.named_params()
+        own = self.model.named_weights()  # parameters and running statistics
         for name, value in params.items():
             if name not in own:
-                raise SessionError(f"the network has no parameter {name!r}; it has {sorted(own)}")
+                raise SessionError(f"the network has no parameter {name!r}; it has "
+                                   f"{sorted(self.model.named_params())}")
             self._check_param(name, value, own[name])
         layers = self.model.layers
+
+        def home(name):
+            index, key = name.split(".", 1)
+            layer = layers[int(index)]
+            return (layer.params if key in layer.params else layer.state), key
+
         old = {}
         for name, value in params.items():
-            index, key = name.split(".", 1)
-            old[name] = layers[int(index)].params[key]
-            layers[int(index)].params[key] = np.array(value, dtype=own[name].dtype, copy=True)
+            where, key = home(name)
+            old[name] = where[key]
+            where[key] = np.array(value, dtype=own[name].dtype, copy=True)
         token = _new_token() if token is None else token
         try:
             trace = self._compute(self._network, self._source, token)
         except SessionError:
             for name, value in old.items():
-                index, key = name.split(".", 1)
-                layers[int(index)].params[key] = value
+                where, key = home(name)
+                where[key] = value
             raise
         self._network.token, self._trace = token, trace
         return trace

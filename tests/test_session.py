@@ -329,3 +329,29 @@ def test_a_new_contract_recomputes_the_trace_and_marks_the_network_modified(tmp_
         with pytest.raises(SessionError, match=message):
             session.set_contract(wrong)
         assert session.network.contract is new and session.trace is trace
+
+
+def test_running_statistics_are_weights_of_the_session():
+    """Training hands back batch-normalisation statistics with the weights; the session takes
+    them, recomputes the trace with them, and Reset Weights brings back the opened ones."""
+    from cnnviz.nn import BatchNorm, Conv2D, Dense, Flatten, ReLU, Sequential
+
+    net = Sequential([Conv2D(out_channels=2, kernel_size=5, stride=4), BatchNorm(), ReLU(),
+                      Flatten(), Dense(out_features=10)], (1, 28, 28), seed=0)
+    session = Session(net)
+    opened = net.get_weights()
+    before = session.trace.activations[2].copy()
+    trained = net.get_weights()
+    trained["1.running_mean"] = np.array([0.5, -0.5], np.float32)
+    trained["1.running_var"] = np.array([4.0, 0.25], np.float32)
+    session.set_weights(trained)
+    np.testing.assert_array_equal(net.named_state()["1.running_var"], [4.0, 0.25])
+    conv = session.trace.activations[1]
+    want = (conv - np.array([0.5, -0.5])[:, None, None]) / np.sqrt(
+        np.array([4.0, 0.25])[:, None, None] + 1e-5)
+    np.testing.assert_allclose(session.trace.activations[2], want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(SessionError, match="must have shape"):
+        session.set_param("1.running_var", np.ones(3))
+    session.reset_weights()
+    np.testing.assert_array_equal(net.named_state()["1.running_var"], opened["1.running_var"])
+    np.testing.assert_array_equal(session.trace.activations[2], before)

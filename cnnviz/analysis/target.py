@@ -197,7 +197,7 @@ def backprop(model: Sequential, last: int, dy: np.ndarray, down_to: int = 0,
 
 #: Element-wise, increasing activations: the input that maximises their input maximises them.
 INCREASING_ACTIVATIONS = frozenset({"ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus"})
-_PASSING = frozenset({"MaxPool2D", "AvgPool2D", "Dropout"})
+_PASSING = frozenset({"MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Dropout"})
 
 
 def straight_through(model: Sequential, layer: int) -> frozenset[int]:

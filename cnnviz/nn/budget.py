@@ -160,6 +160,15 @@ def _layer_cost(layer, shape, out) -> LayerCost:
     if kind == "Dropout":
         # training keeps a mask and the scaled output
         return LayerCost(kind, out, 0, 0, 2 * size_out, 2 * size_out, 0, size_out)
+    if kind == "GlobalAvgPool2D":
+        # reads every input value once; backward spreads each mean over its map
+        return LayerCost(kind, out, 0, size_in, 0, size_in, 0, size_in)
+    if kind == "BatchNorm":
+        # statistics, centring, scaling (forward); three more passes backward; the normalised
+        # input and the output are kept
+        channels = shape[0]
+        return LayerCost(kind, out, 0, 6 * size_in, 2 * size_out, 3 * size_out, 2 * channels,
+                         size_in)
     passes = ELEMENTWISE_PASSES.get(kind, 4)
     return LayerCost(kind, out, 0, passes * size_out, size_out, 3 * size_out, 0,
                      max(size_in, size_out))

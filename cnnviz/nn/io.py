@@ -89,7 +89,7 @@ def save_model(model: Sequential, path, metadata: dict | None = None,
     arrays = {"architecture": _json_bytes({**model.config(), "input": contract.to_dict()})}
     if metadata is not None:
         arrays["metadata"] = _json_bytes(metadata)
-    for name, value in model.named_params().items():
+    for name, value in model.named_weights().items():  # parameters and running statistics
         arrays[f"params/{name}"] = np.asarray(value, dtype=np.float32)
     with atomic_write(path) as handle:
         np.savez(handle, **arrays)
@@ -405,25 +405,25 @@ def _build(config: dict, params: dict[str, np.ndarray], path) -> Sequential:
             layer = layer_from_config(spec)  # checks each setting's type and range first
         except ModelError as exc:
             _fail(path, f"layer {index}: {exc}")
-        for pname in ("weight", "bias"):
-            wanted = hasattr(layer, "weight_init") and (pname == "weight" or layer.use_bias)
+        for pname in layer.file_arrays():
             name = f"{index}.{pname}"
-            if wanted and name not in params:
+            if name not in params:
                 _fail(path, f"missing parameter {name!r}")
-            if wanted:
-                # Finiteness is checked after the cast: 3.5e38 in float64 is inf in float32.
-                with np.errstate(over="ignore", invalid="ignore"):
-                    array = params[name].astype(np.float32)
-                if not np.isfinite(array).all():
-                    _fail(path, f"parameter {name!r} contains NaN or infinite values "
-                                f"(or values beyond the float32 range)")
-                largest = float(np.abs(array).max()) if array.size else 0.0
-                if largest > MAX_PARAM_MAGNITUDE:
-                    _fail(path, f"parameter {name!r} holds {largest:.2g}, beyond the "
-                                f"±{MAX_PARAM_MAGNITUDE:.0e} of any trained network (a damaged "
-                                f"value would make the outputs overflow)")
-                setattr(layer, f"{pname}_init", array)
-                used.add(name)
+            # Finiteness is checked after the cast: 3.5e38 in float64 is inf in float32.
+            with np.errstate(over="ignore", invalid="ignore"):
+                array = params[name].astype(np.float32)
+            if not np.isfinite(array).all():
+                _fail(path, f"parameter {name!r} contains NaN or infinite values "
+                            f"(or values beyond the float32 range)")
+            largest = float(np.abs(array).max()) if array.size else 0.0
+            if largest > MAX_PARAM_MAGNITUDE:
+                _fail(path, f"parameter {name!r} holds {largest:.2g}, beyond the "
+                            f"±{MAX_PARAM_MAGNITUDE:.0e} of any trained network (a damaged "
+                            f"value would make the outputs overflow)")
+            if pname == "running_var" and (array < 0).any():
+                _fail(path, f"parameter {name!r} holds a negative variance")
+            layer.set_file_array(pname, array)
+            used.add(name)
         layers.append(layer)
     extra = sorted(set(params) - used)
     if extra:

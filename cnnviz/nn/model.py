@@ -182,24 +182,37 @@ class Sequential:
     def named_grads(self) -> dict[str, np.ndarray]:
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
 
+    def named_state(self) -> dict[str, np.ndarray]:
+        """Every state array (running statistics) by name ``"<layer index>.<name>"``."""
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.state.items()}
+
+    def named_weights(self) -> dict[str, np.ndarray]:
+        """The parameters then the state arrays, by name: everything a file or a snapshot of the
+        network holds (the arrays themselves)."""
+        return {**self.named_params(), **self.named_state()}
+
     def get_weights(self) -> dict[str, np.ndarray]:
-        """A copy of every parameter, by name."""
-        return {k: v.copy() for k, v in self.named_params().items()}
+        """A copy of every parameter and state array (running statistics), by name."""
+        return {k: v.copy() for k, v in self.named_weights().items()}
 
     def set_weights(self, weights: dict[str, np.ndarray]) -> None:
-        """Replace every parameter with a copy of ``weights[name]`` (names and shapes must match)."""
-        own = self.named_params()
-        if set(weights) != set(own):
+        """Replace every parameter with a copy of ``weights[name]`` (names and shapes must match),
+        and the state arrays ``weights`` holds (running statistics; those it lacks stay)."""
+        own, state = self.named_params(), self.named_state()
+        unexpected = set(weights) - set(own) - set(state)
+        if not set(own) <= set(weights) or unexpected:
             missing = sorted(set(own) - set(weights))
-            extra = sorted(set(weights) - set(own))
-            raise ModelError(f"weights do not match the network (missing {missing}, unexpected {extra})")
+            raise ModelError(f"weights do not match the network (missing {missing}, unexpected "
+                             f"{sorted(unexpected)})")
+        every = {**own, **state}
         for name, value in weights.items():
-            if value.shape != own[name].shape:
-                raise ModelError(f"{name} has shape {value.shape}, expected {own[name].shape}")
+            if value.shape != every[name].shape:
+                raise ModelError(f"{name} has shape {value.shape}, expected {every[name].shape}")
         for name, value in weights.items():
             index, key = name.split(".", 1)
             layer = self.layers[int(index)]
-            layer.params[key] = np.array(value, dtype=own[name].dtype, copy=True)
+            where = layer.params if name in own else layer.state
+            where[key] = np.array(value, dtype=every[name].dtype, copy=True)
 
     def param_count(self) -> int:
         return sum(layer.param_count() for layer in self.layers)
@@ -209,6 +222,7 @@ class Sequential:
         for layer in self.layers:
             layer.params = {k: v.astype(dtype) for k, v in layer.params.items()}
             layer.grads = {k: v.astype(dtype) for k, v in layer.grads.items()}
+            layer.state = {k: v.astype(dtype) for k, v in layer.state.items()}
         return self
 
     def copy(self) -> "Sequential":
@@ -220,6 +234,7 @@ class Sequential:
             fresh.__dict__ = {k: v for k, v in layer.__dict__.items() if not k.startswith("_")}
             fresh.params = {k: v.copy() for k, v in layer.params.items()}
             fresh.grads = {k: np.zeros_like(v) for k, v in layer.params.items()}
+            fresh.state = {k: v.copy() for k, v in layer.state.items()}
             if hasattr(layer, "rng"):
                 fresh.rng = copy.deepcopy(layer.rng)
             clone.layers.append(fresh)

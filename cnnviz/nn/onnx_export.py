@@ -62,6 +62,22 @@ def to_onnx(model, contract: InputContract | None = None, metadata: dict | None 
                 "MaxPool" if kind == "MaxPool2D" else "AveragePool", [current], [out], name=name,
                 kernel_shape=list(layer.size), strides=list(layer.stride),
                 pads=[top, left, bottom, right], **extra))
+        elif kind == "GlobalAvgPool2D":
+            nodes.append(helper.make_node("GlobalAveragePool", [current], [out], name=name))
+        elif kind == "BatchNorm":
+            def array(key, values):
+                tensor = numpy_helper.from_array(np.ascontiguousarray(values, dtype=np.float32),
+                                                 f"{index}.{key}")
+                initializers.append(tensor)
+                return tensor.name
+
+            inputs = [current, param("gamma"), param("beta"),
+                      array("running_mean", layer.state["running_mean"]),
+                      array("running_var", layer.state["running_var"])]
+            # ONNX's momentum weighs the running value: 1 - cnnviz's (PyTorch's) momentum.
+            nodes.append(helper.make_node("BatchNormalization", inputs, [out], name=name,
+                                          epsilon=float(layer.eps),
+                                          momentum=float(1.0 - layer.momentum)))
         elif kind == "Flatten":
             nodes.append(helper.make_node("Flatten", [current], [out], name=name, axis=1))
         elif kind == "Dense":

@@ -10,6 +10,14 @@ and writes its gradient, already weighted by its share of the batch, back there.
 the shards' gradients and applies the optimiser itself, so the optimiser state lives in one place and
 a step equals a single-process step up to the order of floating-point additions.
 
+Batch normalisation in training normalises each shard by the shard's own statistics (as
+PyTorch's DataParallel does without synchronised batch norm), so with such layers the gradients of a
+split batch differ slightly from one process's.  The running statistics do not: every shard reports
+its batch mean and variance per channel, and the parent combines them into the whole batch's (the
+counts weighted, the variance with the spread of the shard means added) and updates its layers'
+running statistics once per batch, as one process would.  The workers read the parent's running
+statistics from the shared file at every batch, like the weights.
+
 Only numbers cross the process boundary: the architecture as JSON, and fixed-size binary messages
 over the workers' standard input and output.  Workers are fresh interpreters that import this module
 (not forked, and without re-running the caller's main module), so this is safe in a program that runs
@@ -61,18 +69,44 @@ def _param_layout(model):
     return entries, offset
 
 
+def _state_layout(model):
+    """Like :func:`_param_layout`, for the layers' state (running statistics)."""
+    entries, offset = [], 0
+    for name, value in model.named_state().items():
+        entries.append((name, tuple(value.shape), offset))
+        offset += value.size
+    return entries, offset
+
+
+def _statistics_layers(model):
+    """(index, layer, values per channel in one image) of the layers that compute batch
+    statistics in training (batch normalisation)."""
+    return [(i, layer, int(np.prod(layer.input_shape[1:])) if len(layer.input_shape) > 1 else 1)
+            for i, layer in enumerate(model.layers) if hasattr(layer, "update_statistics")]
+
+
+def _report_statistics(model, out) -> None:
+    """Each statistics layer's last batch mean and (biased) variance into the views ``out``
+    (named as its running statistics)."""
+    for index, layer, _ in _statistics_layers(model):
+        out[f"{index}.running_mean"][...] = layer.batch_mean
+        out[f"{index}.running_var"][...] = layer.batch_var
+
+
 def _views(vector, entries):
     return {name: vector[offset:offset + int(np.prod(shape))].reshape(shape)
             for name, shape, offset in entries}
 
 
-def _shared_layout(params, workers, shard, in_shape, dtype):
-    """Byte offsets in the shared file: the weights, then per worker its gradient, x and y."""
+def _shared_layout(params, workers, shard, in_shape, dtype, state=0):
+    """Byte offsets in the shared file: the weights, then per worker its gradient, x and y; then
+    the running statistics and per worker its batch statistics."""
     item = np.dtype(dtype).itemsize
     in_size = int(np.prod(in_shape))
     sizes = [params * item]
     for _ in range(workers):
         sizes += [params * item, shard * in_size * item, shard * 8]
+    sizes += [state * item] * (workers + 1)
     offsets, end = [], 0
     for size in sizes:
         offsets.append(end)
@@ -83,8 +117,8 @@ def _shared_layout(params, workers, shard, in_shape, dtype):
 class _Region:
     """Typed numpy views into the shared file."""
 
-    def __init__(self, buf, params, workers, shard, in_shape, dtype):
-        offsets, _ = _shared_layout(params, workers, shard, in_shape, dtype)
+    def __init__(self, buf, params, workers, shard, in_shape, dtype, state=0):
+        offsets, _ = _shared_layout(params, workers, shard, in_shape, dtype, state)
         dtype = np.dtype(dtype)
         self.params = np.ndarray((params,), dtype, buffer=buf, offset=offsets[0])
         self.grads, self.x, self.y = [], [], []
@@ -93,6 +127,9 @@ class _Region:
             self.grads.append(np.ndarray((params,), dtype, buffer=buf, offset=g))
             self.x.append(np.ndarray((shard, *in_shape), dtype, buffer=buf, offset=x))
             self.y.append(np.ndarray((shard,), np.int64, buffer=buf, offset=y))
+        rest = offsets[1 + 3 * workers:]
+        self.state = np.ndarray((state,), dtype, buffer=buf, offset=rest[0])
+        self.statistics = [np.ndarray((state,), dtype, buffer=buf, offset=o) for o in rest[1:]]
 
 
 def read_exactly(stream, size: int) -> bytes:
@@ -234,12 +271,20 @@ def _work() -> None:
         if hasattr(layer, "rng"):  # dropout masks: reproducible per seed, worker and layer
             layer.rng = np.random.default_rng([*spec["seed"], index])
     entries, total = _param_layout(model)
+    state_entries, state_total = _state_layout(model)
     k = spec["index"]
     buf = map_shared(spec, write=True)
-    region = _Region(buf, total, spec["workers"], spec["shard"], model.input_shape, spec["dtype"])
+    region = _Region(buf, total, spec["workers"], spec["shard"], model.input_shape, spec["dtype"],
+                     state_total)
     for name, view in _views(region.params, entries).items():
         index, key = name.split(".", 1)
         model.layers[int(index)].params[key] = view  # read only here: the parent writes them
+    for name, view in _views(region.state, state_entries).items():
+        index, key = name.split(".", 1)
+        model.layers[int(index)].state[key] = view  # likewise: the parent updates them
+    for _, layer, _ in _statistics_layers(model):
+        layer.update_running = False  # the parent combines the shards' statistics
+    statistics_out = _views(region.statistics[k], state_entries)
     grads_out = _views(region.grads[k], entries)
     x_buf, y_buf = region.x[k], region.y[k]
     model.layers[0].need_input_grad = False
@@ -256,6 +301,8 @@ def _work() -> None:
         try:
             loss, correct = _shard_gradients(model, loss_fn, x_buf[:count], y_buf[:count],
                                              training, share, grads_out)
+            if training:
+                _report_statistics(model, statistics_out)
             stdout.write(_REPLY.pack(0, loss, correct, 0))
         except Exception as exc:  # reported to the parent, which raises it
             message = f"{type(exc).__name__}: {exc}".encode()[:4000]
@@ -304,9 +351,12 @@ class ParallelGradients:
         self.max_batch = max_batch
         self.dtype = np.dtype(model.dtype)
         self._entries, total = _param_layout(model)
+        self._state_entries, self._state_total = _state_layout(model)
+        self._statistics_layers = _statistics_layers(model)
         shard = -(-max_batch // workers)
         self._procs: list = [None] * workers
         self._pending = self._local_batch = None
+        self._training = False
         self._loss_fn = SoftmaxCrossEntropy()
         self._path = self._buf = self._region = self._fd = None
         try:
@@ -314,6 +364,8 @@ class ParallelGradients:
             self._sum = np.zeros(total, self.dtype)
             self._sum_views = _views(self._sum, self._entries)
             self._params_views = _views(self._region.params, self._entries)
+            self._state_views = _views(self._region.state, self._state_entries)
+            self._local_statistics = np.zeros(self._state_total, self.dtype)
             spec = {"config": model.config(), "dtype": self.dtype.str, "path": self._path,
                     "fd": self._fd, "workers": workers, "shard": shard, "nice": int(nice)}
             for k in range(self.local, workers):
@@ -329,11 +381,12 @@ class ParallelGradients:
             raise
 
     def _open_shared(self, total, shard):
-        _, size = _shared_layout(total, self.workers, shard, self.model.input_shape, self.dtype)
+        _, size = _shared_layout(total, self.workers, shard, self.model.input_shape, self.dtype,
+                                 self._state_total)
         self._fd, self._path = shared_memory("cnnviz-gradients-", size)
         self._buf = mmap.mmap(self._fd, size)
         self._region = _Region(self._buf, total, self.workers, shard, self.model.input_shape,
-                               self.dtype)
+                               self.dtype, self._state_total)
 
     @staticmethod
     def _start(spec):
@@ -373,6 +426,9 @@ class ParallelGradients:
             raise ModelError(f"input shape {x.shape[1:]} does not match {self.model.input_shape}")
         for name, value in self.model.named_params().items():
             self._params_views[name][...] = value
+        for name, value in self.model.named_state().items():
+            self._state_views[name][...] = value
+        self._training = bool(training)
         bounds = np.linspace(0, n, self.workers + 1).round().astype(int)
         used = []
         for k in range(self.workers):
@@ -429,7 +485,27 @@ class ParallelGradients:
             np.copyto(self._sum, self._region.grads[used[0][0]])
         for k, _ in used[1:]:
             self._sum += self._region.grads[k]
+        if self._training and self._statistics_layers:
+            self._update_statistics(used, local)
         return loss, correct, self._sum_views
+
+    def _update_statistics(self, used, local) -> None:
+        """The whole batch's mean and variance per channel from the shards', into the running
+        statistics of the parent's layers (one update per batch, as one process makes)."""
+        shards = [(self._local_statistics if local and k == 0 else self._region.statistics[k],
+                   count) for k, count in used]
+        for index, layer, positions in self._statistics_layers:
+            means, variances, counts = [], [], []
+            for vector, images in shards:
+                views = _views(vector, self._state_entries)
+                means.append(views[f"{index}.running_mean"].astype(np.float64))
+                variances.append(views[f"{index}.running_var"].astype(np.float64))
+                counts.append(images * positions)
+            weights = np.array(counts, np.float64)[:, None] / sum(counts)
+            means, variances = np.array(means), np.array(variances)
+            mean = (weights * means).sum(axis=0)
+            var = (weights * (variances + (means - mean) ** 2)).sum(axis=0)
+            layer.update_statistics(mean, var, sum(counts))
 
     @property
     def gradient_vector(self) -> np.ndarray:
@@ -443,11 +519,18 @@ class ParallelGradients:
         self._local_batch = None
         first = self.model.layers[0].need_input_grad
         self.model.layers[0].need_input_grad = False
+        for _, layer, _ in self._statistics_layers:
+            layer.update_running = False  # updated once from every shard's, in collect()
         try:
             loss, correct = _shard_gradients(self.model, self._loss_fn, x, y, training, share,
                                              self._sum_views)
+            if training:
+                _report_statistics(self.model, _views(self._local_statistics,
+                                                      self._state_entries))
         finally:
             self.model.layers[0].need_input_grad = first
+            for _, layer, _ in self._statistics_layers:
+                layer.update_running = True
         return loss * share, correct
 
     def __call__(self, x, y, training: bool = True):
@@ -471,7 +554,7 @@ class ParallelGradients:
                 proc.kill()
                 proc.wait()
             proc.stdout.close()
-        self._region = self._params_views = None
+        self._region = self._params_views = self._state_views = None
         if self._buf is not None:
             try:
                 self._buf.close()

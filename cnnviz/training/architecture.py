@@ -49,6 +49,8 @@ LAYER_SETTINGS: dict[str, tuple[Setting, ...]] = {
                Setting("dilation", "Dilation", "int", 1, 1, 8)),
     "MaxPool2D": _POOL,
     "AvgPool2D": _POOL,
+    "GlobalAvgPool2D": (),
+    "BatchNorm": (Setting("momentum", "Momentum", "float", 0.1, 0.0, 1.0),),
     "ReLU": (),
     "LeakyReLU": (Setting("alpha", "Slope below 0", "float", 0.01, 0.0, 1.0),),
     "Tanh": (),
@@ -59,7 +61,7 @@ LAYER_SETTINGS: dict[str, tuple[Setting, ...]] = {
 }
 
 # Inferred from the layer before: never kept, so that editing earlier rows cannot contradict them.
-_INFERRED = ("in_channels", "in_features")
+_INFERRED = ("in_channels", "in_features", "num_features")
 
 
 def format_shape(shape) -> str:
@@ -106,6 +108,8 @@ def describe_layer(spec: dict) -> str:
         return f"rate {get['rate']}"
     if kind == "LeakyReLU":
         return f"slope {get['alpha']}"
+    if kind == "BatchNorm":
+        return f"momentum {get['momentum']}"
     return ""
 
 

@@ -72,7 +72,7 @@ def _plain(value):
 
 def _weights_bytes(model: Sequential, weights: dict[str, np.ndarray]) -> bytes:
     return b"".join(np.ascontiguousarray(weights[name], dtype=model.dtype).tobytes()
-                    for name in model.named_params())
+                    for name in model.named_weights())
 
 
 # ----------------------------------------------------------------------------- child side
@@ -127,7 +127,7 @@ def _serve() -> None:
             buf = map_shared(spec)
             arrays = _views(buf, spec["layout"])
             model = Sequential.from_config(spec["model"]).astype(spec["dtype"])
-            model.set_weights({name: arrays[f"param:{name}"] for name in model.named_params()})
+            model.set_weights({name: arrays[f"param:{name}"] for name in model.named_weights()})
             trainer = Trainer(model, arrays["train_x"], arrays["train_y"], arrays.get("val_x"),
                               arrays.get("val_y"), TrainConfig(**spec["config"]))
         except Exception as exc:
@@ -239,7 +239,7 @@ class TrainerProcess:
         """Train in the child, yielding a :class:`Progress` after every batch and every epoch."""
         model = self.model
         arrays = dict(self._arrays)
-        for name, value in model.named_params().items():
+        for name, value in model.named_weights().items():  # running statistics too
             arrays[f"param:{name}"] = np.asarray(value, dtype=model.dtype)
         layout, size = _layout(arrays)
         fd, path = shared_memory("cnnviz-training-", size)
@@ -280,8 +280,8 @@ class TrainerProcess:
 
     def _reports(self, path: str):
         model, process = self.model, self._process
-        names = list(model.named_params())
-        shapes = [value.shape for value in model.named_params().values()]
+        names = list(model.named_weights())
+        shapes = [value.shape for value in model.named_weights().values()]
         while True:
             try:
                 kind, text_length, weights_length = _HEADER.unpack(

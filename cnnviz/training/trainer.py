@@ -216,7 +216,7 @@ class Trainer:
                                                "the last good weights were kept — try a smaller "
                                                "learning rate")
                         return
-                    for name, value in model.named_params().items():  # the weights to go back to
+                    for name, value in model.named_weights().items():  # the weights to go back to
                         np.copyto(good[name], value)
                     self.optimizer.step(model.named_params(), grads)
                     if self.step_schedule is not None:

@@ -39,15 +39,18 @@ CASE_SECONDS = 2.0
 # ------------------------------------------------------------------ valid starting points
 EVERY_KIND = [
     {"kind": "Conv2D", "out_channels": 3, "kernel_size": 3, "padding": "same"},
+    {"kind": "BatchNorm", "momentum": 0.2},
     {"kind": "LeakyReLU", "alpha": 0.1},
     {"kind": "MaxPool2D", "size": 2},
     {"kind": "Conv2D", "out_channels": 4, "kernel_size": [2, 3], "dilation": 2, "padding": 1},
     {"kind": "Tanh"},
     {"kind": "AvgPool2D", "size": 2, "stride": 1, "padding": "same"},
     {"kind": "Softplus"},
+    {"kind": "GlobalAvgPool2D"},
     {"kind": "Flatten"},
     {"kind": "Dropout", "rate": 0.25},
     {"kind": "Dense", "out_features": 12},
+    {"kind": "BatchNorm", "eps": 0.001},
     {"kind": "Sigmoid"},
     {"kind": "Dense", "out_features": 10, "use_bias": False},
     {"kind": "ReLU"},

@@ -146,3 +146,68 @@ def test_the_session_opens_an_onnx_file(tmp_path):
     entry = NetworkEntry.open(path)
     assert entry.name == "cifar.onnx" and entry.contract.shape == (3, 32, 32)
     assert len(entry.classes) == 10 and not entry.read_only
+
+
+def batch_norm_network():
+    from cnnviz.nn import BatchNorm, GlobalAvgPool2D, ReLU
+
+    net = Sequential([Conv2D(out_channels=4, kernel_size=3, use_bias=False), BatchNorm(eps=1e-3),
+                      ReLU(), GlobalAvgPool2D(), Flatten(), Dense(out_features=6),
+                      BatchNorm(momentum=0.3), Dense(out_features=3)], (2, 9, 11), seed=4,
+                     name="bn")
+    rng = np.random.default_rng(1)
+    net.forward(rng.random((16, 2, 9, 11), dtype=np.float32), training=True)  # moved statistics
+    for layer in (net.layers[1], net.layers[6]):
+        layer.params["gamma"] = rng.uniform(0.5, 2, layer.num_features).astype(np.float32)
+        layer.params["beta"] = rng.standard_normal(layer.num_features).astype(np.float32)
+    return net
+
+
+def test_batch_norm_and_global_pooling_round_trip(tmp_path):
+    """BatchNormalization with the running statistics, epsilon and momentum (ONNX's is
+    1 - PyTorch's); GlobalAveragePool; the same outputs under onnx's reference, onnxruntime and
+    PyTorch (the file read back with onnx2torch-free means: our own layer-by-layer torch net)."""
+    net = batch_norm_network()
+    path = save_onnx(net, tmp_path / "bn.onnx")
+    onnx.checker.check_model(str(path), full_check=True)
+    proto = onnx.load(str(path))
+    ops = [node.op_type for node in proto.graph.node]
+    assert ops.count("BatchNormalization") == 2 and "GlobalAveragePool" in ops
+    momentum = next(a.f for n in proto.graph.node if n.op_type == "BatchNormalization"
+                    for a in n.attribute if a.name == "momentum")
+    assert momentum == pytest.approx(0.9)
+    back = load_network(path)
+    assert same_network(back.model, net)
+    for name, value in net.named_weights().items():
+        np.testing.assert_array_equal(back.model.named_weights()[name], value, err_msg=name)
+    x = np.random.default_rng(0).random((3, *net.input_shape), dtype=np.float32)
+    want = net.forward(x)
+    np.testing.assert_array_equal(back.model.forward(x), want)
+    np.testing.assert_allclose(reference_evaluator(str(path)).run(None, {"input": x})[0], want,
+                               rtol=1e-5, atol=1e-6)
+    ort = pytest.importorskip("onnxruntime")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"input": x})[0], want, rtol=1e-5, atol=1e-5)
+
+
+def test_batch_norm_export_matches_pytorch_eval_mode():
+    torch = pytest.importorskip("torch")
+    net = batch_norm_network()
+    conv, bn1, dense1, bn2, dense2 = (net.layers[i] for i in (0, 1, 5, 6, 7))
+    ref = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 4, 3, bias=False), torch.nn.BatchNorm2d(4, eps=1e-3), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 6),
+        torch.nn.BatchNorm1d(6, momentum=0.3), torch.nn.Linear(6, 3)).eval()
+    with torch.no_grad():
+        ref[0].weight.copy_(torch.tensor(conv.params["weight"]))
+        for module, layer in ((ref[1], bn1), (ref[6], bn2)):
+            module.weight.copy_(torch.tensor(layer.params["gamma"]))
+            module.bias.copy_(torch.tensor(layer.params["beta"]))
+            module.running_mean.copy_(torch.tensor(layer.state["running_mean"]))
+            module.running_var.copy_(torch.tensor(layer.state["running_var"]))
+        for module, layer in ((ref[5], dense1), (ref[7], dense2)):
+            module.weight.copy_(torch.tensor(layer.params["weight"]))
+            module.bias.copy_(torch.tensor(layer.params["bias"]))
+    x = np.random.default_rng(2).random((4, 2, 9, 11), dtype=np.float32)
+    np.testing.assert_allclose(net.forward(x), ref(torch.tensor(x)).detach().numpy(), rtol=1e-5,
+                               atol=1e-6)

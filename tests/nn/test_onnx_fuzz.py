@@ -8,16 +8,17 @@ import pytest
 
 pytest.importorskip("onnx")
 
-from cnnviz.nn import (Conv2D, Dense, Flatten, MaxPool2D, ModelFileError, ReLU,  # noqa: E402
-                       Sequential, load_network)
+from cnnviz.nn import (BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool2D,  # noqa: E402
+                       MaxPool2D, ModelFileError, ReLU, Sequential, load_network)
 from cnnviz.nn.onnx_export import to_onnx  # noqa: E402
 
 CASES = 300
 
 
 def small_file() -> bytes:
-    net = Sequential([Conv2D(out_channels=2, kernel_size=3, padding="same"), ReLU(),
-                      MaxPool2D(2), Flatten(), Dense(out_features=3)], (1, 6, 6), seed=0)
+    net = Sequential([Conv2D(out_channels=2, kernel_size=3, padding="same"), BatchNorm(), ReLU(),
+                      MaxPool2D(2), GlobalAvgPool2D(), Flatten(), Dense(out_features=3)],
+                     (1, 6, 6), seed=0)
     return to_onnx(net).SerializeToString()
 
 

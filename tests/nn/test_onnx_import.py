@@ -103,7 +103,11 @@ def test_shipped_lenet5_exported_from_pytorch_gives_the_same_probabilities(tmp_p
 
 
 @pytest.mark.torch
-def test_vgg_style_net_with_batch_norm_dropout_and_pooling_variants(tmp_path):
+@pytest.mark.parametrize("preserve", [False, True])
+def test_vgg_style_net_with_batch_norm_dropout_and_pooling_variants(tmp_path, preserve):
+    """PyTorch's exporter folds a BatchNorm2d into the convolution before it by default; with
+    training=PRESERVE (or without constant folding) it writes the BatchNormalization nodes,
+    which become BatchNorm layers."""
     torch = pytest.importorskip("torch")
     nn = torch.nn
     torch.manual_seed(1)
@@ -122,10 +126,17 @@ def test_vgg_style_net_with_batch_norm_dropout_and_pooling_variants(tmp_path):
             module.running_var.uniform_(0.5, 2.0)
             module.weight.data.uniform_(0.5, 1.5)
             module.bias.data.uniform_(-0.5, 0.5)
-    path = torch_export(torch, net, (3, 17, 19), tmp_path / "vgg.onnx")
+    extra = {"training": torch.onnx.TrainingMode.PRESERVE} if preserve else {}
+    path = torch_export(torch, net, (3, 17, 19), tmp_path / "vgg.onnx", **extra)
     network = load_network(path)
     kinds = [l.kind for l in network.model.layers]
-    assert "BatchNormalization" not in kinds and kinds.count("Conv2D") == 4
+    # each BatchNormalization is a layer of its own, with PyTorch's running statistics
+    assert kinds.count("BatchNorm") == (3 if preserve else 1) and kinds.count("Conv2D") == 4
+    first = network.model.layers[kinds.index("BatchNorm")]
+    module = net[1] if preserve else net[15]
+    np.testing.assert_allclose(first.state["running_var"], module.running_var.numpy(),
+                               rtol=1e-6)
+    assert first.momentum == pytest.approx(0.1) and first.eps == pytest.approx(1e-5)
     assert kinds[-1] == "Softmax"  # (PyTorch drops Dropout from an eval-mode export)
     assert network.model.layers[kinds.index("AvgPool2D")].count_include_pad
     assert network.contract.pipeline == "image" and len(network.contract.classes) == 7
@@ -521,3 +532,88 @@ def test_max_pool_same_lower_against_onnxruntime(tmp_path):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(network.model.forward(x), session.run(None, {"x": x})[0],
                                rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------- batch normalisation
+def bn_inits(rng, channels, prefix="n"):
+    return [tensor(f"{prefix}s", rng.uniform(0.5, 2, channels).astype(np.float32)),
+            tensor(f"{prefix}b", weights(rng, channels)),
+            tensor(f"{prefix}m", weights(rng, channels)),
+            tensor(f"{prefix}v", rng.uniform(0.2, 3, channels).astype(np.float32))]
+
+
+def test_the_self_checks_batch_normalization_is_onnxs_inference_form():
+    """onnx 1.23's reference runs BatchNormalization of opsets 7-8 in training mode and mixes in
+    the batch's statistics in 9-13 when a momentum is given; the self-check's own is the
+    operator's inference definition, checked here value by value."""
+    rng = np.random.default_rng(14)
+    inits = bn_inits(rng, 3)
+    s, b, m, v = (onnx.numpy_helper.to_array(i).astype(np.float64) for i in inits)
+    x = rng.standard_normal((2, 3, 2, 4)).astype(np.float32)
+    want = np.empty(x.shape)
+    for n, c, i, j in np.ndindex(*x.shape):
+        want[n, c, i, j] = s[c] * (x[n, c, i, j] - m[c]) / np.sqrt(v[c] + 1e-3) + b[c]
+    for opset in (7, 9, 14, 17):
+        proto = model([bn_node("x", "y", epsilon=1e-3, momentum=0.7)], (3, 2, 4),
+                      initializers=inits, opset=opset)
+        got = reference_evaluator(proto).run(None, {"x": x})[0]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=str(opset))
+
+
+def bn_node(source, out, prefix="n", **attrs):
+    return helper.make_node("BatchNormalization", [source] + [f"{prefix}{k}" for k in "sbmv"],
+                            [out], **attrs)
+
+
+@pytest.mark.parametrize("opset", [7, 9, 15, 17])
+def test_batch_normalization_becomes_a_layer_anywhere_in_the_chain(tmp_path, opset):
+    """At the input, after a ReLU, after a convolution and on a dense layer's vector: each a
+    BatchNorm layer with the file's statistics, epsilon and momentum."""
+    rng = np.random.default_rng(11)
+    nodes = [bn_node("x", "n0", "a", epsilon=1e-3, momentum=0.8),
+             helper.make_node("Conv", ["n0", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]), bn_node("r", "n1", "b"),
+             helper.make_node("Flatten", ["n1"], ["f"]),
+             helper.make_node("Gemm", ["f", "g"], ["d"], transB=1), bn_node("d", "y", "c")]
+    inits = [*bn_inits(rng, 2, "a"), tensor("w", weights(rng, 3, 2, 3, 3)), *bn_inits(rng, 3, "b"),
+             tensor("g", weights(rng, 5, 3 * 4 * 5)), *bn_inits(rng, 5, "c")]
+    # (the reference's BatchNormalization is the self-check's, checked value by value above)
+    network = check_against_reference(tmp_path, model(nodes, (2, 4, 5), initializers=inits,
+                                                      opset=opset), (2, 4, 5))
+    kinds = [layer.kind for layer in network.model.layers]
+    assert kinds == ["BatchNorm", "Conv2D", "ReLU", "BatchNorm", "Flatten", "Dense", "BatchNorm"]
+    first = network.model.layers[0]
+    assert (first.eps, first.momentum) == (pytest.approx(1e-3), pytest.approx(0.2))
+    np.testing.assert_array_equal(first.state["running_mean"], onnx.numpy_helper.to_array(
+        inits[2]))
+    load_network(save(model(nodes, (2, 4, 5), initializers=inits, opset=opset), tmp_path,
+                      "checked.onnx"))  # passes the self-check too
+
+
+def test_batch_normalization_of_a_channels_last_flatten_follows_its_features(tmp_path):
+    """Keras: NHWC data flattened, then normalised per feature; the engine flattens (C, H, W),
+    so the statistics are put in its order."""
+    rng = np.random.default_rng(12)
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+             helper.make_node("Conv", ["t", "w"], ["c"]),
+             helper.make_node("Transpose", ["c"], ["h"], perm=[0, 2, 3, 1]),
+             helper.make_node("Flatten", ["h"], ["f"]), bn_node("f", "n"),
+             helper.make_node("Gemm", ["n", "g"], ["y"], transB=1)]
+    inits = [tensor("w", weights(rng, 3, 2, 2, 2)), *bn_inits(rng, 3 * 3 * 4),
+             tensor("g", weights(rng, 4, 36))]
+    check_against_reference(tmp_path, model(nodes, (4, 5, 2), initializers=inits), (2, 4, 5),
+                            nhwc=True)
+
+
+def test_global_average_pool_of_any_size_is_one_layer(tmp_path):
+    """Beyond the 64x64 window of the pooling layers (a 224x224 network's last maps are 7x7,
+    but a fully convolutional one's may be large)."""
+    rng = np.random.default_rng(13)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
+             helper.make_node("GlobalAveragePool", ["c"], ["p"]),
+             helper.make_node("Flatten", ["p"], ["y"])]
+    network = check_against_reference(
+        tmp_path, model(nodes, (1, 90, 70), initializers=[tensor("w", weights(rng, 4, 1, 3, 3))]),
+        (1, 90, 70))
+    assert [layer.kind for layer in network.model.layers] == ["Conv2D", "GlobalAvgPool2D",
+                                                             "Flatten"]

@@ -82,13 +82,18 @@ def test_other_refusals(tmp_path):
     nodes = [helper.make_node("Reshape", ["x", "s"], ["y"], name="rs")]
     proto = model(nodes, (2, 4, 4), initializers=[tensor("s", np.array([-1, 4, 8], np.int64))])
     refused(tmp_path, proto, "node 'rs' (Reshape)", "only a flatten")
-    # BatchNormalization not after a convolution or dense layer
+    # BatchNormalization with statistics per position (opset 7-8's spatial=0)
     nodes = [helper.make_node("Relu", ["x"], ["r"]),
-             helper.make_node("BatchNormalization", ["r", "s", "b", "m", "v"], ["n"], name="bn"),
+             helper.make_node("BatchNormalization", ["r", "s", "b", "m", "v"], ["n"], name="bn",
+                              spatial=0),
              helper.make_node("Flatten", ["n"], ["y"])]
     ones = np.ones(2, np.float32)
-    proto = model(nodes, (2, 3, 3), initializers=[tensor(k, ones) for k in "sbmv"])
-    refused(tmp_path, proto, "node 'bn' (BatchNormalization)", "not the direct output")
+    proto = model(nodes, (2, 3, 3), initializers=[tensor(k, ones) for k in "sbmv"], opset=7)
+    refused(tmp_path, proto, "node 'bn' (BatchNormalization)", "spatial=0")
+    # ... or statistics for another number of channels
+    nodes[1] = helper.make_node("BatchNormalization", ["r", "s", "b", "m", "v"], ["n"], name="bn")
+    proto = model(nodes, (3, 3, 3), initializers=[tensor(k, ones) for k in "sbmv"])
+    refused(tmp_path, proto, "node 'bn' (BatchNormalization)", "other than its 3 channels")
     # two inputs
     graph = helper.make_graph(
         [helper.make_node("Add", ["a", "b"], ["y"])], "g",

@@ -200,3 +200,73 @@ def test_a_worker_whose_parent_is_gone_ends_quietly(capfd):
         parallel.close()
     err = capfd.readouterr().err
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def bn_network(seed=3):
+    from cnnviz.nn import BatchNorm, GlobalAvgPool2D
+
+    return Sequential([Conv2D(out_channels=4, kernel_size=3, padding="same"), BatchNorm(),
+                       ReLU(), GlobalAvgPool2D(), Flatten(), Dense(out_features=6),
+                       BatchNorm(momentum=0.3), Dense(out_features=10)], (1, 8, 8), seed=seed)
+
+
+def shard_inputs(model, x, workers, index):
+    """The input of layer ``index`` when each shard of ``x`` goes through in training mode (each
+    normalised by its own batch statistics), the shards joined again."""
+    bounds = np.linspace(0, len(x), workers + 1).round().astype(int)
+    parts = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        out = x[a:b].astype(np.float64)
+        for layer in model.layers[:index]:
+            out = layer.forward(out, training=True)
+        parts.append(np.array(out))
+    return np.concatenate(parts)
+
+
+@pytest.mark.parametrize("workers,local", [(2, True), (3, False)])
+def test_batch_norm_running_statistics_are_the_whole_batchs(workers, local):
+    """Each shard normalises by its own statistics, but the running statistics move once per
+    batch by the whole batch's mean and variance; the workers read the parent's."""
+    model, reference = bn_network(), bn_network().astype(np.float64)
+    for layer in reference.layers:
+        layer.update_running = False
+    first = model.layers[1]
+    with ParallelGradients(model, workers, max_batch=32, local=local) as parallel:
+        for seed in range(3):
+            x, y = batch(29, seed, (1, 8, 8))
+            before = {k: v.astype(np.float64) for k, v in model.named_state().items()}
+            parallel(x, y)
+            for index, momentum in ((1, 0.1), (6, 0.3)):
+                values = shard_inputs(reference, x, workers, index)
+                values = np.moveaxis(values, 1, 0).reshape(values.shape[1], -1)
+                count = values.shape[1]
+                want_mean = (1 - momentum) * before[f"{index}.running_mean"] + \
+                    momentum * values.mean(axis=1)
+                want_var = (1 - momentum) * before[f"{index}.running_var"] + \
+                    momentum * values.var(axis=1) * count / (count - 1)
+                np.testing.assert_allclose(model.named_state()[f"{index}.running_mean"],
+                                           want_mean, rtol=1e-4, atol=1e-6)
+                np.testing.assert_allclose(model.named_state()[f"{index}.running_var"],
+                                           want_var, rtol=1e-4, atol=1e-6)
+            assert first.update_running  # the local shard's switch is put back
+        # the first normalisation reads no earlier one: its statistics are one process's
+        single = bn_network()
+        for seed in range(3):
+            single.forward(batch(29, seed, (1, 8, 8))[0], training=True)
+        np.testing.assert_allclose(model.named_state()["1.running_var"],
+                                   single.named_state()["1.running_var"], rtol=1e-5)
+        # in inference mode the shards use the running statistics: exactly one process's
+        x, y = batch(29, 7, (1, 8, 8))
+        before = model.get_weights()
+        loss, _, grads = parallel(x, y, training=False)
+        reference = bn_network()
+        reference.set_weights(before)
+        reference.layers[0].need_input_grad = False
+        logits = reference.forward(x, training=False)
+        ref_loss, grad = SoftmaxCrossEntropy()(logits, y)
+        reference.backward(grad)
+        assert loss == pytest.approx(ref_loss, rel=1e-5)
+        for name, g in reference.named_grads().items():
+            np.testing.assert_allclose(grads[name], g, rtol=1e-4, atol=1e-6, err_msg=name)
+        for name, value in before.items():  # inference changes no statistics
+            np.testing.assert_array_equal(model.get_weights()[name], value)

@@ -58,3 +58,18 @@ def test_layers_are_described_briefly():
     assert describe_layer(default_layer("Dense")) == "10 units"
     assert describe_layer({"kind": "Conv2D", "out_channels": 4, "kernel_size": [3, 5],
                            "stride": 2}) == "4 filters 3\u00d75, valid, stride 2"
+
+
+def test_batch_norm_and_global_pooling_can_be_added_in_the_editor():
+    layers = [default_layer("Conv2D"), default_layer("BatchNorm"), {"kind": "ReLU"},
+              default_layer("GlobalAvgPool2D"), {"kind": "Flatten"}, default_layer("Dense")]
+    check = check_layers(layers)
+    assert check.ok, check.problem
+    assert [row.output_shape for row in check.rows][:4] == [(8, 26, 26), (8, 26, 26),
+                                                           (8, 26, 26), (8, 1, 1)]
+    assert check.rows[1].params == 16  # gamma and beta per channel (not the statistics)
+    assert describe_layer(layers[1]) == "momentum 0.1"
+    net = build_network(layers, seed=0)
+    again = editable_layers(net)
+    assert again[1] == {"kind": "BatchNorm", "eps": 1e-5, "momentum": 0.1}
+    assert check_layers(again).ok

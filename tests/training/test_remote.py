@@ -235,3 +235,29 @@ def test_a_child_that_ends_badly_after_its_last_report_is_reported(no_leftovers)
                 trainer.process.send_signal(signal.SIGKILL)
                 trainer.process.wait()
     assert kinds[-1] == "finished"
+
+
+def bn_model(dtype="float64"):
+    from cnnviz.nn import BatchNorm
+
+    return Sequential([Conv2D(out_channels=2, kernel_size=3, padding="same"), BatchNorm(),
+                       ReLU(), MaxPool2D(2), Flatten(), Dense(out_features=2)], (1, 8, 8),
+                      seed=0).astype(dtype)
+
+
+def test_running_statistics_come_back_from_the_child(no_leftovers):
+    """The child's batch normalisation statistics reach the window's model, in every snapshot
+    and at the end, as a local run leaves them."""
+    x, y = toy_data()
+    config = TrainConfig(epochs=1, batch_size=16, lr=0.05, optimizer="sgd", seed=3,
+                         snapshot_interval=0.0)
+    local_model, remote_model = bn_model(), bn_model()
+    local = list(Trainer(local_model, x, y, config=config).run())
+    remote = list(TrainerProcess(remote_model, x, y, config=config).run())
+    assert "1.running_var" in remote[2].weights
+    np.testing.assert_allclose(remote[2].weights["1.running_var"],
+                               local[2].weights["1.running_var"], rtol=1e-9)
+    assert not np.allclose(remote_model.named_state()["1.running_mean"], 0.0)
+    for name, value in local_model.named_state().items():
+        np.testing.assert_allclose(remote_model.named_state()[name], value, rtol=1e-9,
+                                   err_msg=name)

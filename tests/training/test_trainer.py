@@ -184,3 +184,39 @@ def test_cosine_annealing_follows_torch_and_reaches_zero(torch):
     assert reports[-1].lr == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="either"):
         TrainConfig(lr_step=1, cosine=True).validate()
+
+
+def bn_net(seed=0):
+    from cnnviz.nn import BatchNorm
+
+    return Sequential([Conv2D(out_channels=2, kernel_size=3, padding="same"), BatchNorm(),
+                       ReLU(), MaxPool2D(2), Flatten(), Dense(out_features=2)],
+                      input_shape=(1, 8, 8), seed=seed)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_batch_norm_trains_in_training_mode_and_evaluates_with_running_statistics(workers):
+    x, y = toy_data()
+    model = bn_net()
+    reports = run_all(Trainer(model, x, y, x, y, config=TrainConfig(
+        epochs=3, batch_size=16, lr=0.05, seed=1, workers=workers)))
+    assert reports[-2].val_accuracy > 0.9
+    state = model.named_state()
+    assert not np.allclose(state["1.running_mean"], 0) and not np.allclose(
+        state["1.running_var"], 1)
+    # evaluation uses the running statistics: an image's scores do not depend on its batch
+    together = model.forward(x[:10])
+    alone = np.concatenate([model.forward(x[i:i + 1]) for i in range(10)])
+    np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-6)
+
+
+def test_divergence_restores_the_running_statistics_of_the_last_good_step():
+    x, y = toy_data()
+    model = bn_net()
+    reports = run_all(Trainer(model, x, y, config=TrainConfig(
+        epochs=5, batch_size=8, optimizer="sgd", lr=1e30, momentum=0.0, snapshot_interval=0.0)))
+    assert reports[-1].kind == "diverged" and len(reports) >= 2
+    good = reports[-2].weights
+    for name, value in model.named_state().items():
+        assert np.isfinite(value).all()
+        np.testing.assert_array_equal(value, good[name], err_msg=name)

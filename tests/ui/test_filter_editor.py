@@ -320,3 +320,12 @@ def test_clicking_away_commits_a_typed_value_once(window, active_editor, away):
     assert document.undo_stack.count() == steps + 1
     QTest.mouseClick(editor.grid, LEFT, NONE, centre(editor.grid, (1, 0, 0)))
     assert document.undo_stack.count() == steps + 1
+
+
+def test_a_map_after_batch_normalisation_leads_to_the_convolutions_filter():
+    from cnnviz.nn import BatchNorm, Conv2D, Dense, Flatten, ReLU, Sequential
+
+    model = Sequential([Conv2D(out_channels=3, kernel_size=3), BatchNorm(), ReLU(), Flatten(),
+                        Dense(out_features=2), BatchNorm()], (1, 6, 6), seed=0)
+    assert filter_for_activation(model, 3, (2, 1, 1)) == (0, 2)  # through BatchNorm and ReLU
+    assert filter_for_activation(model, 6, (1,)) == (4, 1)  # a dense unit, normalised

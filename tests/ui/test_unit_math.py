@@ -165,3 +165,42 @@ def test_the_padding_is_mentioned_only_when_the_window_reaches_into_it(name):
                        for y, x in np.ndindex(*valid.output_shape[1:]))
         assert window_reaches_padding(model.layers[0], model.input_shape, 0, 0)
         assert not window_reaches_padding(model.layers[0], model.input_shape, 14, 14)
+
+
+def bn_session():
+    """A colour network with a convolution, batch normalisation (trained statistics), ReLU,
+    average pooling that counts its padding and a global average."""
+    from cnnviz.nn import (AvgPool2D, BatchNorm, Conv2D, Dense, Flatten, GlobalAvgPool2D, ReLU,
+                           Sequential)
+
+    net = Sequential([Conv2D(out_channels=4, kernel_size=3, padding=1), BatchNorm(), ReLU(),
+                      AvgPool2D(3, 2, padding=1, count_include_pad=True), GlobalAvgPool2D(),
+                      Flatten(), Dense(out_features=3)], (3, 60, 60), seed=2, name="bn")
+    net.forward(np.random.default_rng(0).random((8, 3, 60, 60), dtype=np.float32),
+                training=True)
+    return Session(NetworkEntry(net), canvas_input(digit_raster(4)))
+
+
+def test_a_batch_norm_step_shows_its_formula_with_the_numbers():
+    session = bn_session()
+    model, acts = session.model, session.trace.activations
+    explanation = explain_unit(model, acts, 3, (2, 5, 6))
+    html = explanation_html(explanation, model, acts)
+    norm = explanation.norms[1]
+    summary = html.split("<hr>")[0]
+    assert "BatchNorm (channel 2)" in summary and "running mean" in summary
+    for number in (norm.gamma, norm.value, abs(norm.mean), norm.var, abs(norm.beta)):
+        assert RESULT.format(number) in summary
+    assert f"<b>{RESULT.format(float(acts[2][2, 5, 6]))}</b>" in summary  # the BatchNorm output
+    assert f"ReLU({RESULT.format(float(acts[2][2, 5, 6]))})" in summary
+
+
+def test_an_average_counting_its_padding_says_so_and_a_global_one_skips_the_grid():
+    session = bn_session()
+    model, acts = session.model, session.trace.activations
+    corner = explanation_html(explain_unit(model, acts, 4, (1, 0, 0)), model, acts)
+    summary = corner.split("<hr>")[0]
+    assert "5 of its 9 taps lie in the padding and count as 0" in summary
+    assert "divided by 9" in summary
+    whole = explanation_html(explain_unit(model, acts, 5, (3, 0, 0)), model, acts)
+    assert "whole map's 900 values" in whole and "<table" not in whole.split("<hr>")[1]

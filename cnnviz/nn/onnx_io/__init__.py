@@ -10,12 +10,12 @@ what each value is:
   ``Gather``/``Unsqueeze``/``Squeeze``/``Concat``/``Cast`` may carry on to a ``Reshape``;
 - an *activation*: the data flowing through the chain, after the layers made so far.
 
-Each operator either becomes a layer (Conv, Gemm, MatMul, pooling, activations, Dropout,
-Softmax, Flatten), or changes a layer just made (an Add of a constant after a Conv, Gemm or
-MatMul is its bias; a BatchNormalization right after one is folded into its weights and bias),
-or is folded away (Identity; a Reshape to (N, -1) is a Flatten; a Pad goes into the next
-convolution or pooling; a Transpose from NHWC to NCHW at the input, and from NCHW to NHWC before
-a flatten whose dense layer then reads its inputs in cnnviz's order).  Anything else is refused
+Each operator either becomes a layer (Conv, Gemm, MatMul, pooling, GlobalAveragePool,
+activations, LRN, BatchNormalization, Dropout, Softmax, Flatten), or changes a layer just made
+(an Add of a constant after a Conv, Gemm or MatMul is its bias), or is folded away (Identity; a
+Reshape to (N, -1) is a Flatten; a Pad goes into the next convolution or pooling; a Transpose
+from NHWC to NCHW at the input, and from NCHW to NHWC before a flatten whose dense layer then
+reads its inputs in cnnviz's order).  Anything else is refused
 with :class:`OnnxImportError`, which names the node, its operator and why.
 
 The file is trusted no more than a ``.npz``: its size is checked before it is read (and against

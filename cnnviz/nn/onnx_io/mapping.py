@@ -295,7 +295,9 @@ class _LayerOps:
         self._set(node, self._add_layer(node, config, shape_from=act))
 
     def _op_GlobalAveragePool(self, node, inputs, attrs):
-        self._global_pool(node, inputs, "AvgPool2D")
+        act = self._act_input(node, inputs)
+        self._image_act(node, act)
+        self._set(node, self._add_layer(node, {"kind": "GlobalAvgPool2D"}, shape_from=act))
 
     def _op_GlobalMaxPool(self, node, inputs, attrs):
         self._global_pool(node, inputs, "MaxPool2D")
@@ -384,26 +386,38 @@ class _LayerOps:
         self._set(node, Act(act.shape, act.pos, act.layout, act.perm, None, True))
 
     def _op_BatchNormalization(self, node, inputs, attrs):
+        """A BatchNorm layer of its own (not folded into the convolution before it): the views
+        show the convolution's raw output and then its normalisation, training goes on with
+        running statistics, and an export writes the same node back."""
         act = self._act_input(node, inputs)
         if any(name in self.read for name in node.output[1:]):
             raise _Refused(f"{_node_text(node)} computes training statistics")
         if attrs.get("training_mode", 0):
             raise _Refused(f"{_node_text(node)} is in training mode")
-        spec = self._last_fresh(node, act, "normalises")
+        if not attrs.get("spatial", 1):
+            raise _Refused(f"{_node_text(node)} normalises every position on its own "
+                           f"(spatial=0); cnnviz's BatchNorm has statistics per channel")
+        if act.layout == "nhwc" or len(act.shape) not in (1, 3):
+            raise _Refused(f"{_node_text(node)} normalises data of shape {list(act.shape)}"
+                           f"{' in channels-last order' if act.layout == 'nhwc' else ''}; "
+                           f"cnnviz normalises (channels, height, width) maps or vectors")
         scale, beta, mean, var = (self._const(node, v, name).astype(np.float64)
                                   for v, name in zip(inputs[1:5],
                                                      ("scale", "bias", "mean", "variance")))
-        units = spec.weight.shape[0]
-        if any(a.shape != (units,) for a in (scale, beta, mean, var)):
-            raise _Refused(f"{_node_text(node)} has statistics for other than its {units} "
+        channels = act.shape[0]
+        if any(a.shape != (channels,) for a in (scale, beta, mean, var)):
+            raise _Refused(f"{_node_text(node)} has statistics for other than its {channels} "
                            f"channels")
         if (var < 0).any():
             raise _Refused(f"{_node_text(node)} has a negative variance")
-        factor = scale / np.sqrt(var + attrs.get("epsilon", 1e-5))
-        weight = spec.weight.astype(np.float64)
-        spec.weight = weight * factor.reshape((-1,) + (1,) * (weight.ndim - 1))
-        bias = np.zeros(units) if spec.bias is None else spec.bias.astype(np.float64)
-        spec.bias = (bias - mean) * factor + beta
-        spec.config["use_bias"] = True
-        self.notes.append(f"{_node_text(node)} is folded into the layer before it")
-        self._set(node, Act(act.shape, act.pos, act.layout, act.perm, None, True))
+        arrays = {"gamma": scale, "beta": beta, "running_mean": mean, "running_var": var}
+        if act.layout == "perm":  # a flattened NHWC vector: the engine's feature i is perm[i]
+            arrays = {k: v[act.perm] for k, v in arrays.items()}
+        # ONNX's momentum weighs the running value (0.9), PyTorch's and cnnviz's the batch's.
+        config = {"kind": "BatchNorm", "num_features": int(channels),
+                  "eps": _short(attrs.get("epsilon", 1e-5)),
+                  "momentum": _short(1.0 - _short(attrs.get("momentum", 0.9)))}
+        out = self._add_layer(node, config, shape_from=Act(act.shape, act.pos),
+                              arrays=arrays)
+        out.shape, out.layout, out.perm = act.shape, act.layout, act.perm
+        self._set(node, out)

@@ -13,9 +13,16 @@ from .values import N, Converted, _fail
 
 
 def reference_evaluator(proto):
-    """``onnx.reference.ReferenceEvaluator`` for ``proto``, with LRN as ONNX defines it: the
-    reference of onnx 1.23 loops over the batch instead of the channels (every channel from the
-    batch size on is left unnormalised)."""
+    """``onnx.reference.ReferenceEvaluator`` for ``proto``, with two operators as ONNX defines
+    them where onnx 1.23's reference does not:
+
+    - LRN: the reference loops over the batch instead of the channels (every channel from the
+      batch size on is left unnormalised);
+    - BatchNormalization with one output (inference: the given mean and variance), which the
+      reference of opsets 7-8 runs in training mode (returning a tuple) and that of opsets 9-13
+      mixes with the batch's own statistics whenever the node has a ``momentum`` attribute
+      (PyTorch writes one).  The importer refuses every training-mode form, so inference is all
+      this needs to compute."""
     from onnx.reference import ReferenceEvaluator
     from onnx.reference.op_run import OpRun
 
@@ -34,7 +41,17 @@ def reference_evaluator(proto):
                 square_sum[:, c] = (x[:, first:last + 1] ** 2).sum(axis=1)
             return ((x / (bias + alpha / size * square_sum) ** beta).astype(x.dtype),)
 
-    return ReferenceEvaluator(proto, new_ops=[LRN])
+    class BatchNormalization(OpRun):
+        op_domain = ""
+
+        def _run(self, x, scale, bias, mean, var, epsilon=None, momentum=None, spatial=None,
+                 is_test=None, training_mode=None):
+            epsilon = 1e-5 if epsilon is None else epsilon
+            shape = (1, -1) + (1,) * (x.ndim - 2)  # per channel: axis 1
+            y = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + epsilon)
+            return ((y * scale.reshape(shape) + bias.reshape(shape)).astype(x.dtype),)
+
+    return ReferenceEvaluator(proto, new_ops=[LRN, BatchNormalization])
 
 
 def verify_import(proto, converted: Converted, path, seed: int = 0) -> float:

@@ -79,6 +79,7 @@ class _Spec:
     node: str
     weight: np.ndarray | None = None
     bias: np.ndarray | None = None
+    arrays: dict = field(default_factory=dict)  # other arrays by name (BatchNorm's)
 
 
 @dataclass

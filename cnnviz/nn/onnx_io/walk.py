@@ -24,7 +24,7 @@ _ATTRIBUTE_TYPES = {
     **{name: (7,) for name in ("kernel_shape", "pads", "strides", "dilations", "perm", "axes")},
     **{name: (2,) for name in ("group", "ceil_mode", "count_include_pad", "transA", "transB",
                                "axis", "storage_order", "training_mode", "allowzero", "to",
-                               "start", "end")},
+                               "start", "end", "spatial")},
     **{name: (1,) for name in ("alpha", "beta", "epsilon", "ratio", "momentum", "bias")},
     "size": (2,),
     **{name: (3,) for name in ("auto_pad", "mode")},
@@ -258,9 +258,10 @@ class _WalkBase:
             if name:
                 self.values[name] = value
 
-    def _add_layer(self, node, config, weight=None, bias=None, shape_from=None) -> Act:
+    def _add_layer(self, node, config, weight=None, bias=None, shape_from=None,
+                   arrays=None) -> Act:
         """Append a layer; returns the activation after it (its shape from the engine's rule)."""
-        spec = _Spec(config, node.name or node.output[0], weight, bias)
+        spec = _Spec(config, node.name or node.output[0], weight, bias, dict(arrays or {}))
         try:
             layer = layer_from_config(dict(config))
             shape = tuple(layer._output_shape(tuple(self._engine_shape(shape_from))))
@@ -325,8 +326,8 @@ class _WalkBase:
         layers = []
         for index, spec in enumerate(self.specs):
             layer = layer_from_config(dict(spec.config))
-            for name in ("weight", "bias"):
-                value = getattr(spec, name)
+            for name in layer.file_arrays():
+                value = spec.arrays.get(name, getattr(spec, name, None))
                 if value is None:
                     continue
                 with np.errstate(over="ignore", invalid="ignore"):
@@ -339,7 +340,7 @@ class _WalkBase:
                     raise _Refused(f"the {name} of node {show_value(spec.node, 60)} holds "
                                    f"{largest:.2g}, beyond the ±{MAX_PARAM_MAGNITUDE:.0e} cnnviz "
                                    f"accepts")
-                setattr(layer, f"{name}_init", array)
+                layer.set_file_array(name, array)
             layers.append(layer)
         try:
             return Sequential(layers, self.input_shape, seed=0, name="network")

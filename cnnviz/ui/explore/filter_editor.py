@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDockWidget, 
                                QToolButton, QVBoxLayout, QWidget)
 
 from cnnviz import kernels
-from cnnviz.display import RGB_NAMES, filter_colours, input_channel_names, nice_ceil, peak
+from cnnviz.display import (PER_CHANNEL_KINDS, RGB_NAMES, filter_colours, input_channel_names,
+                            nice_ceil, peak)
 from cnnviz.session import SessionError, Trace
 from cnnviz.ui.shared.kernel_grid import KernelGrid
 from cnnviz.ui.shared.panel_scroll_area import PanelScrollArea
@@ -73,12 +74,13 @@ def unit_map_shape(model, index: int) -> tuple[int, int, int]:
 
 def filter_for_activation(model, index: int, unit) -> tuple[int, int] | None:
     """(layer, filter) that made unit ``unit`` of activation ``index`` (a map of a convolution,
-    or of the ReLUs and pools after it; a dense unit), or None (the input, a Flatten)."""
+    or of the batch normalisation, ReLUs and pools after it; a dense unit), or None (the input, a
+    Flatten)."""
     for layer in range(index - 1, -1, -1):
         kind = model.layers[layer].kind
         if kind in ("Conv2D", "Dense"):
             return layer, int(unit[0])
-        if kind == "Flatten" or model.layers[layer].params:
+        if kind == "Flatten" or (model.layers[layer].params and kind not in PER_CHANNEL_KINDS):
             return None
     return None
 
@@ -524,7 +526,7 @@ class FilterEditor(QWidget):
     def _push_reset(self, weights: dict, text: str) -> None:
         """Push a partial reset; when it brings back every weight as loaded, make it the
         document's reset instead, so that the network is no longer marked modified."""
-        loaded, now = self.document.network.loaded_weights, self.document.model.named_params()
+        loaded, now = self.document.network.loaded_weights, self.document.model.named_weights()
         if all(np.array_equal(weights.get(name, now[name]), value)
                for name, value in loaded.items()):
             self.document.reset_weights()

@@ -4,7 +4,10 @@ For a convolution unit (a convolution over a volume): per input channel, the inp
 kernel and their element-wise products with their sum, the channel's partial sum (R, G and B on
 a colour input); then the partial sums added up, the bias, and every element-wise layer after it
 (the activation). Many input channels: the first few one by one, the others in one summary
-row. For a pooling unit: the window with the chosen maximum, or the mean.
+row. For a pooling unit: the window with the chosen maximum, or the mean (over the taps inside
+the map, or over the whole window when the layer counts its padding; a global average over the
+whole map, drawn as a grid only when small). A batch normalisation after the window shows its
+formula with the channel's numbers: gamma * (x - mean) / sqrt(var + eps) + beta.
 The numbers come from :func:`cnnviz.display.explain_unit`, which reads the trace and the current
 weights; the dialog follows both.
 """
@@ -15,7 +18,8 @@ import numpy as np
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from cnnviz.display import UnitExplanation, WindowTerms, explain_unit, nonnegative_activations, peak
+from cnnviz.display import (NormTerms, UnitExplanation, WindowTerms, explain_unit,
+                            nonnegative_activations, peak)
 from cnnviz.ui.shared.colormaps import text_colour, to_rgba, value_table
 from cnnviz.ui.window.document import Document
 
@@ -76,11 +80,23 @@ def explanation_html(explanation: UnitExplanation, model, activations) -> str:
         summary, details = _pool_html(terms, c, input_scale)
     check = (f"<p>The trace holds <b>{RESULT.format(explanation.steps[0][2])}</b> for this unit "
              f"of layer {terms.layer}.</p>")
-    steps = [f"<p>Layer {layer} {kind}: {kind}({RESULT.format(before)}) = "
+    steps = [_norm_html(explanation.norms[layer], value) if layer in explanation.norms else
+             f"<p>Layer {layer} {kind}: {kind}({RESULT.format(before)}) = "
              f"<b>{RESULT.format(value)}</b></p>"
              for (_, _, before), (layer, kind, value) in zip(explanation.steps,
                                                              explanation.steps[1:])]
     return head + summary + check + "".join(steps) + "<hr>" + details
+
+
+def _norm_html(norm: NormTerms, value: float) -> str:
+    """A batch normalisation step: the formula, then the channel's numbers put in."""
+    root = "\u221a"
+    return (f"<p>Layer {norm.layer} BatchNorm (channel {norm.channel}): "
+            f"\u03b3\u00b7(x \u2212 \u03bc) / {root}(\u03c3\u00b2 + \u03b5) + \u03b2, with "
+            f"the running mean \u03bc and variance \u03c3\u00b2 gathered in training:<br>"
+            f"{RESULT.format(norm.gamma)} \u00b7 ({RESULT.format(norm.value)} "
+            f"{_signed(-norm.mean)}) / {root}({RESULT.format(norm.var)} + {norm.eps:g}) "
+            f"{_signed(norm.beta)} = <b>{RESULT.format(value)}</b></p>")
 
 
 def _signed(value: float) -> str:
@@ -158,9 +174,19 @@ def _sums_table(terms: WindowTerms, shown: int) -> str:
     return "".join(out)
 
 
+#: Windows of more taps than this (a global average over a large map) are not drawn as a grid.
+MAX_GRID_TAPS = 400
+
+
 def _pool_html(terms: WindowTerms, channel: int, input_scale) -> tuple[str, str]:
-    grid = grid_html(terms.inputs[0], *input_scale, terms.rows, terms.cols, terms.padded,
-                     terms.chosen)
+    taps = terms.inputs[0].size
+    if taps > MAX_GRID_TAPS:
+        grid = (f"<p>The window covers {terms.inputs[0].shape[0]}\u00d7"
+                f"{terms.inputs[0].shape[1]} = {taps:,} values: too many to draw one by one "
+                f"here (the Feature Maps show the map).</p>")
+    else:
+        grid = grid_html(terms.inputs[0], *input_scale, terms.rows, terms.cols, terms.padded,
+                         terms.chosen)
     name = terms.channel_names[0] if terms.channel_names else f"in {channel}"
     named = "" if name == f"in {channel}" else f" ({name})"
     where = (f"input channel {channel}{named}, rows {_list(terms.rows)}, "
@@ -171,10 +197,18 @@ def _pool_html(terms: WindowTerms, channel: int, input_scale) -> tuple[str, str]
                    f"col {terms.cols[j]} (underlined): <b>{RESULT.format(terms.result)}</b></p>")
     else:
         count = int(np.count_nonzero(~terms.padded))
-        inside = " inside the image" if terms.padded.any() else ""
-        summary = (f"<p>The mean of the window's {count} values{inside} ({where}"
-                   f"{_padding_note(terms, 'are left out')}): "
-                   f"<b>{RESULT.format(terms.result)}</b></p>")
+        total = float(terms.inputs[0][~terms.padded].sum(dtype=np.float64))
+        whole = "the whole map" if terms.kind == "GlobalAvgPool2D" else "the window"
+        if terms.divisor != count:  # count_include_pad: the padded taps add 0 to the sum
+            summary = (f"<p>The mean of {whole}'s {terms.divisor} taps ({where}"
+                       f"{_padding_note(terms, 'count as 0')}): the sum of the {count} values "
+                       f"inside the image, {RESULT.format(total)}, divided by "
+                       f"{terms.divisor} = <b>{RESULT.format(terms.result)}</b></p>")
+        else:
+            inside = " inside the image" if terms.padded.any() else ""
+            summary = (f"<p>The mean of {whole}'s {count:,} values{inside} ({where}"
+                       f"{_padding_note(terms, 'are left out')}): {RESULT.format(total)} / "
+                       f"{count:,} = <b>{RESULT.format(terms.result)}</b></p>")
     return summary, grid
 
 
