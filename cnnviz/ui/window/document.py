@@ -300,13 +300,7 @@ class Document(QObject):
         if network is self._session.network:
             return
         source = self._session.source
-        trace = self._session.set_network(network)
-        if self._session.source is not source:  # an empty canvas became the network's
-            self.input_changed.emit(self._session.source)
-        self.model_changed.emit(network)
-        self.network_file_changed.emit(network)
-        self._emit_trace(trace)
-        self._emit_modified()
+        self._announce_network(source, self._session.set_network(network), file_changed=True)
 
     def _apply_contract(self, network: NetworkEntry, contract: InputContract) -> None:
         if network is not self._session.network:
@@ -315,10 +309,17 @@ class Document(QObject):
         if contract == network.contract:
             return
         source = self._session.source
-        trace = self._session.set_contract(contract)
-        if self._session.source is not source:  # an empty canvas became the contract's
+        self._announce_network(source, self._session.set_contract(contract))
+
+    def _announce_network(self, source_before, trace, file_changed: bool = False) -> None:
+        """Tell the views that the network (or its contract) changed: the input first when an
+        empty canvas became the new network's, then the network, the trace, the modified flag."""
+        if self._session.source is not source_before:
             self.input_changed.emit(self._session.source)
+        network = self._session.network
         self.model_changed.emit(network)
+        if file_changed:
+            self.network_file_changed.emit(network)
         self._emit_trace(trace)
         self._emit_modified()
 
