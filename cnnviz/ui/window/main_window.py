@@ -37,6 +37,7 @@ from cnnviz.ui.window import errors, settings
 from cnnviz.ui.window.dialogs import ShortcutsDialog, error_box, show_about
 from cnnviz.ui.window.document import Document
 from cnnviz.ui.window.file_actions import FileActions
+from cnnviz.ui.window.trace_status import TraceStatus
 from cnnviz.ui.window.training_status import TrainingStatus
 from cnnviz.ui.window.workspaces import WorkspaceSwitcher
 
@@ -249,8 +250,16 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, Worksp
         self.training_status = TrainingStatus(self.training_panel)
         self.training_status.show_requested.connect(self._show_training)
         self.statusBar().addWidget(self.cursor_label, 1)
+        self.trace_status = TraceStatus(self.document)
+        self.document.trace_failed.connect(self._on_trace_failed)
+        self.statusBar().addPermanentWidget(self.trace_status)
         self.statusBar().addPermanentWidget(self.training_status)
         self.statusBar().addPermanentWidget(self.network_label)
+
+    @Slot(str)
+    def _on_trace_failed(self, message: str) -> None:
+        self.report_error("Cannot run the network", f"Running the network on the new input: "
+                                                    f"{message}")
 
     # ----------------------------------------------------------------- settings
     def read_settings(self) -> None:
@@ -297,6 +306,7 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, Worksp
         self.shutdown_file_worker()
         self.shutdown_analysis()
         self.my_drawings.runner.shutdown()
+        self.document.trace_runner.shutdown()
         event.accept()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
