@@ -20,6 +20,7 @@ from PIL import Image
 from cnnviz.data import load_image
 from cnnviz.nn import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, build_preset, save_model
 from cnnviz.session import ImageInput, NetworkEntry, Session, compute_trace
+from cnnviz.ui.explore.receptive_field import effective_field
 from cnnviz.ui.shared import prediction_panel
 from cnnviz.ui.shared.prediction_panel import TOP_K, shown_classes
 from cnnviz.ui.window import document as document_module
@@ -206,3 +207,25 @@ def test_a_failing_pass_is_reported_and_the_input_goes_back(make_window, qtbot, 
     qtbot.waitUntil(lambda: not document.computing, timeout=10000)
     assert document.source is shown_source and document.trace.source is shown_source
     assert len(window.errors) == 1 and "not enough memory" in window.errors[0][1]
+
+
+def test_a_big_networks_effective_field_is_computed_off_the_gui_thread(
+        make_window, qtbot, tmp_path, background, monkeypatch):
+    window = make_window()
+    document = window.document
+    document.set_network(NetworkEntry(stand_in()))
+    document.set_image(ImageInput(load_image(photo(tmp_path / "a.png", 5))))
+    qtbot.waitUntil(lambda: not document.computing, timeout=10000)
+    window.feature_maps.effective_check.setChecked(True)
+    gate = Gate(monkeypatch)
+    controller = window.receptive_field
+    unit = (4, (2, 5, 6))  # the second ReLU's channel 2, row 5, column 6
+    controller._on_unit_hovered(unit)
+    qtbot.waitUntil(lambda: gate.waited == 1, timeout=5000)  # in the worker, not here
+    assert controller.heat is None
+    gate.open()
+    qtbot.waitUntil(lambda: controller.heat is not None, timeout=10000)
+    expected = effective_field(document.model, document.trace.network_input, *unit)
+    np.testing.assert_allclose(controller.heat, expected, rtol=1e-5, atol=1e-7)
+    # The unit reads input rows 7..14, columns 9..16 (conv 3, pool 2, conv 3).
+    assert expected[7:15, 9:17].max() == 1 and not expected[:7].any() and not expected[15:].any()

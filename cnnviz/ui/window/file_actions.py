@@ -10,7 +10,7 @@ Files are read and decoded in a worker thread (:func:`~cnnviz.ui.shared.workers.
 the window keeps drawing, a progress window with Cancel appears when reading takes longer than
 0.3 s, and another open asked for meanwhile (a drop, a recent file) is refused with a note in the
 status bar. The worker also converts an image for the network; only the network's first pass
-runs in the GUI thread.
+runs in the GUI thread (a big network's runs in the worker too: see ``_read_network``).
 """
 
 from __future__ import annotations

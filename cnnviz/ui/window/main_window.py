@@ -307,6 +307,7 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, Worksp
         self.shutdown_analysis()
         self.my_drawings.runner.shutdown()
         self.document.trace_runner.shutdown()
+        self.receptive_field.heat_runner.shutdown()
         event.accept()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
