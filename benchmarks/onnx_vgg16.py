@@ -63,9 +63,11 @@ def input_to_prediction(converted, net, torch, rounds: int) -> dict:
     engine (as the window's worker computes it), and PyTorch's forward pass (1 and 2 threads)."""
     import statistics
 
+    from cnnviz.nn.contract import default_contract
     from cnnviz.session import compute_trace
 
-    model, contract = converted.model, converted.contract
+    model = converted.model
+    contract = default_contract(model.input_shape, model.output_shape)  # as the file has none
     times = {"engine_input_to_prediction_s": [], "torch_forward_1_thread_s": [],
              "torch_forward_2_threads_s": []}
     before = torch.get_num_threads()
