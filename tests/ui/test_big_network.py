@@ -229,3 +229,34 @@ def test_a_big_networks_effective_field_is_computed_off_the_gui_thread(
     np.testing.assert_allclose(controller.heat, expected, rtol=1e-5, atol=1e-7)
     # The unit reads input rows 7..14, columns 9..16 (conv 3, pool 2, conv 3).
     assert expected[7:15, 9:17].max() == 1 and not expected[:7].any() and not expected[15:].any()
+
+
+def test_the_padding_hatch_is_the_span_outside_every_tile(qapp):
+    """The hatched padding of a window over hundreds of channels, computed once per
+    arrangement of neighbouring tiles, is exactly the boxes minus the union of all tiles."""
+    from PySide6.QtCore import QPointF, QRectF
+    from PySide6.QtGui import QPainterPath
+
+    from cnnviz.display import LayerWindow, Mosaic
+    from cnnviz.ui.shared.window_overlay import window_paths
+
+    rng = np.random.default_rng(0)
+    for count, size, columns, gap, span in [(512, 14, 23, 1, (-3, -2, 16, 15)),
+                                            (64, 56, 8, 7, (-18, -9, 73, 60)),
+                                            (10, 5, 4, 1, (-7, -1, 4, 12)),
+                                            (7, 3, 3, 2, (-1, -1, 3, 3))]:
+        mosaic = Mosaic(count, size, size, columns, gap)
+        channels = np.sort(rng.choice(count, size=min(count, 40), replace=False))
+        window = LayerWindow(0, channels, np.arange(size), np.arange(size), span)
+        _, boxes, padding = window_paths(mosaic, window)
+        tiles = QPainterPath()
+        for c in range(count):
+            y0, x0 = mosaic.origin(c)
+            tiles.addRect(QRectF(x0, y0, size, size))
+        expected = boxes.subtracted(tiles)
+        # Every pixel centre of every box (the padding lies within them), and a ring around.
+        points = {(y0 + y + 0.5, x0 + x + 0.5) for y0, x0 in map(mosaic.origin, channels)
+                  for y in range(span[0] - 1, span[2] + 2) for x in range(span[1] - 1, span[3] + 2)}
+        got = [padding.contains(QPointF(x, y)) for y, x in sorted(points)]
+        want = [expected.contains(QPointF(x, y)) for y, x in sorted(points)]
+        assert got == want and any(want) and not all(want)

@@ -139,7 +139,7 @@ class PredictionPanel(QWidget):
         classes = len(self.class_names)
         bars = min(classes, TOP_K) if classes > MAX_BARS else classes
         self.plot.setXRange(-EDGE, bars - 1 + EDGE, padding=0)
-        self.plot.setLabel("bottom", f"the {TOP_K} most probable of {classes:,} classes"
+        self.plot.setLabel("bottom", f"top {TOP_K} of {classes:,} classes"
                            if classes > MAX_BARS else "class")
         self.shown = np.arange(bars) if classes <= MAX_BARS else np.zeros(0, dtype=np.intp)
         self._update_ticks()
