@@ -262,7 +262,8 @@ class AnalysisPanel(ThemedPanel, QWidget):
             self._show(None, f"Nothing to explain yet: draw {thing} or open an image.")
             return
         settings = self.settings()
-        if METHODS[settings.method][1]:
+        # The quick methods run here, except on a big network (a VGG-16 gradient takes seconds).
+        if METHODS[settings.method][1] or self.document.in_background:
             self.status_label.setText("computing\u2026")
             self._timer.start()
             return
