@@ -30,8 +30,8 @@ from PySide6.QtGui import QUndoStack
 from cnnviz.analysis import Cancelled
 from cnnviz.data import LoadedImage, load_image
 from cnnviz.nn.budget import estimate
-from cnnviz.session import (CanvasInput, ImageInput, InputSource, NetworkEntry, Session, Trace,
-                            blank_canvas_for, canvas_input)
+from cnnviz.session import (CanvasInput, ImageInput, InputSource, NetworkEntry, Session,
+                            SessionError, Trace, blank_canvas_for, canvas_input)
 from cnnviz.ui.shared.workers import TaskRunner
 from cnnviz.ui.window.commands import SetInputCommand, SetNetworkCommand, SetWeightsCommand
 
@@ -381,9 +381,13 @@ class Document(QObject):
     def _on_job_failed(self, message: str) -> None:
         if self._wanted is None:
             return
+        error = self.trace_runner.error
         self._end_job()
         self.input_changed.emit(self._session.source)
-        self.trace_failed.emit(self.trace_runner.failure_text(message))
+        # The session's own refusals say what is wrong in words; anything else comes with where
+        # its details were logged.
+        self.trace_failed.emit(str(error) if isinstance(error, SessionError)
+                               else self.trace_runner.failure_text(message))
 
     @Slot(int, int)
     def _on_job_progress(self, done: int, total: int) -> None:
