@@ -11,6 +11,7 @@ layers, so that "the pass is still running" is a state the test controls, not a 
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -24,7 +25,7 @@ from cnnviz.ui.explore.receptive_field import effective_field
 from cnnviz.ui.shared import prediction_panel
 from cnnviz.ui.shared.prediction_panel import TOP_K, shown_classes
 from cnnviz.ui.window import document as document_module
-from cnnviz.ui.window.document import Document, runs_in_background
+from cnnviz.ui.window.document import PROGRESS_DELAY_MS, Document, runs_in_background
 
 VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
@@ -141,7 +142,10 @@ def test_a_big_network_opens_and_follows_its_input_without_blocking_the_window(
     first = ImageInput(load_image(photo(tmp_path / "a.png", 1)))
     second = ImageInput(load_image(photo(tmp_path / "b.png", 2)))
     before = document.trace
+    pending = []
+    document.trace_pending.connect(lambda on: pending.append((on, time.perf_counter())))
     gate.close()
+    started = time.perf_counter()
     document.set_image(first)
     # At once: the new input is the document's, its pass runs in the worker (held by the gate:
     # were it in the GUI thread, the test would hang here until the gate's timeout).
@@ -150,6 +154,7 @@ def test_a_big_network_opens_and_follows_its_input_without_blocking_the_window(
     # After half a second, the status bar says so, with the layers as progress.
     assert not window.trace_status.isVisible()
     qtbot.waitUntil(window.trace_status.isVisible, timeout=5000)
+    assert pending[0][0] and pending[0][1] - started >= PROGRESS_DELAY_MS / 1000
     assert window.trace_status.progress.maximum() == len(document.model.layers)
     assert "stand-in" in window.trace_status.label.text()
     # A newer input while the pass runs: the first one's outcome is never shown.
@@ -164,6 +169,7 @@ def test_a_big_network_opens_and_follows_its_input_without_blocking_the_window(
     expected = compute_trace(document.model, second, 0, 0, document.network.contract)
     np.testing.assert_array_equal(trace.probabilities, expected.probabilities)
     qtbot.waitUntil(lambda: not window.trace_status.isVisible(), timeout=5000)
+    assert [on for on, _ in pending] == [True, False]
     assert panel.shown.tolist() == top5(trace.probabilities)
 
     # Undo brings the first input back, through the worker too.

@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QUndoStack
 
 from cnnviz.analysis import Cancelled
@@ -120,7 +120,8 @@ class Document(QObject):
         self.trace_runner.finished.connect(self._on_job_finished)
         self.trace_runner.failed.connect(self._on_job_failed)
         self.trace_runner.progress.connect(self._on_job_progress)
-        self._pending_timer = QTimer(self, singleShot=True, interval=PROGRESS_DELAY_MS)
+        self._pending_timer = QTimer(self, singleShot=True, interval=PROGRESS_DELAY_MS,
+                                     timerType=Qt.TimerType.PreciseTimer)  # never early
         self._pending_timer.timeout.connect(self._announce_pending)
 
     # ----------------------------------------------------------------- reading
