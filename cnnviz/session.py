@@ -525,6 +525,17 @@ class Session:
         self._network, self._source, self._trace = network, source, trace
         return trace
 
+    def adopt(self, source: InputSource, trace: Trace) -> bool:
+        """Make ``source`` the input with ``trace``, computed elsewhere, if it was computed for
+        ``source`` on the current network with its weights as they are now (True); otherwise
+        change nothing (False)."""
+        network = self._network
+        if not (trace.source is source and trace.weights_token == network.token
+                and trace.contract is network.contract):
+            return False
+        self._source, self._trace = source, replace(trace, version=next(self._versions))
+        return True
+
     def trace_job(self, source: InputSource, network: NetworkEntry | None = None):
         """A function ``job(progress=None) -> Trace``: the trace of ``source`` on ``network``
         (the current one by default) with its weights as they are now, for another thread.
@@ -568,12 +579,15 @@ class Session:
         """Replace one parameter array, e.g. ``"0.weight"`` (see :meth:`update_params`)."""
         return self.update_params({name: value}, token)
 
-    def update_params(self, params: dict[str, np.ndarray], token: int | None = None) -> Trace:
+    def update_params(self, params: dict[str, np.ndarray], token: int | None = None,
+                      compute: bool = True) -> Trace:
         """Replace some parameters (by name, e.g. ``"0.weight"``) and recompute the trace once.
 
         The arrays are copied (so later changes to the caller's arrays do not leak in) and must
         be finite and of the parameter's shape. ``token``: see :meth:`set_weights`; a no-op when
-        it is the current weights' token.
+        it is the current weights' token. ``compute=False``: the trace is left as it was (its
+        ``weights_token`` no longer the network's), for the caller to compute elsewhere (a
+        :meth:`trace_job`) and :meth:`adopt`.
         """
         if token is not None and token == self._network.token:
             return self._trace
@@ -589,6 +603,9 @@ class Session:
             old[name] = layers[int(index)].params[key]
             layers[int(index)].params[key] = np.array(value, dtype=own[name].dtype, copy=True)
         token = _new_token() if token is None else token
+        if not compute:
+            self._network.token = token
+            return self._trace
         try:
             trace = self._compute(self._network, self._source, token)
         except SessionError:

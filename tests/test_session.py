@@ -303,3 +303,29 @@ def test_blank_canvases_and_bad_rasters():
     assert canvas.raster.shape == (140, 140) and canvas.is_blank
     with pytest.raises(SessionError):
         Session(build_preset("tiny", seed=0)).set_canvas(np.zeros((4, 4), dtype=np.float32))
+
+
+def test_a_trace_computed_elsewhere_is_adopted_only_if_it_fits(tmp_path):
+    from cnnviz.session import canvas_input, compute_trace
+
+    session = Session(NetworkEntry(build_preset("lenet5", seed=0)))
+    raster = np.zeros((280, 280), np.uint8)
+    raster[60:220, 130:150] = 255
+    source = canvas_input(raster)
+    job = session.trace_job(source)
+    trace = job()
+    other = canvas_input(raster[::-1].copy())
+    assert not session.adopt(other, trace)  # computed for another input
+    assert session.adopt(source, trace) and session.source is source
+    assert session.trace.version > 0
+    np.testing.assert_array_equal(session.trace.probabilities, trace.probabilities)
+    stale = session.trace_job(other)()
+    old = session.trace
+    session.update_params({"11.bias": np.ones(10, np.float32)}, compute=False)
+    assert session.trace is old  # left for the caller to compute
+    assert not session.adopt(other, stale)  # computed with the old weights
+    fresh = session.trace_job(other)()
+    assert session.adopt(other, fresh)
+    np.testing.assert_array_equal(session.trace.probabilities,
+                                  compute_trace(session.model, other, 0, 0,
+                                                session.network.contract).probabilities)

@@ -266,3 +266,36 @@ def test_the_padding_hatch_is_the_span_outside_every_tile(qapp):
         got = [padding.contains(QPointF(x, y)) for y, x in sorted(points)]
         want = [expected.contains(QPointF(x, y)) for y, x in sorted(points)]
         assert got == want and any(want) and not all(want)
+
+
+def test_a_big_networks_new_weights_are_traced_in_the_worker(qtbot, tmp_path, background,
+                                                              monkeypatch):
+    """An edit of a weight (Filter Editor, undo) on a big network: the new trace comes from the
+    worker, the views keep the previous one meanwhile."""
+    document = Document(Session(NetworkEntry(stand_in())))
+    source = ImageInput(load_image(photo(tmp_path / "a.png", 6)))
+    document.set_image(source)
+    qtbot.waitUntil(lambda: not document.computing, timeout=10000)
+    gate = Gate(monkeypatch)
+    before = document.trace
+    shown, modified = [], []
+    document.trace_changed.connect(shown.append)
+    document.modified_changed.connect(modified.append)
+    bias = document.model.named_params()["7.bias"].copy()
+    document.set_param("7.bias", bias + 1.0, "Edit")
+    assert modified == [True] and document.computing and document.trace is before
+    qtbot.waitUntil(lambda: gate.waited == 1, timeout=5000)
+    gate.open()
+    qtbot.waitUntil(lambda: not document.computing, timeout=10000)
+    assert len(shown) == 1 and shown[0] is document.trace
+    assert document.trace.weights_token == document.network.token
+    assert document.trace.source is source and not any(gate.threads[:1])
+    expected = compute_trace(document.model, source, 0, 0, document.network.contract)
+    np.testing.assert_array_equal(document.trace.probabilities, expected.probabilities)
+    # Undo: the old weights, their trace again from the worker.
+    gate.threads.clear()
+    document.undo()
+    qtbot.waitUntil(lambda: not document.computing, timeout=10000)
+    assert gate.threads == [False] and modified == [True, False]
+    np.testing.assert_array_equal(document.trace.probabilities, before.probabilities)
+    document.trace_runner.shutdown()

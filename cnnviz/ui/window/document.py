@@ -303,8 +303,7 @@ class Document(QObject):
         current = session.model.named_params()
         before = {name: current[name] for name in weights if name in current}
         before_token = network.token
-        session.update_params(weights)
-        self._after_weights()
+        self._update_params(weights)
         self.undo_stack.push(SetWeightsCommand(self, network, before, weights, before_token,
                                                network.token, text, merge_key))
 
@@ -375,8 +374,8 @@ class Document(QObject):
             self._start_job()  # the weights changed meanwhile: again, with the new ones
             return
         self._end_job()
-        trace = self._session.set_source(wanted, trace)
-        self._emit_trace(trace)
+        self._session.adopt(wanted, trace)
+        self._emit_trace(self._session.trace)
 
     @Slot(str)
     def _on_job_failed(self, message: str) -> None:
@@ -445,8 +444,20 @@ class Document(QObject):
             raise RuntimeError("undo history out of order: the weights belong to another network")
         if token == network.token:
             return
-        self._session.update_params(params, token)
-        self._after_weights()
+        self._update_params(params, token)
+
+    def _update_params(self, params: dict[str, np.ndarray], token: int | None = None) -> None:
+        """New weights: the trace computed now, or for a big network in the worker (the views
+        keep the previous trace until it comes)."""
+        if not self.in_background:
+            self._session.update_params(params, token)
+            self._after_weights()
+            return
+        self._session.update_params(params, token, compute=False)
+        self._wanted = self.source
+        self._start_job()
+        self.weights_changed.emit()
+        self._emit_modified()
 
     def _after_weights(self) -> None:
         self.weights_changed.emit()
