@@ -14,8 +14,9 @@ Big networks (a forward pass of more than :data:`BACKGROUND_MACS` multiply-adds,
 VGG-16) compute the trace of a new input in a worker thread instead (on a clone sharing the
 network's weights, :meth:`Session.trace_job`), so that the window never waits for them:
 ``input_changed`` comes at once (:attr:`Document.source` is the new input), ``trace_changed``
-when the pass is done. A newer input cancels the pass in progress at its next layer and only
-the latest is ever shown; a pass whose weights changed meanwhile is run again. A pass that
+when the pass is done; new weights likewise (``weights_changed`` at once). A newer input
+cancels the pass in progress at its next layer and only the latest is ever shown; a pass whose
+weights changed meanwhile is run again. A pass that
 takes longer than :data:`PROGRESS_DELAY_MS` says so (``trace_pending``, ``trace_progress``).
 """
 
