@@ -299,3 +299,25 @@ def test_a_big_networks_new_weights_are_traced_in_the_worker(qtbot, tmp_path, ba
     assert gate.threads == [False] and modified == [True, False]
     np.testing.assert_array_equal(document.trace.probabilities, before.probabilities)
     document.trace_runner.shutdown()
+
+
+def test_closing_the_window_stops_a_pass_in_progress(make_window, qtbot, tmp_path, background,
+                                                     monkeypatch):
+    from cnnviz.ui.shared import workers
+
+    window = make_window()
+    document = window.document
+    document.set_network(NetworkEntry(stand_in()))
+    qtbot.waitUntil(lambda: not document.computing, timeout=10000)
+    gate = Gate(monkeypatch)
+    steps = []
+    document.trace_progress.connect(lambda done, total: steps.append(done))
+    document.set_image(ImageInput(load_image(photo(tmp_path / "a.png", 7))))
+    qtbot.waitUntil(lambda: gate.waited == 1, timeout=5000)
+    opener = threading.Timer(0.1, gate.open)  # while the window waits for the worker to stop
+    opener.start()
+    window.close()
+    opener.join()
+    assert not document.trace_runner.running and workers.detached_threads() == 0
+    # It stopped at the next layer: the ReLU (layer 1) done, nothing after.
+    assert max(steps, default=0) <= 2
