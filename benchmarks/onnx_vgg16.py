@@ -81,7 +81,7 @@ def input_to_prediction(converted, net, torch, rounds: int) -> dict:
             torch.set_num_threads(count)
             with torch.no_grad():
                 started = time.perf_counter()
-                logits = net(x)
+                net(x)
                 times[key].append(time.perf_counter() - started)
         torch.set_num_threads(before)
     figures = {key: statistics.median(values) for key, values in times.items()}

@@ -36,7 +36,8 @@ __all__ = [
     "CANVAS_SIZE", "CanvasInput", "ImageInput", "InputSource", "NetworkEntry",
     "Session", "SessionError", "Trace", "blank_canvas", "blank_canvas_for", "canvas_input",
     "check_network", "paints_in_colour", "painted_image",
-    "compute_trace", "network_input_for", "source_for", "shipped_network", "ExampleNetwork", "example_networks",
+    "compute_trace", "network_input_for", "source_for", "shipped_network", "ExampleNetwork",
+    "example_networks",
     "network_title", "DEFAULT_EXAMPLE",
 ]
 
