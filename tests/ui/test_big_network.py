@@ -321,3 +321,61 @@ def test_closing_the_window_stops_a_pass_in_progress(make_window, qtbot, tmp_pat
     assert not document.trace_runner.running and workers.detached_threads() == 0
     # It stopped at the next layer: the ReLU (layer 1) done, nothing after.
     assert max(steps, default=0) <= 2
+
+
+def wide_network() -> Sequential:
+    """150 and 130 filters, 1,000 classes: more labels than are ever shown."""
+    return Sequential([Conv2D(out_channels=150, kernel_size=3, padding="same"), ReLU(),
+                       Conv2D(out_channels=130, kernel_size=3, padding="same"), ReLU(),
+                       Flatten(), Dense(out_features=1000)],
+                      input_shape=(3, 6, 6), seed=0, name="wide")
+
+
+def visible_labels(items):
+    return sorted((item.textItem.toPlainText(), round(item.pos().x(), 3), round(item.pos().y(), 3))
+                  for item in items if item.isVisible())
+
+
+@pytest.mark.parametrize("size", [(900, 700), (1600, 1200)])
+def test_many_filters_and_classes_make_few_labels_and_show_the_same(qtbot, monkeypatch, size):
+    """Labels of hundreds of filters, channels or classes: only those that can be shown are
+    made (a thousand text items took 0.7-0.9 s to show a VGG-16 layer); what is visible is the
+    same as when every one was made."""
+    import pyqtgraph as pg
+    from network_views import show_views
+
+    from cnnviz.ui.shared import feature_maps as fm_module
+    from cnnviz.ui.shared.filters_view import FiltersView
+
+    def shown(capped: bool):
+        if not capped:  # every label made, as before
+            monkeypatch.setattr(FiltersView, "_thin_labels", eager_thin_labels)
+            monkeypatch.setattr(fm_module, "MAX_OUTPUT_LABELS", 10**6)
+        views = show_views(qtbot, Document(Session(NetworkEntry(wide_network()))))
+        views.resize(*size)
+        views.filters.show_layer(2)
+        views.feature_maps.set_layer(6)
+        qtbot.wait(50)
+        result = (len(views.filters._labels), visible_labels(views.filters._labels),
+                  len(views.feature_maps._labels))
+        views.close()
+        monkeypatch.undo()
+        return result
+
+    lazy_thin_labels = FiltersView._thin_labels
+
+    def eager_thin_labels(view, metrics, scale):
+        for place in view._label_places:
+            if place[0] is None:
+                text, position, anchor = place[3:]
+                place[0] = pg.TextItem(text, anchor=anchor)
+                place[0].setPos(*position)
+                view.viewbox.addItem(place[0], ignoreBounds=True)
+                view._labels.append(place[0])
+        lazy_thin_labels(view, metrics, scale)
+
+    made, filters_shown, classes = shown(True)
+    all_made, all_filters_shown, all_classes = shown(False)
+    assert all_made >= 130 + 150 + 1 and made * 4 < all_made
+    assert filters_shown == all_filters_shown and len(filters_shown) >= 4
+    assert all_classes == 1000 and classes == 100
