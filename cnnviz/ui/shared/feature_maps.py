@@ -37,8 +37,8 @@ NORMALISATION_LABELS = {"layer": "Per layer", "map": "Per map", "network": "Whol
 EXPORT_SIDE = 600
 
 
-#: Most class numbers written under the output layer's units.
-MAX_OUTPUT_LABELS = 100
+#: Most class numbers written under the output layer's units (every 10th, 100th... beyond).
+MAX_OUTPUT_LABELS = 20
 
 
 def layer_titles(model) -> list[str]:
@@ -285,7 +285,7 @@ class FeatureMapsView(QWidget):
         if not output:
             return
         _, foreground = plot_colors(self.palette())
-        # One number per class up to 100 classes; every 10th (100th...) beyond (ImageNet's 1,000
+        # One number per class up to 20 classes; every 10th (100th...) beyond (ImageNet's 1,000
         # would make a thousand text items, 0.9 s to show the layer, too narrow to read anyway).
         step = 1
         while -(-self.mosaic.count // step) > MAX_OUTPUT_LABELS:
