@@ -36,7 +36,8 @@ __all__ = [
     "CANVAS_SIZE", "CanvasInput", "ImageInput", "InputSource", "NetworkEntry",
     "Session", "SessionError", "Trace", "blank_canvas", "blank_canvas_for", "canvas_input",
     "check_network", "paints_in_colour", "painted_image",
-    "compute_trace", "network_input_for", "shipped_network", "ExampleNetwork", "example_networks",
+    "compute_trace", "network_input_for", "source_for", "shipped_network", "ExampleNetwork",
+    "example_networks",
     "network_title", "DEFAULT_EXAMPLE",
 ]
 
@@ -317,10 +318,11 @@ class Trace:
 
 
 def compute_trace(model: Sequential, source: InputSource, version: int, token: int,
-                  contract: InputContract | None = None) -> Trace:
+                  contract: InputContract | None = None, progress=None) -> Trace:
     """Convert ``source`` for ``model`` as its ``contract`` says (by default the one a file
     without a contract would have) and run the network once; raises :class:`SessionError` (a
-    ``MemoryError`` included)."""
+    ``MemoryError`` included). ``progress(done, total)`` is called after each layer (see
+    :meth:`Sequential.trace`); what it raises goes through."""
     try:
         if contract is None:
             contract = default_contract(model.input_shape, model.output_shape)
@@ -328,7 +330,8 @@ def compute_trace(model: Sequential, source: InputSource, version: int, token: i
         # Weights near divergence (a snapshot of a run about to fail) overflow: the views show
         # the infinities and NaNs as they are, without a warning on the console.
         with np.errstate(over="ignore", invalid="ignore"):
-            activations = model.trace(np.ascontiguousarray(x, dtype=np.float32)[None])
+            activations = model.trace(np.ascontiguousarray(x, dtype=np.float32)[None],
+                                      progress)
     except (ModelError, ValueError, FloatingPointError) as exc:  # ContractError, PipelineError
         raise SessionError(f"cannot run the network on this input: {exc}") from exc
     except MemoryError as exc:  # the caller's state stays as it was, as for any refusal
@@ -490,11 +493,16 @@ class Session:
         return self.model.get_weights()
 
     # ----------------------------------------------------------------- changing
-    def set_source(self, source: InputSource) -> Trace:
-        """Make ``source`` the input; a no-op when it already is (the same object)."""
+    def set_source(self, source: InputSource, trace: Trace | None = None) -> Trace:
+        """Make ``source`` the input; a no-op when it already is (the same object).
+
+        ``trace``: its trace, computed elsewhere (a :meth:`trace_job` run in another thread);
+        used when it was computed for this source on the current network and weights, else the
+        trace is computed here.
+        """
         if source is self._source:
             return self._trace
-        trace = self._compute(self._network, source, self._network.token)
+        trace = self._adopted(trace, self._network, source)
         self._source, self._trace = source, trace
         return trace
 
@@ -506,19 +514,53 @@ class Session:
         """Load an image file and make it the input; raises :class:`cnnviz.data.DataError`."""
         return self.set_source(ImageInput(load_image(path)))
 
-    def set_network(self, network: NetworkEntry) -> Trace:
-        """Make ``network`` the current network; a no-op when it already is."""
-        if network is self._network:
+    def set_network(self, network: NetworkEntry, trace: Trace | None = None,
+                    source: InputSource | None = None) -> Trace:
+        """Make ``network`` the current network; a no-op when it already is.
+
+        ``source``: the input to pair it with (by default the current one; see
+        :func:`source_for`). ``trace``: its first trace, computed elsewhere (a
+        :meth:`trace_job` of ``source_for(source, network)`` run in another thread); used when
+        it fits (see :meth:`set_source`).
+        """
+        if network is self._network and (source is None or source is self._source):
             return self._trace
         check_network(network.model, network.contract)
-        source = self._source
-        if (isinstance(source, CanvasInput) and source.is_blank
-                and source.is_colour != paints_in_colour(network.contract)):
-            # An empty canvas becomes the new network's: a white page for a colour network.
-            source = blank_canvas_for(network.contract, source.raster.shape[0])
-        trace = self._compute(network, source, network.token)
+        source = source_for(self._source if source is None else source, network)
+        if trace is not None and _blank_alike(trace.source, source):
+            source = trace.source  # the empty canvas the job was given
+        trace = self._adopted(trace, network, source)
         self._network, self._source, self._trace = network, source, trace
         return trace
+
+    def adopt(self, source: InputSource, trace: Trace) -> bool:
+        """Make ``source`` the input with ``trace``, computed elsewhere, if it was computed for
+        ``source`` on the current network with its weights as they are now (True); otherwise
+        change nothing (False)."""
+        network = self._network
+        if not (trace.source is source and trace.weights_token == network.token
+                and trace.contract is network.contract):
+            return False
+        self._source, self._trace = source, replace(trace, version=next(self._versions))
+        return True
+
+    def trace_job(self, source: InputSource, network: NetworkEntry | None = None):
+        """A function ``job(progress=None) -> Trace``: the trace of ``source`` on ``network``
+        (the current one by default) with its weights as they are now, for another thread.
+
+        The job runs a clone of the network that shares its weight arrays
+        (:meth:`Sequential.sharing_weights`), so the session can go on being used (and its
+        weights replaced) meanwhile; hand the result to :meth:`set_source` or
+        :meth:`set_network`, which take it only if it still fits. ``progress(done, total)``
+        is called after each layer and may raise to stop the job.
+        """
+        network = self._network if network is None else network
+        model, token, contract = network.model.sharing_weights(), network.token, network.contract
+
+        def job(progress=None) -> Trace:
+            return compute_trace(model, source, 0, token, contract, progress)
+
+        return job
 
     def open_network(self, path: str | Path) -> Trace:
         """Load a network file and make it current; raises ``ModelFileError``/:class:`SessionError`."""
@@ -572,12 +614,15 @@ class Session:
         """Replace one parameter array, e.g. ``"0.weight"`` (see :meth:`update_params`)."""
         return self.update_params({name: value}, token)
 
-    def update_params(self, params: dict[str, np.ndarray], token: int | None = None) -> Trace:
+    def update_params(self, params: dict[str, np.ndarray], token: int | None = None,
+                      compute: bool = True) -> Trace:
         """Replace some parameters (by name, e.g. ``"0.weight"``) and recompute the trace once.
 
         The arrays are copied (so later changes to the caller's arrays do not leak in) and must
         be finite and of the parameter's shape. ``token``: see :meth:`set_weights`; a no-op when
-        it is the current weights' token.
+        it is the current weights' token. ``compute=False``: the trace is left as it was (its
+        ``weights_token`` no longer the network's), for the caller to compute elsewhere (a
+        :meth:`trace_job`) and :meth:`adopt`.
         """
         if token is not None and token == self._network.token:
             return self._trace
@@ -600,6 +645,9 @@ class Session:
             old[name] = where[key]
             where[key] = np.array(value, dtype=own[name].dtype, copy=True)
         token = _new_token() if token is None else token
+        if not compute:
+            self._network.token = token
+            return self._trace
         try:
             trace = self._compute(self._network, self._source, token)
         except SessionError:
@@ -648,6 +696,14 @@ class Session:
         return compute_trace(network.model, source, next(self._versions), token,
                              network.contract)
 
+    def _adopted(self, trace: Trace | None, network: NetworkEntry, source: InputSource) -> Trace:
+        """``trace`` numbered as this session's next, when it was computed for ``source`` on
+        ``network`` as its weights are now; otherwise the trace computed here."""
+        if (trace is not None and trace.source is source and trace.weights_token == network.token
+                and trace.contract is network.contract):
+            return replace(trace, version=next(self._versions))
+        return self._compute(network, source, network.token)
+
     @staticmethod
     def _check_param(name: str, value: np.ndarray, own: np.ndarray) -> None:
         value = np.asarray(value)
@@ -655,6 +711,22 @@ class Session:
             raise SessionError(f"{name} must have shape {own.shape}, got {value.shape}")
         if not np.all(np.isfinite(value)):
             raise SessionError(f"{name} contains NaN or infinite values")
+
+
+def source_for(source: InputSource, network: NetworkEntry) -> InputSource:
+    """The input a network is paired with when it becomes current while ``source`` is the
+    input: ``source`` itself, except that an empty canvas becomes the network's (a white page
+    for a colour network)."""
+    if (isinstance(source, CanvasInput) and source.is_blank
+            and source.is_colour != paints_in_colour(network.contract)):
+        return blank_canvas_for(network.contract, source.raster.shape[0])
+    return source
+
+
+def _blank_alike(a: InputSource, b: InputSource) -> bool:
+    """Two empty canvases of the same size and colour."""
+    return (isinstance(a, CanvasInput) and isinstance(b, CanvasInput) and a.is_blank and b.is_blank
+            and a.is_colour == b.is_colour and a.raster.shape == b.raster.shape)
 
 
 # --------------------------------------------------------------------------------- start-up

@@ -39,9 +39,9 @@ def count_forwards(monkeypatch):
         calls = []
         original = model.trace
 
-        def counting(x):
+        def counting(x, progress=None):
             calls.append(x.shape)
-            return original(x)
+            return original(x, progress)
 
         monkeypatch.setattr(model, "trace", counting)
         return calls
@@ -355,3 +355,29 @@ def test_running_statistics_are_weights_of_the_session():
     session.reset_weights()
     np.testing.assert_array_equal(net.named_state()["1.running_var"], opened["1.running_var"])
     np.testing.assert_array_equal(session.trace.activations[2], before)
+
+
+def test_a_trace_computed_elsewhere_is_adopted_only_if_it_fits(tmp_path):
+    from cnnviz.session import canvas_input, compute_trace
+
+    session = Session(NetworkEntry(build_preset("lenet5", seed=0)))
+    raster = np.zeros((280, 280), np.uint8)
+    raster[60:220, 130:150] = 255
+    source = canvas_input(raster)
+    job = session.trace_job(source)
+    trace = job()
+    other = canvas_input(raster[::-1].copy())
+    assert not session.adopt(other, trace)  # computed for another input
+    assert session.adopt(source, trace) and session.source is source
+    assert session.trace.version > 0
+    np.testing.assert_array_equal(session.trace.probabilities, trace.probabilities)
+    stale = session.trace_job(other)()
+    old = session.trace
+    session.update_params({"11.bias": np.ones(10, np.float32)}, compute=False)
+    assert session.trace is old  # left for the caller to compute
+    assert not session.adopt(other, stale)  # computed with the old weights
+    fresh = session.trace_job(other)()
+    assert session.adopt(other, fresh)
+    np.testing.assert_array_equal(session.trace.probabilities,
+                                  compute_trace(session.model, other, 0, 0,
+                                                session.network.contract).probabilities)

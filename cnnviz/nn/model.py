@@ -97,8 +97,15 @@ class Sequential:
             x = layer.forward(x, training)
         return x
 
-    def trace(self, x: np.ndarray) -> list[np.ndarray]:
+    def trace(self, x: np.ndarray, progress=None) -> list[np.ndarray]:
         """The input followed by every layer's output (inference mode), for display.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, *input_shape)
+        progress : callable, optional
+            ``progress(done, total)`` after each layer (``total`` is the number of layers); it
+            may raise to stop the pass (a window dropping a pass whose input is already stale).
 
         Returns
         -------
@@ -107,10 +114,34 @@ class Sequential:
         """
         x = self._check_input(x)
         outputs = [x]
-        for layer in self.layers:
+        total = len(self.layers)
+        for done, layer in enumerate(self.layers, 1):
             x = layer.forward(x, False)
             outputs.append(x)
+            if progress is not None:
+                progress(done, total)
         return outputs
+
+    def sharing_weights(self) -> "Sequential":
+        """The same network over the same parameter arrays (no copy), with forward caches of its
+        own: another thread can run it while this one is used (a layer keeps what its last
+        forward pass saw for the backward pass, so two threads must not share layers).
+
+        Parameters replaced later in this network (``layer.params[name] = new``, as the window
+        and the trainer's snapshots do) are not seen by the clone, which keeps computing with
+        the weights it was made with; arrays changed in place would be.
+        """
+        clone = copy.copy(self)
+        clone.layers = []
+        for layer in self.layers:
+            fresh = copy.copy(layer)
+            fresh.__dict__ = {k: v for k, v in layer.__dict__.items() if not k.startswith("_")}
+            fresh.params = dict(layer.params)
+            fresh.grads = {}
+            if hasattr(layer, "rng"):
+                fresh.rng = copy.deepcopy(layer.rng)
+            clone.layers.append(fresh)
+        return clone
 
     def backward(self, dy: np.ndarray, upto: int = 0):
         """Back-propagate ``dy`` (gradient of the last output) down to layer ``upto``'s input,

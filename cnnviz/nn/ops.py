@@ -169,7 +169,7 @@ def conv_forward(x, weight, bias, stride, dilation, pad, out_hw):
     f, c, kh, kw = weight.shape
     ho, wo = out_hw
     n = x.shape[3]
-    if _use_winograd(weight.shape, stride, dilation, n):
+    if _use_winograd(weight.shape, stride, dilation, n, out_hw):
         return winograd.forward(x, weight, bias, pad, out_hw)
     xp = pad_channel_major(x, pad)
     if xp is x:  # no padding: keep a private, contiguous copy for the backward pass
@@ -281,12 +281,21 @@ WINOGRAD_MIN_CHANNELS = 16
 #: 32 images trained 62 against 83 ms.
 WINOGRAD_MIN_BATCH = 16
 
+#: ... or fewest 2x2 output tiles (over the batch) for which it pays with fewer images: one
+#: large image has runs a row of tiles long.  VGG-16's 3x3 convolutions on one 224x224 image,
+#: one core (under load, so slow; ratios in the same run): 64 channels at 224x224 (12,544
+#: tiles) 295 -> 197 ms, 128 at 112x112 (3,136) 219 -> 163 ms, 256 at 56x56 (784) 215 -> 194
+#: ms, 512 at 28x28 (196) 178 -> 323 ms, at 14x14 47 -> 247 ms.
+WINOGRAD_MIN_TILES = 2048
 
-def _use_winograd(weight_shape, stride, dilation, batch):
-    """Whether a convolution with ``weight_shape`` (F, C, kh, kw) of ``batch`` images runs
-    through Winograd."""
+
+def _use_winograd(weight_shape, stride, dilation, batch, out_hw=(0, 0)):
+    """Whether a convolution with ``weight_shape`` (F, C, kh, kw) of ``batch`` images with
+    outputs of ``out_hw`` runs through Winograd."""
+    tiles = batch * (-(-out_hw[0] // 2)) * (-(-out_hw[1] // 2))
     return WINOGRAD and winograd.applies(weight_shape[2:], stride, dilation) \
-        and weight_shape[1] >= WINOGRAD_MIN_CHANNELS and batch >= WINOGRAD_MIN_BATCH
+        and weight_shape[1] >= WINOGRAD_MIN_CHANNELS \
+        and (batch >= WINOGRAD_MIN_BATCH or tiles >= WINOGRAD_MIN_TILES)
 
 
 #: Fewest input channels for which the input gradient of a stride-1 convolution whose output is

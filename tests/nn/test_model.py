@@ -176,3 +176,44 @@ def test_input_gradient_leaves_parameter_gradients_alone():
     for name, value in model.named_grads().items():
         np.testing.assert_array_equal(value, before[name])
     assert all(layer.need_param_grads for layer in model.layers)
+
+
+def test_trace_reports_each_layer_and_a_raising_callback_stops_it():
+    model = build_preset("lenet5", seed=0)
+    x = np.random.default_rng(0).random((1, 1, 28, 28)).astype(np.float32)
+    seen = []
+    outputs = model.trace(x, lambda done, total: seen.append((done, total)))
+    n = len(model.layers)
+    assert seen == [(i, n) for i in range(1, n + 1)]
+    for a, b in zip(outputs, model.trace(x)):
+        np.testing.assert_array_equal(a, b)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(done, total):
+        if done == 2:
+            raise Stop
+    with pytest.raises(Stop):
+        model.trace(x, stop_after_two)
+
+
+def test_a_clone_sharing_weights_copies_none_and_keeps_its_own_caches():
+    model = build_preset("lenet5", seed=0)
+    clone = model.sharing_weights()
+    for name, value in clone.named_params().items():
+        assert value is model.named_params()[name]  # the same arrays, not copies
+    rng = np.random.default_rng(1)
+    a, b = (rng.random((1, 1, 28, 28)).astype(np.float32) for _ in range(2))
+    expected = model.input_gradient(a, -1, index=(3,))
+    # The clone's pass on another input leaves the model's caches alone (and the other way).
+    model.forward(a)
+    clone.forward(b)
+    assert model.layers[-1]._x is not clone.layers[-1]._x
+    np.testing.assert_allclose(clone.input_gradient(a, -1, index=(3,)), expected, rtol=1e-6)
+    np.testing.assert_array_equal(clone.forward(b), model.forward(b))
+    # A parameter replaced in the model (as the window does) is not seen by the clone.
+    old = clone.forward(b)
+    model.layers[-1].params["bias"] = model.layers[-1].params["bias"] + 1
+    np.testing.assert_array_equal(clone.forward(b), old)
+    np.testing.assert_allclose(model.forward(b), old + 1, rtol=1e-6)

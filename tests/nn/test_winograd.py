@@ -99,11 +99,17 @@ def test_dispatch_by_shape(monkeypatch):
     the rest."""
     batch = ops.WINOGRAD_MIN_BATCH
 
-    def winograd_used(channels=16, images=batch, **kwargs):
+    def winograd_used(channels=16, images=batch, size=8, **kwargs):
         layer = Conv2D(out_channels=4, padding="same", **{"kernel_size": 3, **kwargs})
-        layer.build((channels, 8, 8))
-        layer.forward(np.zeros((images, channels, 8, 8), np.float32), training=True)
+        layer.build((channels, size, size))
+        layer.forward(np.zeros((images, channels, size, size), np.float32), training=True)
         return isinstance(layer._xp, winograd.SplitInput)
+
+    # One large image (VGG-16's first layers in the window) has tiles enough; a small one not.
+    side = 2 * int(np.ceil(np.sqrt(ops.WINOGRAD_MIN_TILES)))
+    assert winograd_used(images=1, size=side)
+    assert not winograd_used(images=1, size=side - 8)
+    assert not winograd_used(images=1, size=side, stride=2)
 
     assert winograd_used()
     assert not winograd_used(stride=2)

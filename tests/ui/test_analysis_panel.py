@@ -166,3 +166,23 @@ def test_closing_while_the_worker_runs_leaves_no_thread(qtbot, panel):
     thread = panel.runner.thread
     assert panel.shutdown()
     assert thread.isFinished() and not panel.runner.running
+
+
+def test_a_big_networks_gradient_is_computed_in_the_worker(qtbot, document, monkeypatch):
+    """On a network whose passes run in the background (VGG-16), even the quick gradient is
+    computed in the worker, never in the GUI thread."""
+    from cnnviz.ui.window import document as document_module
+
+    monkeypatch.setattr(document_module, "BACKGROUND_MACS", 0)
+    widget = AnalysisPanel(document)
+    qtbot.addWidget(widget)
+    widget.resize(360, 560)
+    with qtbot.waitSignal(widget.runner.started, timeout=5000):
+        widget.show()
+    assert widget.explanation is None or widget.explanation.version != document.trace.version
+    qtbot.waitUntil(lambda: widget.explanation is not None
+                    and widget.explanation.version == document.trace.version, timeout=10000)
+    model, x = model_and_input(document)
+    expected = saliency_map(vanilla_gradient(model, x, document.trace.top_class))
+    np.testing.assert_allclose(widget.explanation.values, expected, rtol=1e-6)
+    assert widget.shutdown()

@@ -118,6 +118,7 @@ class LayersOverview(QWidget):
         self.selected = 1
         self.normalisation = NORMALISATIONS[0]
         self.applied_version, self.applied_at = 0, 0.0
+        self._applied: Trace | None = None
         self._hovered = None
         self._dirty = False
         self._layout_key: tuple = ()   # the labels the rows were built for
@@ -235,6 +236,8 @@ class LayersOverview(QWidget):
     # ----------------------------------------------------------------- document
     @Slot(object)
     def _on_trace_changed(self, trace: Trace) -> None:
+        if trace is self._applied and not self._stale_rows and not self._dirty:
+            return  # drawn already: a new network's rows are built with its first trace
         if self.isVisible():
             self._apply(trace)
         else:
@@ -254,6 +257,7 @@ class LayersOverview(QWidget):
             row.image.setImage(row.mosaic.tile(values, fill=scale.levels[0]), autoLevels=False,
                                levels=scale.levels)
         self.applied_version, self.applied_at = trace.version, time.perf_counter()
+        self._applied = trace
 
     @Slot(str)
     def set_normalisation(self, mode: str) -> None:

@@ -9,7 +9,8 @@ moves a few graphics items:
   others fogged; the box of its taps dashed where it sticks out into the padding, the padding part
   hatched; with "Effective receptive field" on, the magnitude of the gradient of the unit with
   respect to the input (summed over its channels) as a heat map (the one computation made on
-  hover); on a colour input, the same boxes on each of its R, G and B planes;
+  hover; in a worker thread for a big network, whose pass takes a second, the latest hover
+  winning); on a colour input, the same boxes on each of its R, G and B planes;
 - in the overview: the window in every earlier layer, and the unit itself;
 - in the large view: the window when it shows an earlier layer, else the unit.
 
@@ -32,6 +33,7 @@ from cnnviz.ui.explore.unit_math import UnitMathDialog
 from cnnviz.ui.shared.colormaps import lookup_table
 from cnnviz.ui.shared.theme import accent, plot_colors
 from cnnviz.ui.shared.window_overlay import WindowOverlay
+from cnnviz.ui.shared.workers import TaskRunner
 from cnnviz.ui.window.document import Document
 
 FOG_ALPHA = 150
@@ -157,6 +159,9 @@ class ReceptiveFieldController(QObject):
         self.updated_at = 0.0
         self._colours: tuple[QColor, QColor] | None = None
         self.input_overlay = FieldOverlay(input_view.viewbox, input_view.image_item)
+        # The effective field of a big network's unit, computed off the GUI thread.
+        self.heat_runner = TaskRunner("cnnviz-effective-field", self)
+        self.heat_runner.finished.connect(self._on_heat_computed)
         overview.unit_hovered.connect(self._on_unit_hovered)
         feature_maps.unit_hovered.connect(self._on_unit_hovered)
         feature_maps.unit_clicked.connect(self._on_unit_clicked)
@@ -218,10 +223,25 @@ class ReceptiveFieldController(QObject):
         index = self.hovered[0] if self.hovered else 0
         if not self.effective or index == 0:
             self.heat = None
+            self.heat_runner.cancel()
+        elif self.document.in_background:
+            # Hidden until this unit's own map comes (an old unit's would mislead).
+            self.heat = None
+            model = self.document.model.sharing_weights()
+            network_input, hover = self.document.trace.network_input, self.hovered
+            self.heat_runner.start(
+                lambda _progress: (hover, effective_field(model, network_input, *hover)))
         else:
             self.heat = effective_field(self.document.model, self.document.trace.network_input,
                                         *self.hovered)
         self.input_overlay.show_heat(self.heat)
+
+    @Slot(object)
+    def _on_heat_computed(self, result) -> None:
+        hover, heat = result
+        if hover == self.hovered and self.effective:
+            self.heat = heat
+            self.input_overlay.show_heat(heat)
 
     @Slot(bool)
     def _on_effective_toggled(self, _on: bool) -> None:
@@ -273,7 +293,7 @@ class ReceptiveFieldController(QObject):
     @Slot(object)
     def _on_trace_changed(self, _trace) -> None:
         if self.hovered is not None:
-            if self.heat is not None:
+            if self.heat is not None or self.heat_runner.running:
                 self._update_heat()
             self.cursor_info.emit(self.describe(*self.hovered))
 

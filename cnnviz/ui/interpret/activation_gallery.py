@@ -299,7 +299,8 @@ class ActivationGallery(QWidget):
         the worker (replacing a computation under way)."""
         self._dirty = False
         settings = self.settings()
-        model = self.document.model.copy()
+        # Its own layers over the same weights: no copy (VGG-16's are 553 MB).
+        model = self.document.model.sharing_weights()
         contract = self.document.network.contract
         options = settings_for(model, contract, settings.layer)
         options["steps"] = settings.steps

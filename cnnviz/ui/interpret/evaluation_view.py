@@ -335,7 +335,7 @@ class EvaluationView(QWidget):
         # A folder's images are made the network's size: another size, another set.
         shape = tuple(network.contract.shape)
         loaded = self._loaded.get((source.title, shape))
-        model, token = network.model.copy(), network.token
+        model, token = network.model.sharing_weights(), network.token
         self.runner.start(lambda progress: ((source.title, shape), evaluate_test_set(
             model, source, loaded, network, token, progress)))
 

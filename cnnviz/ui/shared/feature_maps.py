@@ -37,6 +37,10 @@ NORMALISATION_LABELS = {"layer": "Per layer", "map": "Per map", "network": "Whol
 EXPORT_SIDE = 600
 
 
+#: Most class numbers written under the output layer's units (every 10th, 100th... beyond).
+MAX_OUTPUT_LABELS = 20
+
+
 def layer_titles(model) -> list[str]:
     """One title per activation: ``"Input 1×28×28"``, ``"0 Conv2D 6×28×28"``, ..."""
     shape = "\u00d7".join(map(str, model.input_shape))
@@ -281,7 +285,12 @@ class FeatureMapsView(QWidget):
         if not output:
             return
         _, foreground = plot_colors(self.palette())
-        for k in range(self.mosaic.count):
+        # One number per class up to 20 classes; every 10th (100th...) beyond (ImageNet's 1,000
+        # would make a thousand text items, 0.9 s to show the layer, too narrow to read anyway).
+        step = 1
+        while -(-self.mosaic.count // step) > MAX_OUTPUT_LABELS:
+            step *= 10
+        for k in range(0, self.mosaic.count, step):
             top, left = self.mosaic.origin(k)
             label = pg.TextItem(str(k), color=foreground, anchor=(0.5, 0))
             label.setPos(left + 0.5, top + 1.0)

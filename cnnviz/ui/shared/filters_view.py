@@ -234,7 +234,8 @@ class FiltersView(ThemedPanel, QWidget):
         self._edited: tuple[int, int] | None = None
         self.weights_token = 0
         self._labels: list[pg.TextItem] = []  # the filters' numbers, then the rows' names
-        self._label_places: list[tuple[pg.TextItem, int | None, int | None]] = []
+        # [label or None (not made yet), filter or None, row or None, text, position, anchor]
+        self._label_places: list[list] = []
 
         self.layer_combo = QComboBox(objectName="filters_layer_combo")
         self.layer_combo.setToolTip("The convolution layer whose filters are shown")
@@ -415,11 +416,23 @@ class FiltersView(ThemedPanel, QWidget):
         need = metrics.horizontalAdvance(str(layout.filters - 1)) + 2
         step = _step(need / ((layout.kw + layout.gap) * scale))
         row_step = _step(metrics.height() / ((layout.kh + layout.gap) * scale))
-        for label, f, row in self._label_places:
+        foreground = None
+        for place in self._label_places:
+            label, f, row = place[:3]
             if f is not None:
-                label.setVisible(f % layout.per_band % step == 0)
-            elif row is not None and 0 <= row < layout.channels:
-                label.setVisible(row % row_step == 0)
+                visible = f % layout.per_band % step == 0
+            else:
+                visible = not 0 <= row < layout.channels or row % row_step == 0
+            if visible and label is None:  # made when first shown (see _make_labels)
+                if foreground is None:
+                    _, foreground = plot_colors(self.palette())
+                text, position, anchor = place[3:]
+                label = place[0] = pg.TextItem(text, color=foreground, anchor=anchor)
+                label.setPos(*position)
+                self.viewbox.addItem(label, ignoreBounds=True)
+                self._labels.append(label)
+            if label is not None:
+                label.setVisible(visible)
 
     def _clear(self) -> None:
         """Show nothing of the previous network (its kernels, labels, colour bar): say that this
@@ -452,28 +465,23 @@ class FiltersView(ThemedPanel, QWidget):
     def _make_labels(self) -> None:
         """The filters' numbers above each band, the rows' names on its left."""
         self._remove_labels()
-        _, foreground = plot_colors(self.palette())
         layout = self.arrangement
         names = input_channel_names(self.document.model, self.layer)
+        # Where each label goes; a label is made when _thin_labels first shows it (VGG-16's 512
+        # filters and 512 channels made a thousand text items, most never shown: 0.7 s).
         places = []
         for f in range(layout.filters):
-            label = pg.TextItem(str(f), color=foreground, anchor=(0.5, 1))
             top, left = layout.tile_origin(f, -1 if layout.colour else 0)
-            label.setPos(left + layout.kw / 2, top - 0.1)
-            places.append((label, f, None))
+            places.append([None, f, None, str(f), (left + layout.kw / 2, top - 0.1), (0.5, 1)])
         heads = list(zip(names, range(layout.channels))) + [("bias", layout.channels)]
         if layout.colour:
             heads.append(("RGB", -1))
         for band in range(layout.bands):
             for text, row in heads:
-                label = pg.TextItem(text, color=foreground, anchor=(1, 0.5))
                 top, _ = layout.tile_origin(band * layout.per_band, row)
-                label.setPos(-0.2, top + layout.kh / 2)
-                places.append((label, None, row))
+                places.append([None, None, row, text, (-0.2, top + layout.kh / 2), (1, 0.5)])
         self._label_places = places
-        self._labels = [label for label, _, _ in places]
-        for label in self._labels:
-            self.viewbox.addItem(label, ignoreBounds=True)
+        self._labels = []
 
     def _apply(self) -> None:
         layer = self.document.model.layers[self.layer]

@@ -1,7 +1,9 @@
 """The Prediction panel: the top class, large, with its confidence, and every class's probability.
 
 Classes are called by the names the network's input contract gives them ("0".."9" for a digit
-network, "airplane", "automobile"... for a CIFAR-10 one), for any number of classes.
+network, "airplane", "automobile"... for a CIFAR-10 one), for any number of classes. A network
+with more than :data:`MAX_BARS` classes (ImageNet's 1,000) shows the :data:`TOP_K` most probable
+ones instead, most probable first, each bar under its class's name.
 """
 
 from __future__ import annotations
@@ -27,6 +29,20 @@ TOP_CLASS_POINT_SIZE = 44
 MIN_TOP_CLASS_POINT_SIZE = 14
 #: Share of the panel's width the top class's name may take.
 TOP_CLASS_WIDTH = 0.45
+#: Networks with up to this many classes show one bar per class...
+MAX_BARS = 20
+#: ... the others their most probable classes only.
+TOP_K = 5
+
+
+def shown_classes(probabilities: np.ndarray) -> np.ndarray:
+    """The classes the panel shows, in bar order: all of them (up to :data:`MAX_BARS`), else the
+    :data:`TOP_K` most probable, most probable first (ties: the lower class first)."""
+    count = len(probabilities)
+    if count <= MAX_BARS:
+        return np.arange(count)
+    top = np.argpartition(-probabilities, TOP_K - 1)[:TOP_K]
+    return top[np.lexsort((top, -probabilities[top]))]
 
 
 class PredictionPanel(QWidget):
@@ -35,9 +51,11 @@ class PredictionPanel(QWidget):
     Attributes
     ----------
     probabilities : np.ndarray
-        The probabilities on display (float32 (K,)).
+        The probabilities of every class (float32 (K,)).
     class_names : tuple of str
-        The network's class names, one per bar.
+        The network's class names, one per class.
+    shown : np.ndarray
+        The class of each bar (:func:`shown_classes`).
     applied_version : int
         ``Trace.version`` of the trace on display.
     applied_at : float
@@ -61,6 +79,7 @@ class PredictionPanel(QWidget):
         self.document = document
         self.probabilities = np.zeros(0, dtype=np.float32)
         self.class_names: tuple[str, ...] = ()
+        self.shown = np.zeros(0, dtype=np.intp)
         self._digits = True
         self.applied_version = 0
         self.applied_at = 0.0
@@ -118,18 +137,23 @@ class PredictionPanel(QWidget):
         self.class_names = network.classes
         self._digits = network.contract.pipeline == "digits"
         classes = len(self.class_names)
-        self.plot.setXRange(-EDGE, classes - 1 + EDGE, padding=0)
+        bars = min(classes, TOP_K) if classes > MAX_BARS else classes
+        self.plot.setXRange(-EDGE, bars - 1 + EDGE, padding=0)
+        self.plot.setLabel("bottom", f"top {TOP_K} of {classes:,} classes"
+                           if classes > MAX_BARS else "class")
+        self.shown = np.arange(bars) if classes <= MAX_BARS else np.zeros(0, dtype=np.intp)
         self._update_ticks()
         self._fit_top_class_font()
         self.probabilities = np.zeros(0, dtype=np.float32)
 
     def _update_ticks(self) -> None:
-        """The class names under the bars, cut to the room each bar has."""
+        """The names of the classes shown under their bars, cut to the room each bar has."""
         axis = self.plot.getAxis("bottom")
         width = self.plot.getViewBox().width()
-        pixels = width / max(1, len(self.class_names)) if width > 0 else 0.0
-        axis.setTicks(class_ticks(self.class_names, pixels, QFontMetrics(axis.font()),
-                                  stagger=True, edge=EDGE))
+        names = [self.class_name(int(k)) for k in self.shown]
+        pixels = width / max(1, len(names)) if width > 0 else 0.0
+        axis.setTicks(class_ticks(names, pixels, QFontMetrics(axis.font()), stagger=True,
+                                  edge=EDGE))
 
     def _fit_top_class_font(self) -> None:
         """The top class's size: large, or smaller when the longest name would not fit in its
@@ -189,13 +213,17 @@ class PredictionPanel(QWidget):
         self.applied_at = time.perf_counter()
 
     def _show_bars(self, probs: np.ndarray, top: int) -> None:
-        brushes = [self._bar_brush] * len(probs)
-        brushes[top] = self._top_brush
-        if len(probs) != len(self.probabilities):
-            self.bars.setOpts(x=np.arange(len(probs)), height=probs, brushes=brushes,
-                              pens=[pg.mkPen(None)] * len(probs))
+        shown = shown_classes(probs)
+        heights = probs[shown]
+        brushes = [self._top_brush if k == top else self._bar_brush for k in shown]
+        if len(shown) != len(self.bars.opts.get("height", ())):
+            self.bars.setOpts(x=np.arange(len(shown)), height=heights, brushes=brushes,
+                              pens=[pg.mkPen(None)] * len(shown))
         else:
-            self.bars.setOpts(height=probs, brushes=brushes)
+            self.bars.setOpts(height=heights, brushes=brushes)
+        if not np.array_equal(shown, self.shown):
+            self.shown = shown
+            self._update_ticks()
 
     # ----------------------------------------------------------------- events
     def bar_at(self, position) -> int | None:
@@ -206,8 +234,8 @@ class PredictionPanel(QWidget):
             return None
         point = view.mapSceneToView(position)
         k = int(round(point.x()))
-        if 0 <= k < len(self.probabilities) and abs(point.x() - k) <= BAR_WIDTH / 2:
-            return k
+        if 0 <= k < len(self.shown) and abs(point.x() - k) <= BAR_WIDTH / 2:
+            return int(self.shown[k])
         return None
 
     def _on_mouse_moved(self, position) -> None:

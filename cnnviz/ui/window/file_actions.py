@@ -10,7 +10,7 @@ Files are read and decoded in a worker thread (:func:`~cnnviz.ui.shared.workers.
 the window keeps drawing, a progress window with Cancel appears when reading takes longer than
 0.3 s, and another open asked for meanwhile (a drop, a recent file) is refused with a note in the
 status bar. The worker also converts an image for the network; only the network's first pass
-runs in the GUI thread.
+runs in the GUI thread (a big network's runs in the worker too: see ``_read_network``).
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from cnnviz.data import DataError, load_image
 from cnnviz.nn import ModelError
 from cnnviz.nn.contract import InputContract
-from cnnviz.session import (ImageInput, NetworkEntry, SessionError, example_networks,
-                            network_input_for)
+from cnnviz.session import (ImageInput, InputSource, NetworkEntry, SessionError, Trace,
+                            compute_trace, example_networks, network_input_for, source_for)
 from cnnviz.ui.shared.workers import Abandoned, TaskRunner, abandon_waits, run_with_progress
 from cnnviz.ui.window import settings
+from cnnviz.ui.window.document import runs_in_background
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm",
                   ".ppm", ".pbm", ".pnm", ".ico")
@@ -154,13 +155,15 @@ class FileActions:
         if ask and not self.maybe_save():
             return False
         name = Path(path).name
-        entry = self._read_in_worker(partial(NetworkEntry.open, path), f"Reading {name}\u2026",
-                                     "Cannot open the network", f"Opening the network {name}")
-        if entry is None:
+        opened = self._read_in_worker(partial(_read_network, path, self.document.source),
+                                      f"Reading {name}\u2026", "Cannot open the network",
+                                      f"Opening the network {name}")
+        if opened is None:
             return False
+        entry, trace = opened
         try:
             with _busy():
-                self.document.set_network(entry)
+                self.document.set_network(entry, trace=trace)
         except Exception as exc:  # its first pass failed: the current network stays
             self._report_open_failure("Cannot open the network", f"Opening the network {name}",
                                       exc)
@@ -364,6 +367,21 @@ class FileActions:
             self.open_network(networks[0])
         if images:
             self.open_image(images[0])
+
+
+def _read_network(path: str | Path, source: InputSource) -> tuple[NetworkEntry, Trace | None]:
+    """Read a network file (in the file worker) and, for a big network (see
+    :func:`~cnnviz.ui.window.document.runs_in_background`), also its first trace on the input
+    it will be paired with, so that the GUI thread does not run it."""
+    entry = NetworkEntry.open(path)
+    if not runs_in_background(entry.model):
+        return entry, None
+    try:
+        trace = compute_trace(entry.model, source_for(source, entry), 0, entry.token,
+                              entry.contract)
+    except SessionError:
+        trace = None  # the document computes it again and reports the problem
+    return entry, trace
 
 
 def _read_image(path: str | Path, contract: InputContract) -> ImageInput:

@@ -38,6 +38,7 @@ from cnnviz.ui.window.contract_dialog import add_contract_action, apply_contract
 from cnnviz.ui.window.dialogs import ShortcutsDialog, error_box, show_about
 from cnnviz.ui.window.document import Document
 from cnnviz.ui.window.file_actions import FileActions
+from cnnviz.ui.window.trace_status import TraceStatus
 from cnnviz.ui.window.training_status import TrainingStatus
 from cnnviz.ui.window.workspaces import WorkspaceSwitcher
 
@@ -256,8 +257,16 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, Worksp
         self.training_status = TrainingStatus(self.training_panel)
         self.training_status.show_requested.connect(self._show_training)
         self.statusBar().addWidget(self.cursor_label, 1)
+        self.trace_status = TraceStatus(self.document)
+        self.document.trace_failed.connect(self._on_trace_failed)
+        self.statusBar().addPermanentWidget(self.trace_status)
         self.statusBar().addPermanentWidget(self.training_status)
         self.statusBar().addPermanentWidget(self.network_label)
+
+    @Slot(str)
+    def _on_trace_failed(self, message: str) -> None:
+        self.report_error("Cannot run the network", f"Running the network on the new input: "
+                                                    f"{message}")
 
     # ----------------------------------------------------------------- settings
     def read_settings(self) -> None:
@@ -304,6 +313,8 @@ class MainWindow(NetworkDocks, AnalysisDocks, TrainingDocks, FileActions, Worksp
         self.shutdown_file_worker()
         self.shutdown_analysis()
         self.my_drawings.runner.shutdown()
+        self.document.trace_runner.shutdown()
+        self.receptive_field.heat_runner.shutdown()
         event.accept()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
