@@ -113,11 +113,16 @@ def _neighbourhood(images: np.ndarray, fn) -> np.ndarray:
 def change_thickness(images: np.ndarray, amount: np.ndarray) -> np.ndarray:
     """Strokes of ``images`` (N, H, W) float32 made thicker (``amount[i] > 0``: that fraction of
     the way to the image's 3x3 grey dilation) or thinner (``< 0``: towards its 3x3 erosion);
-    a new float32 array."""
+    a new float32 array, scaled so that each image keeps its brightest value."""
     amount = np.asarray(amount, dtype=np.float32)[:, None, None]
     target = np.where(amount > 0, _neighbourhood(images, np.maximum),
                       _neighbourhood(images, np.minimum))
-    return (images + np.abs(amount) * (target - images)).astype(np.float32)
+    out = images + np.abs(amount) * (target - images)
+    # A thin stroke eroded gets dimmer; its brightest pixel goes back to the image's peak, as
+    # the digit preprocessing scales every drawing to peak 1.
+    peak, new_peak = images.max(axis=(1, 2), keepdims=True), out.max(axis=(1, 2), keepdims=True)
+    out *= np.where(new_peak > 0, peak / np.maximum(new_peak, 1e-12), 1.0)
+    return out.astype(np.float32)
 
 
 def distort(images: np.ndarray, rng: np.random.Generator, aug: Augmentation = Augmentation()):
