@@ -56,7 +56,8 @@ def zero_overlap(r: np.random.Generator) -> list[Stroke]:
 
 def one_european(r: np.random.Generator) -> list[Stroke]:
     """A long up-stroke from the lower left to the top, then straight down."""
-    start = (0.3 - r.uniform(0.2, 0.34), r.uniform(0.3, 0.55))
+    length, angle = r.uniform(0.25, 0.55), np.radians(r.uniform(35, 60))  # below horizontal
+    start = (0.3 - length * np.cos(angle), length * np.sin(angle))
     return [poly(start, (0.3, 0.0), (0.3 + r.uniform(-0.03, 0.03), 1.0))]
 
 
