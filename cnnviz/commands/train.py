@@ -98,9 +98,9 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                              "updated every batch)")
     parser.add_argument("--augment", action="store_true",
                         help="random changes of the training images: for digit networks "
-                             "affine and elastic distortions; for image networks (colour or "
-                             "grey photos) horizontal flips and crops of the image padded by 4 "
-                             "pixels")
+                             "thinner or thicker strokes, affine and elastic distortions; for "
+                             "image networks (colour or grey photos) horizontal flips and crops "
+                             "of the image padded by 4 pixels")
     parser.add_argument("--drawn-habits", type=int, default=0, metavar="N",
                         help="digit networks: add N digits drawn on the canvas in named writing "
                              "habits (a European 1, a crossed 7, a closed 4...; generated from "
