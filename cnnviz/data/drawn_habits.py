@@ -41,12 +41,6 @@ EVAL_SEED = 21
 _HAND = _Style(slant=(0.08, 0.18), rotation_deg=7.0, aspect=(0.75, 1.35), warp=0.06,
                stroke_shift=0.02, step=0.02, jitter=0.002)
 _HEIGHT = (0.45, 0.85)
-#: The training digits vary more than the evaluation sets (wider slant, rotation, aspect and
-#: warp; brushes of 12-28 px on digits 35-90% of the canvas high), so that a network trained on
-#: them is not taught the evaluation sets' exact ranges.
-_TRAIN_HAND = _Style(slant=(0.08, 0.22), rotation_deg=9.0, aspect=(0.7, 1.4), warp=0.075,
-                     stroke_shift=0.025, step=0.02, jitter=0.003)
-_TRAIN_BRUSH, _TRAIN_HEIGHT = (12.0, 28.0), (0.35, 0.9)
 
 
 # ----------------------------------------------------------------- extra skeletons
@@ -227,16 +221,15 @@ def habit_seed(seed: int, habit: int | None) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=key)
 
 
-def _draw_one(glyph: GlyphFn, rng: np.random.Generator, dark: bool, style: _Style = _HAND,
-              brush_range=BRUSH, height=_HEIGHT) -> np.ndarray:
+def _draw_one(glyph: GlyphFn, rng: np.random.Generator, dark: bool) -> np.ndarray:
     """One canvas raster: uint8 (CANVAS, CANVAS) as the canvas keeps it."""
-    strokes = _distort(glyph(rng), rng, style)
-    brush = rng.uniform(*brush_range)
+    strokes = _distort(glyph(rng), rng, _HAND)
+    brush = rng.uniform(*BRUSH)
     pts = np.concatenate(strokes)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     extent = np.maximum(hi - lo, 1e-6)
     room = CANVAS - brush - 4
-    scale = min(rng.uniform(*height) * CANVAS / extent[1], room / extent[0], room / extent[1])
+    scale = min(rng.uniform(*_HEIGHT) * CANVAS / extent[1], room / extent[0], room / extent[1])
     origin = brush / 2 + 2 + rng.uniform(0, 1, 2) * np.maximum(room - extent * scale, 0)
     placed = [((s - lo) * scale + origin) * 2 for s in strokes]
     im = _draw(placed, brush * 2, (2 * CANVAS, 2 * CANVAS)).reduce(2)
@@ -275,9 +268,8 @@ def habit_inputs(contract, n: int, seed: int = EVAL_SEED):
 
 def make_habit_training_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` training digits drawn in the habits (digits balanced, a digit's habits picked
-    uniformly), drawn more varied than the evaluation sets (``_TRAIN_HAND``), read as the canvas
-    is read (the digit preprocessing, 28x28) and kept as uint8
-    like MNIST. Their stream
+    uniformly), drawn as the evaluation sets are, read as the canvas is read (the digit
+    preprocessing, 28x28) and kept as uint8 like MNIST. Their stream
     (:func:`habit_seed` with ``habit=None``) never meets an evaluation set's.
 
     Returns uint8 (n, 28, 28) white on black and uint8 (n,) labels.
@@ -289,8 +281,7 @@ def make_habit_training_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarra
     for i, label in enumerate(labels):
         options = by_digit[int(label)]
         habit = options[rng.integers(len(options))]
-        raster = _draw_one(habit.glyph, rng, bool(rng.random() < DARK_SHARE), _TRAIN_HAND,
-                           _TRAIN_BRUSH, _TRAIN_HEIGHT)
+        raster = _draw_one(habit.glyph, rng, bool(rng.random() < DARK_SHARE))
         digit, _ = preprocess_digit_info(raster.astype(np.float32) / 255.0, size=DIGIT_SIZE,
                                          box=DIGIT_BOX)
         images[i] = np.round(digit * 255.0).astype(np.uint8)
