@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from . import _glyphs as g
 from ._glyphs import GlyphFn, Stroke, arc, bez, join, poly

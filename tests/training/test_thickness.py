@@ -39,3 +39,14 @@ def test_a_thinner_stroke_keeps_its_brightness():
     thin = np.zeros((1, 12, 12), np.float32)
     thin[0, 2:10, 5:7] = 0.8  # 2 px wide: the erosion removes it all; dimmed, then scaled back
     np.testing.assert_allclose(change_thickness(thin, np.array([-0.5])), thin, atol=1e-6)
+
+
+def test_distortions_make_strokes_thicker_and_thinner():
+    x = np.zeros((400, 1, 28, 28), np.float32)
+    x[:, :, 6:22, 11:15] = 1.0  # a 1, 4 px wide
+    plain = distort(x, np.random.default_rng(3), Augmentation(thickness=0.0)).sum(axis=(1, 2, 3))
+    varied = distort(x, np.random.default_rng(3)).sum(axis=(1, 2, 3))
+    assert Augmentation().thickness > 0
+    # The ink's amount spreads more widely: some strokes far thicker, some far thinner.
+    assert varied.max() > plain.max() * 1.2 and varied.min() < plain.min() * 0.85
+    assert varied.std() > 1.5 * plain.std()
