@@ -251,7 +251,9 @@ def draw_habit(habit: Habit | int, n: int, seed: int = EVAL_SEED) -> np.ndarray:
 def read_habit(rasters: np.ndarray, contract) -> np.ndarray:
     """Network inputs (n, C, H, W) of canvas rasters, made as the window makes them from the
     canvas (:func:`cnnviz.session.network_input_for`: the raster / 255, then
-    :func:`cnnviz.data.pipeline.image_to_input` with ``contract``)."""
+    :func:`cnnviz.data.pipeline.image_to_input` with ``contract``). A dark-on-white raster is
+    read as the window reads an opened picture of it: the same function on the same pixels (its
+    light border makes the digit preprocessing invert it)."""
     from .pipeline import image_to_input
 
     return np.stack([image_to_input(r.astype(np.float32) / 255.0, contract).x for r in rasters])
