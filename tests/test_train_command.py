@@ -11,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import cnnviz.nn
 import cnnviz.training
@@ -165,3 +167,24 @@ def test_the_progress_bar_fits_the_terminal(monkeypatch, columns):
     assert "33.3%" in lines[2]
     if columns >= 100:  # room for all of it
         assert lines[4].rstrip().endswith(text) and lines[4].startswith("[" + "#" * 28 + "]")
+
+
+def test_drawn_habit_digits_join_the_training_images_of_a_digit_network_only(tmp_path, capsys):
+    out = tmp_path / "net.npz"
+    assert main([*QUICK, "--limit", "200", "--epochs", "1", "--workers", "1",
+                 "--drawn-habits", "30", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "210 images, 20 for validation" in captured.err  # 180 offline + 30 drawn
+    assert "--drawn-habits 30" in json.loads(captured.out.strip().splitlines()[-1])["command"]
+    photos = tmp_path / "photos"
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        (photos / name).mkdir(parents=True)
+        for i in range(5):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                photos / name / f"{i}.png")
+    assert main(["train", "--arch", "cifar-tutorial", "--data", str(photos), "--quiet",
+                 "--drawn-habits", "30", "--out", str(out)]) == 2
+    assert "it needs a digit network" in capsys.readouterr().err
+    assert main([*QUICK, "--limit", "200", "--drawn-habits", "-1", "--out", str(out)]) == 2
+    assert "--drawn-habits must be 0 or more" in capsys.readouterr().err

@@ -98,9 +98,13 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                              "updated every batch)")
     parser.add_argument("--augment", action="store_true",
                         help="random changes of the training images: for digit networks "
-                             "affine and elastic distortions; for image networks (colour or "
-                             "grey photos) horizontal flips and crops of the image padded by 4 "
-                             "pixels")
+                             "thinner or thicker strokes, affine and elastic distortions; for "
+                             "image networks (colour or grey photos) horizontal flips and crops "
+                             "of the image padded by 4 pixels")
+    parser.add_argument("--drawn-habits", type=int, default=0, metavar="N",
+                        help="digit networks: add N digits drawn on the canvas in named writing "
+                             "habits (a European 1, a crossed 7, a closed 4...; generated from "
+                             "--seed) to the training images")
     parser.add_argument("--val-split", type=int, default=None, metavar="N",
                         help="hold out N training images for validation after each epoch (0: "
                              f"none; default {DEFAULT_VAL_SPLIT}, or a tenth of the training "
@@ -118,6 +122,25 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                              "outright keeps its last whole epoch)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def _with_drawn_habits(train_x, train_y, n: int, seed: int, contract, data):
+    """The training images and labels with ``n`` digits drawn in writing habits added
+    (:func:`cnnviz.data.drawn_habits.make_habit_training_digits`, read as the canvas is read)."""
+    import numpy as np
+
+    from cnnviz.commands import UserError
+    from cnnviz.data.drawn_habits import make_habit_training_digits
+
+    if n < 0:
+        raise UserError("--drawn-habits must be 0 or more")
+    if contract.pipeline != "digits" or tuple(train_x.shape[1:]) != (28, 28) \
+            or data.n_classes != 10:
+        raise UserError("--drawn-habits adds drawn digits: it needs a digit network (1x28x28, "
+                        "ten classes) and digit data")
+    images, labels = make_habit_training_digits(n, seed)
+    return (np.concatenate([train_x, images.astype(train_x.dtype)]),
+            np.concatenate([train_y, labels.astype(train_y.dtype)]))
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -160,6 +183,9 @@ def run_train(args: argparse.Namespace) -> int:
                         "(0: no validation)")
     split = data.split_validation(val_split, seed=args.seed) if val_split else None
     train_x, train_y = (split.train_x, split.train_y) if split else (data.train_x, data.train_y)
+    if args.drawn_habits:
+        train_x, train_y = _with_drawn_habits(train_x, train_y, args.drawn_habits, args.seed,
+                                              contract, data)
     try:
         contract = training_contract(contract, data, train_x, fresh)
         contract.check_network(model.input_shape, model.output_shape)
