@@ -824,7 +824,7 @@ def example_networks() -> list[ExampleNetwork]:
 
 def network_title(file_name: str, model: Sequential, metadata: dict,
                   contract: InputContract) -> str:
-    """A network in words, from its file: ``"lenet5: digits 28×28, 10 classes (MNIST, 99.4%
+    """A network in words, from its file: ``"lenet5: digits 28×28, 10 classes (MNIST, 99.3%
     test accuracy)"``.
 
     The name is the metadata's ``title`` or ``arch`` (text), else the model's name or the file's;
