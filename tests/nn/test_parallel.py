@@ -177,6 +177,7 @@ def test_the_shared_memory_never_has_a_name_that_could_stay_behind():
     """Whatever kills the processes, and when: the workers map memory with no file name."""
     model = build_preset("tiny", seed=0)
     with ParallelGradients(model, 3, max_batch=8) as parallel:
+        parallel.wait_for_workers()
         for proc in parallel._procs[1:]:
             with open(f"/proc/{proc.pid}/maps") as f:
                 shared = [line for line in f if "cnnviz" in line]
@@ -200,3 +201,52 @@ def test_a_worker_whose_parent_is_gone_ends_quietly(capfd):
         parallel.close()
     err = capfd.readouterr().err
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_the_caller_stands_in_for_workers_still_starting_with_the_same_numbers(monkeypatch):
+    """Until a worker is ready the caller computes its shard; the numbers are the same to the
+    last bit as when every worker computes its own from the start."""
+    from cnnviz.nn import Adam
+
+    x, y = batch(48 * 6, seed=4)
+    original, original_stand_in = ParallelGradients._worker_ready, ParallelGradients._stand_in_shard
+    runs = {}
+    for late in (0, 3):
+        left = {"calls": late, "stand_ins": 0}
+
+        def ready(self, k):
+            if left["calls"] > 0:  # still starting, as far as the caller can tell
+                return False
+            self._receive(k)       # wait for it: from this batch on, the worker computes
+            self._ready[k] = True
+            return True
+
+        def stand_in(self, k, share):
+            left["stand_ins"] += 1
+            return original_stand_in(self, k, share)
+
+        monkeypatch.setattr(ParallelGradients, "_worker_ready", ready)
+        monkeypatch.setattr(ParallelGradients, "_stand_in_shard", stand_in)
+        model, opt, losses = build_preset("lenet5", seed=2), Adam(lr=1e-3), []
+        with ParallelGradients(model, 3, max_batch=48) as parallel:
+            for step in range(6):
+                loss, correct, grads = parallel(x[48 * step:48 * (step + 1)],
+                                                y[48 * step:48 * (step + 1)])
+                losses.append((loss, correct))
+                opt.step(model.named_params(), grads)
+                left["calls"] -= 1
+        runs[late] = (losses, model.get_weights(), left["stand_ins"])
+    monkeypatch.setattr(ParallelGradients, "_worker_ready", original)
+    assert runs[0][2] == 0 and runs[3][2] == 3 * 2   # 3 batches, 2 workers each
+    assert runs[0][0] == runs[3][0]
+    for name, value in runs[0][1].items():
+        np.testing.assert_array_equal(value, runs[3][1][name], err_msg=name)
+
+
+def test_a_worker_that_dies_while_starting_is_reported():
+    model = build_preset("tiny", seed=0)
+    with ParallelGradients(model, 2, max_batch=8) as parallel:
+        parallel._procs[1].send_signal(signal.SIGKILL)
+        parallel._procs[1].wait()
+        with pytest.raises(WorkerError, match="stopped unexpectedly"):
+            parallel(*batch(8))
