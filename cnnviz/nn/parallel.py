@@ -317,6 +317,7 @@ Use as a context manager, or call :meth:`close`.  :meth:`submit` sends a batch o
         self._pending = self._local_batch = None
         self._stand_in: dict = {}
         self._ready = [True] * workers
+        self._bound: list = []
         self._loss_fn = SoftmaxCrossEntropy()
         self._path = self._buf = self._region = self._fd = None
         try:
@@ -391,8 +392,11 @@ Use as a context manager, or call :meth:`close`.  :meth:`submit` sends a batch o
         for k in range(self.workers):  # before anything is sent: a failed start raises here
             if not self._ready[k]:
                 self._worker_ready(k)
-        for name, value in self.model.named_params().items():
-            self._params_views[name][...] = value
+        if not self._still_bound():
+            for name, value in self.model.named_params().items():
+                self._params_views[name][...] = value
+            if self._bound:  # a parameter was replaced (set_weights): bind the new ones
+                self.bind_parameters()
         bounds = np.linspace(0, n, self.workers + 1).round().astype(int)
         used = []
         for k in range(self.workers):
@@ -475,6 +479,42 @@ Use as a context manager, or call :meth:`close`.  :meth:`submit` sends a batch o
             self._sum += self._region.grads[k]
         return loss, correct, self._sum_views
 
+    def bind_parameters(self) -> None:
+        """Make the model's parameters views into the shared file, where the workers read them:
+        then :meth:`submit` has nothing to copy, and :attr:`parameter_vector` holds every
+        parameter in one flat array that an optimiser can update in one pass
+        (``Optimizer.step_vector``).  A parameter replaced later (``set_weights``) is noticed at
+        the next :meth:`submit` and bound again; :meth:`close` gives the model ordinary arrays
+        back."""
+        self._bound = []
+        for i, layer in enumerate(self.model.layers):
+            for key in list(layer.params):
+                view = self._params_views[f"{i}.{key}"]
+                view[...] = layer.params[key]
+                layer.params[key] = view
+                self._bound.append((layer.params, key, view))
+
+    def _still_bound(self) -> bool:
+        return bool(self._bound) and all(params.get(key) is view
+                                         for params, key, view in self._bound)
+
+    def _unbind(self) -> None:
+        for params, key, view in self._bound:
+            if params.get(key) is view:
+                params[key] = view.copy()
+        self._bound = []
+
+    @property
+    def parameter_vector(self) -> np.ndarray | None:
+        """Every parameter of the model in one flat array (the storage of its parameters, in the
+        order of :attr:`layout`) while they are bound (:meth:`bind_parameters`), else None."""
+        return self._region.params if self._still_bound() else None
+
+    @property
+    def layout(self) -> tuple:
+        """``(name, shape)`` of every parameter, in their order in the flat vectors."""
+        return tuple((name, shape) for name, shape, _ in self._entries)
+
     @property
     def gradient_vector(self) -> np.ndarray:
         """Every gradient of the last :meth:`collect` in one flat array (the dict's storage)."""
@@ -513,6 +553,7 @@ Use as a context manager, or call :meth:`close`.  :meth:`submit` sends a batch o
 
     def close(self) -> None:
         """Stop the workers and remove the shared file (safe to call twice)."""
+        self._unbind()
         procs = [p for p in self._procs if p is not None]
         self._procs = [None] * self.workers
         for proc in procs:

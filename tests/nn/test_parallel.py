@@ -250,3 +250,52 @@ def test_a_worker_that_dies_while_starting_is_reported():
         parallel._procs[1].wait()
         with pytest.raises(WorkerError, match="stopped unexpectedly"):
             parallel(*batch(8))
+
+
+def test_a_run_with_the_parameters_in_the_shared_vector_equals_one_by_name(monkeypatch):
+    """The trainer binds the parameters to the workers' flat vector and steps the optimiser on
+    it: the same run, to the last bit, as copying them to the workers and stepping by name; and
+    the model has ordinary arrays of its own again afterwards."""
+    rng = np.random.default_rng(5)
+    x = rng.random((96, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 96)
+    config = TrainConfig(epochs=2, batch_size=32, seed=1, workers=2, weight_decay=1e-4)
+    runs, vectors = {}, []
+    original = ParallelGradients.bind_parameters
+
+    def bind(self):
+        original(self)
+        vectors.append(self.parameter_vector)
+
+    for how in ("vector", "by name"):
+        monkeypatch.setattr(ParallelGradients, "bind_parameters",
+                            bind if how == "vector" else lambda self: None)
+        model = build_preset("lenet5", seed=3)
+        reports = list(Trainer(model, x, y, config=config).run())
+        assert reports[-1].kind == "finished"
+        runs[how] = (model.get_weights(), [p.loss for p in reports if p.kind == "step"])
+        for value in model.named_params().values():
+            assert value.flags.owndata and value.flags.writeable
+    assert len(vectors) == 1
+    assert runs["vector"][1] == runs["by name"][1]
+    for name, value in runs["vector"][0].items():
+        np.testing.assert_array_equal(value, runs["by name"][0][name], err_msg=name)
+
+
+def test_parameters_replaced_while_bound_reach_the_workers():
+    model = build_preset("tiny", seed=0)
+    reference = model.copy()
+    x, y = batch(16)
+    with ParallelGradients(model, 2, max_batch=16, local=False) as parallel:
+        parallel.bind_parameters()
+        vector = parallel.parameter_vector
+        assert np.shares_memory(vector, model.layers[0].params["weight"])
+        parallel(x, y)
+        weights = {k: -2.0 * v for k, v in model.get_weights().items()}
+        model.set_weights(weights)                      # new arrays: no longer the bound views
+        reference.set_weights(weights)
+        assert parallel.parameter_vector is None
+        _, _, grads = parallel(x, y)
+        assert np.shares_memory(parallel.parameter_vector, model.layers[0].params["weight"])
+        np.testing.assert_allclose(grads["0.weight"], serial_gradients(reference, x, y)[2]["0.weight"],
+                                   rtol=1e-4, atol=1e-6)
