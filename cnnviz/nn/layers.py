@@ -313,16 +313,47 @@ class MaxPool2D(_Pool2D):
 
     kind = "MaxPool2D"
 
+    _after_relu = None  # the ReLU folded into the last forward pass (forward_after_relu)
+
     def forward(self, x, training=False):
         xc = _channel_major(x)
         self._x_shape = xc.shape
+        self._after_relu = None
         self._y, self._xp = ops.maxpool_forward(xc, self.size, self.stride, self.pad,
                                                 self.output_shape[1:])
         return _batch_first(self._y)
 
     def backward(self, dy):
-        dx = ops.maxpool_backward(_channel_major(dy), self._y, self._xp, self.size, self.stride,
+        xp = self._xp
+        if self._after_relu is not None:  # asked for the gradient at the ReLU's output itself
+            xp = np.maximum(xp, 0)
+        dx = ops.maxpool_backward(_channel_major(dy), self._y, xp, self.size, self.stride,
                                   self.pad)
+        return _batch_first(dx)
+
+    def folds_relu(self, layer) -> bool:
+        """Whether :meth:`forward_after_relu` can stand for ``layer`` (a ReLU) then this layer."""
+        return type(layer) is ReLU and not any(self.pad)
+
+    def forward_after_relu(self, x, relu):
+        """``relu`` then this pooling, computed as the pooling then the ReLU of the (4 times
+        smaller) result: the same numbers, since the maximum of rectified values is the
+        rectified maximum.  Windows that are at most 0 route no gradient, and every other
+        window's arg-max is the same in ``x`` as after the ReLU, so :meth:`backward_through_relu`
+        gives the pair's input gradient without the full-size ReLU passes (used in training,
+        where nothing looks at the ReLU's own output; the window's trace runs the layers one by
+        one)."""
+        y = self.forward(x)
+        np.maximum(self._y, 0, out=self._y)
+        relu.forward_folded(x)
+        self._after_relu = relu
+        return y
+
+    def backward_through_relu(self, dy):
+        """Gradient at the input of the ReLU folded in by :meth:`forward_after_relu`."""
+        dyc = _channel_major(dy)
+        dx = ops.maxpool_backward(dyc * (self._y > 0), self._y, self._xp, self.size,
+                                  self.stride, self.pad)
         return _batch_first(dx)
 
 
@@ -494,6 +525,17 @@ class Activation(Layer):
 
 class ReLU(Activation):
     kind = "ReLU"
+
+    def forward_folded(self, x):
+        """Remember ``x`` for a forward pass whose pooling layer computed this ReLU
+        (MaxPool2D.forward_after_relu); the output is computed only if the backward pass asks
+        for this layer's own gradient."""
+        self._x, self._y = x, None
+
+    def backward(self, dy):
+        if self._y is None:
+            self._y = self.f(self._x)
+        return super().backward(dy)
 
     def f(self, x):
         return np.maximum(x, 0)

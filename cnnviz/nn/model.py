@@ -93,8 +93,17 @@ class Sequential:
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Run the network on ``x`` of shape (N, *input_shape); returns the last layer's output."""
         x = self._check_input(x)
-        for layer in self.layers:
-            x = layer.forward(x, training)
+        layers, i = self.layers, 0
+        while i < len(layers):
+            layer = layers[i]
+            after = layers[i + 1] if training and i + 1 < len(layers) else None
+            if after is not None and getattr(after, "folds_relu", None) and after.folds_relu(layer):
+                # A ReLU and the max pooling after it, as one (MaxPool2D.forward_after_relu).
+                x = after.forward_after_relu(x, layer)
+                i += 2
+            else:
+                x = layer.forward(x, training)
+                i += 1
         return x
 
     def trace(self, x: np.ndarray) -> list[np.ndarray]:
@@ -119,8 +128,15 @@ class Sequential:
         return self._backward_from(len(self.layers) - 1, dy, upto)
 
     def _backward_from(self, last: int, dy, upto: int = 0):
-        for layer in reversed(self.layers[upto:last + 1]):
-            dy = layer.backward(dy)
+        layers, i = self.layers, last
+        while i >= upto:
+            layer = layers[i]
+            if i > upto and getattr(layer, "_after_relu", None) is layers[i - 1]:
+                dy = layer.backward_through_relu(dy)  # the folded ReLU and pooling at once
+                i -= 2
+            else:
+                dy = layer.backward(dy)
+                i -= 1
         return dy
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
