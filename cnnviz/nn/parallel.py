@@ -558,9 +558,12 @@ Use as a context manager, or call :meth:`close`.  :meth:`submit` sends a batch o
     def close(self) -> None:
         """Stop the workers and remove the shared file (safe to call twice)."""
         self._unbind()
+        starting = [p for p, ready in zip(self._procs, self._ready) if p is not None and not ready]
         procs = [p for p in self._procs if p is not None]
         self._procs = [None] * self.workers
         for proc in procs:
+            if proc in starting:  # it holds nothing yet: no need to wait for its imports
+                proc.kill()
             try:
                 proc.stdin.write(_REQUEST.pack(0, 0, 0.0))
                 proc.stdin.close()
