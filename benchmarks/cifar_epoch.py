@@ -5,9 +5,9 @@ runs it against PyTorch on the CPU, measured in alternating rounds of the same r
                                      [--data /path/to/cifar10] [--json]
 
 Without ``--data`` the images are random, of the preset's input shape: time per batch does not
-depend on the pixels. Prints the times per batch after each round's first, the first batch's
-(which pays what an epoch pays once: the engine starts its worker processes), the estimated epoch
-times (50,000 images: the first batch once, then the others) and the numpy/PyTorch time ratio,
+depend on the pixels. Prints the times per batch after each round's first quarter, the first
+quarter's time (which pays what an epoch pays once: the engine starts its worker processes), the
+estimated epoch times (50,000 images: the first quarter once, then the others) and the numpy/PyTorch time ratio,
 with the load average before and after.
 """
 
@@ -50,10 +50,10 @@ def main(argv=None):
     print(f"{r['preset']}, batch {r['batch']}, Adam; {r['rounds']} alternating rounds of "
           f"{r['batches']} batches; numpy {r['workers']} process(es), torch "
           f"{r['torch_threads']} threads; load average {load[0]:.2f} -> {r['loadavg_after'][0]:.2f}")
-    print("numpy ms/batch per round (after the first): " + " ".join(f"{t * 1e3:.1f}" for t in r["numpy_rounds_s"]))
+    print(f"numpy ms/batch per round (after the first {r['head_batches']}): " + " ".join(f"{t * 1e3:.1f}" for t in r["numpy_rounds_s"]))
     if r["torch_rounds_s"]:
-        print("torch ms/batch per round (after the first): " + " ".join(f"{t * 1e3:.1f}" for t in r["torch_rounds_s"]))
-    line = f"first batch (median): numpy {r['numpy_first_s'] * 1e3:.0f} ms"
+        print(f"torch ms/batch per round (after the first {r['head_batches']}): " + " ".join(f"{t * 1e3:.1f}" for t in r["torch_rounds_s"]))
+    line = f"first {r['head_batches']} batches (median): numpy {r['numpy_first_s'] * 1e3:.0f} ms"
     if r["torch_rounds_s"]:
         line += f"   torch {r['torch_first_s'] * 1e3:.0f} ms"
     print(line)

@@ -5,7 +5,9 @@ one process against PyTorch with one thread, in alternating rounds, medians of C
     python benchmarks/step_cpu_time.py [--preset vgg-small] [--batch 64] [--rounds 12]
                                        [--steps 3] [--layers] [--json]
 
-``--layers`` adds the engine's forward and backward time per layer (medians).  Set
+``--layers`` adds the engine's forward and backward time per layer (medians; the layers then run
+one by one, without the ReLU-and-pooling folding of a training pass, and the step figure with
+them).  Set
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 in the environment as well (the
 script limits both libraries itself, but a BLAS may read them at load time).
 """
@@ -55,6 +57,11 @@ def main(argv=None):
     per_layer = {"forward": [[] for _ in model.layers], "backward": [[] for _ in model.layers]}
 
     def numpy_step(record=False):
+        if not record:  # as training runs it (a ReLU before max pooling folded into it)
+            _, g = loss(model.forward(x, training=True), y)
+            model.backward(g)
+            opt.step(model.named_params(), model.named_grads())
+            return
         h = x
         for i, layer in enumerate(model.layers):
             start = clock()

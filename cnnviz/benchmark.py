@@ -337,13 +337,15 @@ def epoch_time(preset: str = "vgg-small", batch_size: int = 64, batches: int = 4
     shuffled batches each; both start every round from the same weights.
 
     ``data`` is ``(x, y)`` (float32 images, int labels); random images of the preset's input
-    shape by default.  Each round is timed in two parts: its first batch, which includes what
-    an epoch pays once (starting the engine's worker processes, warming caches up), and the
-    other batches.  Returns medians over the rounds: ``numpy_batch_s`` and ``torch_batch_s``
-    (a batch after the first), ``numpy_first_s`` and ``torch_first_s`` (the first batch), the
-    estimated ``numpy_epoch_s`` and ``torch_epoch_s`` for ``epoch_size`` images (the first
-    batch once, then the others), their ``ratio`` (numpy/torch epoch time), ``workers`` and
-    ``torch_threads``.  ``*_rounds_s`` list each round's time per batch after the first.
+    shape by default.  Each round is timed in two parts: its first quarter of batches
+    (``head_batches``, at least one), which includes what an epoch pays once (starting the
+    engine's worker processes, during which the caller computes their shards itself; warming
+    caches up), and the other batches.  Returns medians over the rounds: ``numpy_batch_s`` and
+    ``torch_batch_s`` (a batch after the head), ``numpy_first_s`` and ``torch_first_s`` (the
+    head's batches together), the estimated ``numpy_epoch_s`` and ``torch_epoch_s`` for
+    ``epoch_size`` images (the head once, then the others), their ``ratio`` (numpy/torch epoch
+    time), ``workers`` and ``torch_threads``.  ``*_rounds_s`` list each round's time per batch
+    after the head.
     """
     from cnnviz.training import TrainConfig, Trainer
 
@@ -369,28 +371,28 @@ def epoch_time(preset: str = "vgg-small", batch_size: int = 64, batches: int = 4
         tx, ty = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
         lossf = torch.nn.CrossEntropyLoss()
 
+    head = max(1, batches // 4)
+
     def run_torch():
         net = torch_mirror(torch, model)
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
         gen = torch.Generator().manual_seed(seed)
-        start = time.perf_counter()
-        first = None
+        stamps = [time.perf_counter()]
         order = torch.randperm(count, generator=gen)
         for i in range(0, count, batch_size):
             idx = order[i:i + batch_size]
             opt.zero_grad(set_to_none=True)
             lossf(net(tx[idx]), ty[idx]).backward()
             opt.step()
-            first = time.perf_counter() if first is None else first
-        return first - start, time.perf_counter() - first
+            stamps.append(time.perf_counter())
+        return stamps[head] - stamps[0], stamps[-1] - stamps[head]
 
     def run_numpy():
-        trainer = Trainer(model.copy(), x, y, config=config)
-        start = time.perf_counter()
-        first = None
-        for p in trainer.run():  # a report after every batch, then the epoch's and the end's
-            first = time.perf_counter() if first is None else first
-        return first - start, time.perf_counter() - first
+        stamps = [time.perf_counter()]
+        for p in Trainer(model.copy(), x, y, config=config).run():
+            if p.kind == "step":  # a report after every batch, then the epoch's and the end's
+                stamps.append(time.perf_counter())
+        return stamps[head] - stamps[0], stamps[-1] - stamps[head]
 
     try:
         for r in range(rounds + 1):  # the first round warms both up and is not counted
@@ -398,23 +400,23 @@ def epoch_time(preset: str = "vgg-small", batch_size: int = 64, batches: int = 4
                 if name == "torch" and torch is None:
                     continue
                 time.sleep(0.1)
-                head, rest = run()
+                opening, rest = run()
                 if r:
-                    firsts[name].append(head)
-                    times[name].append(rest / (batches - 1))
+                    firsts[name].append(opening)
+                    times[name].append(rest / (batches - head))
     finally:
         if torch is not None:
             torch.set_num_threads(threads_before)
     steps = -(-epoch_size // batch_size)
     out = {"preset": preset, "batch": batch_size, "workers": workers,
            "torch_threads": torch_threads if torch is not None else None, "rounds": rounds,
-           "batches": batches, "epoch_size": epoch_size,
+           "batches": batches, "head_batches": head, "epoch_size": epoch_size,
            "numpy_rounds_s": times["numpy"], "torch_rounds_s": times["torch"]}
     for name, v in times.items():
         if v:
             out[f"{name}_batch_s"] = statistics.median(v)
             out[f"{name}_first_s"] = statistics.median(firsts[name])
-            out[f"{name}_epoch_s"] = out[f"{name}_first_s"] + statistics.median(v) * (steps - 1)
+            out[f"{name}_epoch_s"] = out[f"{name}_first_s"] + statistics.median(v) * (steps - head)
     if times["torch"]:
         out["ratio"] = out["numpy_epoch_s"] / out["torch_epoch_s"]
     return out

@@ -262,19 +262,44 @@ class Conv2D(Layer):
         self._create_params((self.out_channels, self.in_channels) + self.kernel_size, rng)
         return shape
 
-    def forward(self, x, training=False):
+    _after_relu = None  # the ReLU folded into the last forward pass (forward_after_relu)
+
+    def forward(self, x, training=False, relu_input=False):
         xc = _channel_major(x)
         self._x_shape = xc.shape
+        self._after_relu = None
         y, self._xp = ops.conv_forward(xc, self.params["weight"], self.params.get("bias"),
                                          self.stride, self.dilation, self.pad,
-                                         self.output_shape[1:])
+                                         self.output_shape[1:], relu_input)
         return _batch_first(y)
 
-    def backward(self, dy):
+    def folds_relu(self, layer, x) -> bool:
+        """Whether :meth:`forward_after_relu` can stand for ``layer`` (a ReLU) then this
+        convolution on ``x``: when it runs through Winograd, whose copy of the input for the
+        tiles takes the ReLU along."""
+        return type(layer) is ReLU and ops._use_winograd(
+            self.params["weight"].shape, self.stride, self.dilation, len(x),
+            self.output_shape[1:])
+
+    def forward_after_relu(self, x, relu):
+        """``relu`` then this convolution, the ReLU applied while the convolution copies its
+        input (no full-size pass of its own); :meth:`backward_through_relu` gives the pair's
+        input gradient, masked before the convolution copies it out."""
+        y = self.forward(x, relu_input=True)
+        relu.forward_folded(x)
+        self._after_relu = relu
+        return y
+
+    def backward_through_relu(self, dy):
+        """Gradient at the input of the ReLU folded in by :meth:`forward_after_relu`."""
+        return self.backward(dy, relu_input=True)
+
+    def backward(self, dy, relu_input=False):
         dyc = np.ascontiguousarray(_channel_major(dy))
         dx, dw, db = ops.conv_backward(dyc, self._xp, self.params["weight"], self.use_bias,
                                        self._x_shape, self.stride, self.dilation, self.pad,
-                                       need_dx=self.need_input_grad, need_dw=self.need_param_grads)
+                                       need_dx=self.need_input_grad, need_dw=self.need_param_grads,
+                                       relu_input=relu_input)
         if self.need_param_grads:
             self.grads["weight"] = dw
             if self.use_bias:
@@ -327,16 +352,47 @@ class MaxPool2D(_Pool2D):
 
     kind = "MaxPool2D"
 
+    _after_relu = None  # the ReLU folded into the last forward pass (forward_after_relu)
+
     def forward(self, x, training=False):
         xc = _channel_major(x)
         self._x_shape = xc.shape
+        self._after_relu = None
         self._y, self._xp = ops.maxpool_forward(xc, self.size, self.stride, self.pad,
                                                 self.output_shape[1:])
         return _batch_first(self._y)
 
     def backward(self, dy):
-        dx = ops.maxpool_backward(_channel_major(dy), self._y, self._xp, self.size, self.stride,
+        xp = self._xp
+        if self._after_relu is not None:  # asked for the gradient at the ReLU's output itself
+            xp = np.maximum(xp, 0)
+        dx = ops.maxpool_backward(_channel_major(dy), self._y, xp, self.size, self.stride,
                                   self.pad)
+        return _batch_first(dx)
+
+    def folds_relu(self, layer, x) -> bool:
+        """Whether :meth:`forward_after_relu` can stand for ``layer`` (a ReLU) then this layer."""
+        return type(layer) is ReLU and not any(self.pad)
+
+    def forward_after_relu(self, x, relu):
+        """``relu`` then this pooling, computed as the pooling then the ReLU of the (4 times
+        smaller) result: the same numbers, since the maximum of rectified values is the
+        rectified maximum.  Windows that are at most 0 route no gradient, and every other
+        window's arg-max is the same in ``x`` as after the ReLU, so :meth:`backward_through_relu`
+        gives the pair's input gradient without the full-size ReLU passes (used in training,
+        where nothing looks at the ReLU's own output; the window's trace runs the layers one by
+        one)."""
+        y = self.forward(x)
+        np.maximum(self._y, 0, out=self._y)
+        relu.forward_folded(x)
+        self._after_relu = relu
+        return y
+
+    def backward_through_relu(self, dy):
+        """Gradient at the input of the ReLU folded in by :meth:`forward_after_relu`."""
+        dyc = _channel_major(dy)
+        dx = ops.maxpool_backward(dyc * (self._y > 0), self._y, self._xp, self.size,
+                                  self.stride, self.pad)
         return _batch_first(dx)
 
 
@@ -662,6 +718,17 @@ class Activation(Layer):
 
 class ReLU(Activation):
     kind = "ReLU"
+
+    def forward_folded(self, x):
+        """Remember ``x`` for a forward pass whose pooling layer computed this ReLU
+        (MaxPool2D.forward_after_relu); the output is computed only if the backward pass asks
+        for this layer's own gradient."""
+        self._x, self._y = x, None
+
+    def backward(self, dy):
+        if self._y is None:
+            self._y = self.f(self._x)
+        return super().backward(dy)
 
     def f(self, x):
         return np.maximum(x, 0)

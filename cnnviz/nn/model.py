@@ -13,6 +13,14 @@ from .geometry import IDENTITY_FIELD, ReceptiveField
 from .layers import LAYER_TYPES, Layer, show_value, check_settings, softmax
 
 
+#: Run a ReLU followed by max pooling, or by a Winograd convolution, as one step in training
+#: (MaxPool2D / Conv2D.forward_after_relu): the same numbers, without two passes over the
+#: ReLU's full-size output.  One core, CPU time of
+#: the pair's forward and backward: 2.75 -> 1.6 ms for 32 channels of 32x32 on 32 images,
+#: 0.29 -> 0.21 ms for lenet5's first.  False runs the layers one by one (for comparisons).
+FOLD_RELU_POOLING = True
+
+
 @dataclass(frozen=True)
 class Rect:
     """An inclusive rectangle of input pixels: rows ``top..bottom``, columns ``left..right``."""
@@ -93,8 +101,20 @@ class Sequential:
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Run the network on ``x`` of shape (N, *input_shape); returns the last layer's output."""
         x = self._check_input(x)
-        for layer in self.layers:
-            x = layer.forward(x, training)
+        layers, i = self.layers, 0
+        while i < len(layers):
+            layer = layers[i]
+            after = layers[i + 1] if training and FOLD_RELU_POOLING and i + 1 < len(layers) \
+                else None
+            if after is not None and getattr(after, "folds_relu", None) \
+                    and after.folds_relu(layer, x):
+                # A ReLU and the max pooling or convolution after it, as one
+                # (MaxPool2D.forward_after_relu, Conv2D.forward_after_relu).
+                x = after.forward_after_relu(x, layer)
+                i += 2
+            else:
+                x = layer.forward(x, training)
+                i += 1
         return x
 
     def trace(self, x: np.ndarray, progress=None) -> list[np.ndarray]:
@@ -150,8 +170,15 @@ class Sequential:
         return self._backward_from(len(self.layers) - 1, dy, upto)
 
     def _backward_from(self, last: int, dy, upto: int = 0):
-        for layer in reversed(self.layers[upto:last + 1]):
-            dy = layer.backward(dy)
+        layers, i = self.layers, last
+        while i >= upto:
+            layer = layers[i]
+            if i > upto and getattr(layer, "_after_relu", None) is layers[i - 1]:
+                dy = layer.backward_through_relu(dy)  # the folded ReLU and pooling at once
+                i -= 2
+            else:
+                dy = layer.backward(dy)
+                i -= 1
         return dy
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:

@@ -148,7 +148,7 @@ def _band_taps(taps, xp, r0, rows, kernel, stride, dilation, wo, scatter=False):
                 taps[:, i, j, :rows] = xp[:, rs, cs]
 
 
-def conv_forward(x, weight, bias, stride, dilation, pad, out_hw):
+def conv_forward(x, weight, bias, stride, dilation, pad, out_hw, relu_input=False):
     """Convolution (cross-correlation, as in every deep-learning library).
 
     The input is unfolded (im2col) and multiplied one band of output rows at a time (see
@@ -170,7 +170,9 @@ def conv_forward(x, weight, bias, stride, dilation, pad, out_hw):
     ho, wo = out_hw
     n = x.shape[3]
     if _use_winograd(weight.shape, stride, dilation, n, out_hw):
-        return winograd.forward(x, weight, bias, pad, out_hw)
+        return winograd.forward(x, weight, bias, pad, out_hw, relu_input)
+    if relu_input:
+        raise ValueError("a ReLU is folded into Winograd convolutions only")
     xp = pad_channel_major(x, pad)
     if xp is x:  # no padding: keep a private, contiguous copy for the backward pass
         xp = np.array(x, order="C")
@@ -194,7 +196,7 @@ def conv_forward(x, weight, bias, stride, dilation, pad, out_hw):
 
 @short_buffers
 def conv_backward(dy, xp, weight, has_bias, x_shape, stride, dilation, pad, need_dx=True,
-                  need_dw=True):
+                  need_dw=True, relu_input=False):
     """Gradients of :func:`conv_forward`, one band of output rows at a time (the columns are
     unfolded again from the padded input, in the cache, rather than kept in memory).
 
@@ -220,7 +222,8 @@ def conv_backward(dy, xp, weight, has_bias, x_shape, stride, dilation, pad, need
     dx = dweight = dbias = None
     padded_shape = (c, x_shape[1] + pad[0] + pad[1], x_shape[2] + pad[2] + pad[3], n)
     if isinstance(xp, winograd.SplitInput):  # the forward pass ran through Winograd
-        dx, dweight = winograd.backward(dy, xp, weight, pad, x_shape[1:3], need_dx, need_dw)
+        dx, dweight = winograd.backward(dy, xp, weight, pad, x_shape[1:3], need_dx, need_dw,
+                                        relu_input)
         dbias = dy2.sum(axis=1) if need_dw and has_bias else None
         return dx, dweight, dbias
     flipped_pad = _transposed_padding(weight.shape, stride, dilation, pad)

@@ -43,6 +43,24 @@ class Optimizer:
             p = params[name]
             p -= update[a:b].reshape(p.shape)
 
+    def step_vector(self, params: np.ndarray, grads: np.ndarray, layout) -> None:
+        """The same step, for parameters and gradients that each live in one flat vector
+        (``layout``: ``(name, shape)`` of each, in order; the state stays by name): no gathering
+        or scattering.  ``params`` is updated in place, ``grads`` left as it is."""
+        layout = tuple((name, tuple(shape)) for name, shape in layout)
+        if not self._SLOTS or params.dtype != grads.dtype or params.dtype.kind != "f":
+            self.step(flat_views(params, layout), flat_views(grads, layout))
+            return
+        self.steps += 1
+        if getattr(self, "_layout", None) != layout or self._g.dtype != params.dtype:
+            self._build_flat(flat_views(params, layout), layout)
+        g = grads
+        if self.weight_decay:
+            # g + decay * p, as step() computes it (IEEE addition commutes: the same bits).
+            g = np.multiply(params, self.weight_decay, out=self._g)
+            g += grads
+        params -= self._flat_update(g)
+
     # Flat buffers: every gradient, and every state vector (velocities, moments), lives in one
     # contiguous array, so that an update is a few vector operations over all the parameters at
     # once instead of several small ones per parameter; ``state[name][slot]`` are views into it.
@@ -90,7 +108,7 @@ class Optimizer:
 
     def _flat_update(self, g):
         """The step to subtract from the flat parameters, given their flat gradient ``g``
-        (which may be overwritten)."""
+        (left unchanged: it may be the caller's)."""
         raise NotImplementedError
 
     def _update(self, name, p, g):
@@ -98,6 +116,16 @@ class Optimizer:
 
     def config(self) -> dict:
         raise NotImplementedError
+
+
+def flat_views(vector, layout):
+    """Views of ``vector`` by name, as ``layout`` (``(name, shape)`` pairs in order) lays it out."""
+    views, offset = {}, 0
+    for name, shape in layout:
+        size = int(np.prod(shape))
+        views[name] = vector[offset:offset + size].reshape(shape)
+        offset += size
+    return views
 
 
 class SGD(Optimizer):
@@ -141,6 +169,10 @@ class Adam(Optimizer):
     def step(self, params, grads):
         self._t = self.steps + 1
         super().step(params, grads)
+
+    def step_vector(self, params, grads, layout):
+        self._t = self.steps + 1
+        super().step_vector(params, grads, layout)
 
     def _flat_update(self, g):
         # The same operations, in the same order, as _update: the same numbers to the last bit.

@@ -66,14 +66,15 @@ class SplitInput:
     input, was no faster: they must then travel to memory and back).
     """
 
-    def __init__(self, x, pad, tiles):
+    def __init__(self, x, pad, tiles, relu=False):
         self.tiles = tiles
-        self.data = split_columns(x, pad[0], pad[2], 2 * tiles[0] + 2, tiles[1] + 1)
+        self.data = split_columns(x, pad[0], pad[2], 2 * tiles[0] + 2, tiles[1] + 1, relu)
 
 
-def split_columns(x, top, left, height, pairs):
+def split_columns(x, top, left, height, pairs, relu=False):
     """``x`` (C, H, W, N) placed at row ``top``, column ``left`` of a zero (C, height, 2 pairs,
-    N) array, returned as (C, height, 2, pairs, N) with the columns split by parity."""
+    N) array, returned as (C, height, 2, pairs, N) with the columns split by parity; with
+    ``relu``, ``max(x, 0)`` placed so (the ReLU before the convolution, in the same pass)."""
     c, h, w, n = x.shape
     out = np.empty((c, height, 2, pairs, n), dtype=x.dtype)
     out[:, :top] = 0
@@ -83,7 +84,10 @@ def split_columns(x, top, left, height, pairs):
         first = (parity - left) % 2  # the first column of x that lands on this parity
         start, count = (left + first) // 2, len(range(first, w, 2))
         inside[:, :, parity, :start] = 0
-        inside[:, :, parity, start:start + count] = x[:, :, first::2]
+        if relu:
+            np.maximum(x[:, :, first::2], 0, out=inside[:, :, parity, start:start + count])
+        else:
+            inside[:, :, parity, start:start + count] = x[:, :, first::2]
         inside[:, :, parity, start + count:] = 0
     return out
 
@@ -143,9 +147,10 @@ def _output_transform(m, sbuf, tmp, y):
 
 
 @short_buffers
-def forward(x: np.ndarray, weight: np.ndarray, bias, pad, out_hw):
+def forward(x: np.ndarray, weight: np.ndarray, bias, pad, out_hw, relu_input=False):
     """3x3 stride-1 convolution of ``x`` (C, H, W, N), padded by ``pad`` (top, bottom, left,
-    right), with ``weight`` (F, C, 3, 3) and ``bias`` (F,) or None.
+    right), with ``weight`` (F, C, 3, 3) and ``bias`` (F,) or None; with ``relu_input``, of
+    ``max(x, 0)`` (a ReLU before it, applied while the input is copied for the tiles).
 
     Returns ``y`` (F, Ho, Wo, N), contiguous, and the :class:`SplitInput` the weight gradient
     reads."""
@@ -153,7 +158,7 @@ def forward(x: np.ndarray, weight: np.ndarray, bias, pad, out_hw):
     ho, wo = out_hw
     n = x.shape[3]
     th, tw = -(-ho // 2), -(-wo // 2)
-    split = SplitInput(x, pad, (th, tw))
+    split = SplitInput(x, pad, (th, tw), relu_input)
     dtype = np.result_type(x, weight)
     u = transform_filters(weight).astype(dtype, copy=False)
     y = np.empty((f, 2 * th, 2 * tw, n), dtype=dtype)
@@ -233,10 +238,12 @@ def _input_transform_adjoint(dv, t0, rows, s0, cols, rbuf, tmp, dxs):
 
 @short_buffers
 def backward(dy: np.ndarray, split: SplitInput, weight: np.ndarray, pad, x_hw, need_dx=True,
-             need_dw=True):
+             need_dw=True, relu_input=False):
     """Gradients of :func:`forward`: the input gradient (C, H, W, N) and the weight gradient
     (F, C, 3, 3), each None when not needed.  ``dy`` is (F, Ho, Wo, N), ``split`` the forward
-    pass's :class:`SplitInput`, ``x_hw`` the input's (H, W).
+    pass's :class:`SplitInput`, ``x_hw`` the input's (H, W).  With ``relu_input`` (a forward
+    pass with it), the input gradient is the one at the ReLU's input: masked where the
+    rectified input (``split``) is not positive, before it is copied out.
 
     Both come from ``dM = A dY A^T`` of every output block: ``dU = dM V^T`` (then
     ``dg = G^T dU G``) and ``dV = U^T dM`` (then the adjoint of the input transform, which adds
@@ -297,6 +304,8 @@ def backward(dy: np.ndarray, split: SplitInput, weight: np.ndarray, pad, x_hw, n
                                      tbuf[:4 * c * size].reshape(4, c, rows, cols, n), dxs)
     dx = dw = None
     if need_dx:
+        if relu_input:
+            dxs *= split.data > 0
         dx = merge_columns(dxs, pad[0], pad[2], *x_hw)
     if need_dw:
         du = du.reshape(4, 4, f, c).astype(np.float64) * SIGNS

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from cnnviz.nn import Sequential, SoftmaxCrossEntropy, StepLR, make_optimizer
-from cnnviz.nn.optim import CosineLR
+from cnnviz.nn.optim import CosineLR, flat_views
 
 from .augment import AUGMENTATIONS, augment_batch
 from .health import NetworkHealth, measure_health
@@ -176,6 +176,14 @@ class Trainer:
                 parallel = ParallelGradients(model, min(cfg.workers, cfg.batch_size),
                                              max_batch=cfg.batch_size, seed=cfg.seed,
                                              local=cfg.local_shard, nice=cfg.worker_nice)
+                # The parameters in one flat vector the workers read: nothing to copy to them,
+                # and the optimiser updates them all at once (the same numbers as by name).
+                parallel.bind_parameters()
+                if parallel.parameter_vector is not None:
+                    good_vector = parallel.parameter_vector.copy()
+                    good = dict(flat_views(good_vector, parallel.layout))
+                    good.update({name: value.copy()  # batch normalisation's running statistics
+                                 for name, value in model.named_state().items()})
             for epoch in range(cfg.epochs):
                 order = rng.permutation(n)
                 correct = seen = 0
@@ -216,9 +224,17 @@ class Trainer:
                                                "the last good weights were kept — try a smaller "
                                                "learning rate")
                         return
-                    for name, value in model.named_weights().items():  # the weights to go back to
-                        np.copyto(good[name], value)
-                    self.optimizer.step(model.named_params(), grads)
+                    vector = parallel.parameter_vector if parallel is not None else None
+                    if vector is not None:
+                        np.copyto(good_vector, vector)  # the weights to go back to
+                        for name, value in model.named_state().items():  # running statistics
+                            np.copyto(good[name], value)
+                        self.optimizer.step_vector(vector, parallel.gradient_vector,
+                                                   parallel.layout)
+                    else:
+                        for name, value in model.named_weights().items():  # weights to go back to
+                            np.copyto(good[name], value)
+                        self.optimizer.step(model.named_params(), grads)
                     if self.step_schedule is not None:
                         self.step_schedule.step()
                     step += 1

@@ -177,6 +177,7 @@ def test_the_shared_memory_never_has_a_name_that_could_stay_behind():
     """Whatever kills the processes, and when: the workers map memory with no file name."""
     model = build_preset("tiny", seed=0)
     with ParallelGradients(model, 3, max_batch=8) as parallel:
+        parallel.wait_for_workers()
         for proc in parallel._procs[1:]:
             with open(f"/proc/{proc.pid}/maps") as f:
                 shared = [line for line in f if "cnnviz" in line]
@@ -270,3 +271,101 @@ def test_batch_norm_running_statistics_are_the_whole_batchs(workers, local):
             np.testing.assert_allclose(grads[name], g, rtol=1e-4, atol=1e-6, err_msg=name)
         for name, value in before.items():  # inference changes no statistics
             np.testing.assert_array_equal(model.get_weights()[name], value)
+
+
+def test_the_caller_stands_in_for_workers_still_starting_with_the_same_numbers(monkeypatch):
+    """Until a worker is ready the caller computes its shard; the numbers are the same to the
+    last bit as when every worker computes its own from the start."""
+    from cnnviz.nn import Adam
+
+    x, y = batch(48 * 6, seed=4)
+    original, original_stand_in = ParallelGradients._worker_ready, ParallelGradients._stand_in_shard
+    runs = {}
+    for late in (0, 3):
+        left = {"calls": late, "stand_ins": 0}
+
+        def ready(self, k):
+            if left["calls"] > 0:  # still starting, as far as the caller can tell
+                return False
+            self._receive(k)       # wait for it: from this batch on, the worker computes
+            self._ready[k] = True
+            return True
+
+        def stand_in(self, k, share):
+            left["stand_ins"] += 1
+            return original_stand_in(self, k, share)
+
+        monkeypatch.setattr(ParallelGradients, "_worker_ready", ready)
+        monkeypatch.setattr(ParallelGradients, "_stand_in_shard", stand_in)
+        model, opt, losses = build_preset("lenet5", seed=2), Adam(lr=1e-3), []
+        with ParallelGradients(model, 3, max_batch=48) as parallel:
+            for step in range(6):
+                loss, correct, grads = parallel(x[48 * step:48 * (step + 1)],
+                                                y[48 * step:48 * (step + 1)])
+                losses.append((loss, correct))
+                opt.step(model.named_params(), grads)
+                left["calls"] -= 1
+        runs[late] = (losses, model.get_weights(), left["stand_ins"])
+    monkeypatch.setattr(ParallelGradients, "_worker_ready", original)
+    assert runs[0][2] == 0 and runs[3][2] == 3 * 2   # 3 batches, 2 workers each
+    assert runs[0][0] == runs[3][0]
+    for name, value in runs[0][1].items():
+        np.testing.assert_array_equal(value, runs[3][1][name], err_msg=name)
+
+
+def test_a_worker_that_dies_while_starting_is_reported():
+    model = build_preset("tiny", seed=0)
+    with ParallelGradients(model, 2, max_batch=8) as parallel:
+        parallel._procs[1].send_signal(signal.SIGKILL)
+        parallel._procs[1].wait()
+        with pytest.raises(WorkerError, match="stopped unexpectedly"):
+            parallel(*batch(8))
+
+
+def test_a_run_with_the_parameters_in_the_shared_vector_equals_one_by_name(monkeypatch):
+    """The trainer binds the parameters to the workers' flat vector and steps the optimiser on
+    it: the same run, to the last bit, as copying them to the workers and stepping by name; and
+    the model has ordinary arrays of its own again afterwards."""
+    rng = np.random.default_rng(5)
+    x = rng.random((96, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 96)
+    config = TrainConfig(epochs=2, batch_size=32, seed=1, workers=2, weight_decay=1e-4)
+    runs, vectors = {}, []
+    original = ParallelGradients.bind_parameters
+
+    def bind(self):
+        original(self)
+        vectors.append(self.parameter_vector)
+
+    for how in ("vector", "by name"):
+        monkeypatch.setattr(ParallelGradients, "bind_parameters",
+                            bind if how == "vector" else lambda self: None)
+        model = build_preset("lenet5", seed=3)
+        reports = list(Trainer(model, x, y, config=config).run())
+        assert reports[-1].kind == "finished"
+        runs[how] = (model.get_weights(), [p.loss for p in reports if p.kind == "step"])
+        for value in model.named_params().values():
+            assert value.flags.owndata and value.flags.writeable
+    assert len(vectors) == 1
+    assert runs["vector"][1] == runs["by name"][1]
+    for name, value in runs["vector"][0].items():
+        np.testing.assert_array_equal(value, runs["by name"][0][name], err_msg=name)
+
+
+def test_parameters_replaced_while_bound_reach_the_workers():
+    model = build_preset("tiny", seed=0)
+    reference = model.copy()
+    x, y = batch(16)
+    with ParallelGradients(model, 2, max_batch=16, local=False) as parallel:
+        parallel.bind_parameters()
+        vector = parallel.parameter_vector
+        assert np.shares_memory(vector, model.layers[0].params["weight"])
+        parallel(x, y)
+        weights = {k: -2.0 * v for k, v in model.get_weights().items()}
+        model.set_weights(weights)                      # new arrays: no longer the bound views
+        reference.set_weights(weights)
+        assert parallel.parameter_vector is None
+        _, _, grads = parallel(x, y)
+        assert np.shares_memory(parallel.parameter_vector, model.layers[0].params["weight"])
+        np.testing.assert_allclose(grads["0.weight"], serial_gradients(reference, x, y)[2]["0.weight"],
+                                   rtol=1e-4, atol=1e-6)

@@ -213,11 +213,13 @@ def test_batch_norm_trains_in_training_mode_and_evaluates_with_running_statistic
     np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-6)
 
 
-def test_divergence_restores_the_running_statistics_of_the_last_good_step():
+@pytest.mark.parametrize("workers", [1, 2])  # 2: the parameters bound to the workers' vector
+def test_divergence_restores_the_running_statistics_of_the_last_good_step(workers):
     x, y = toy_data()
     model = bn_net()
     reports = run_all(Trainer(model, x, y, config=TrainConfig(
-        epochs=5, batch_size=8, optimizer="sgd", lr=1e30, momentum=0.0, snapshot_interval=0.0)))
+        epochs=5, batch_size=8, optimizer="sgd", lr=1e30, momentum=0.0, snapshot_interval=0.0,
+        workers=workers)))
     assert reports[-1].kind == "diverged" and len(reports) >= 2
     good = reports[-2].weights
     for name, value in model.named_state().items():
