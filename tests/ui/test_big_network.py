@@ -379,3 +379,26 @@ def test_many_filters_and_classes_make_few_labels_and_show_the_same(qtbot, monke
     assert all_made >= 130 + 150 + 1 and made * 4 < all_made
     assert filters_shown == all_filters_shown and len(filters_shown) >= 4
     assert all_classes == 1000 and classes == 10  # 0, 100, ... 900
+
+
+def test_channel_labels_leave_room_for_the_bias_label(qtbot):
+    """512 input channels in a small panel: every 100th channel is named, but not one so close to
+    the bias row that their labels would overlap ("in 500" was drawn over "bias")."""
+    from network_views import show_views
+
+    network = Sequential([Conv2D(out_channels=512, kernel_size=1), ReLU(),
+                          Conv2D(out_channels=2, kernel_size=3, padding="same"), ReLU(),
+                          Flatten(), Dense(out_features=3)], input_shape=(3, 4, 4), seed=0)
+    views = show_views(qtbot, Document(Session(NetworkEntry(network))))
+    views.resize(900, 420)
+    views.filters.show_layer(2)
+    qtbot.wait(50)
+    rows = {}
+    for label in views.filters._labels:
+        if label.isVisible():
+            rows[label.textItem.toPlainText()] = label.pos().y()
+    assert "bias" in rows and "in 0" in rows
+    channel_rows = sorted(y for text, y in rows.items() if text.startswith("in "))
+    gaps = np.diff(channel_rows)
+    assert len(channel_rows) >= 2 and rows["bias"] - channel_rows[-1] >= gaps.min() * 0.99
+    views.close()

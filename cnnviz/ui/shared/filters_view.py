@@ -422,7 +422,9 @@ class FiltersView(ThemedPanel, QWidget):
             if f is not None:
                 visible = f % layout.per_band % step == 0
             else:
-                visible = not 0 <= row < layout.channels or row % row_step == 0
+                # every row_step-th channel, none so close to the bias row that they overlap
+                visible = not 0 <= row < layout.channels or (
+                    row % row_step == 0 and layout.channels - row >= row_step)
             if visible and label is None:  # made when first shown (see _make_labels)
                 if foreground is None:
                     _, foreground = plot_colors(self.palette())
