@@ -10,7 +10,7 @@ import numpy as np
 from .budget import check_cost, estimate
 from .errors import ModelError
 from .geometry import IDENTITY_FIELD, ReceptiveField
-from .layers import LAYER_TYPES, Layer, show_value, check_settings, softmax
+from .layers import LAYER_TYPES, Layer, check_settings, show_value, softmax, zero_grads
 
 
 #: Run a ReLU followed by max pooling, or by a Winograd convolution, as one step in training
@@ -291,7 +291,7 @@ class Sequential:
             fresh = copy.copy(layer)
             fresh.__dict__ = {k: v for k, v in layer.__dict__.items() if not k.startswith("_")}
             fresh.params = {k: v.copy() for k, v in layer.params.items()}
-            fresh.grads = {k: np.zeros_like(v) for k, v in layer.params.items()}
+            fresh.grads = zero_grads(layer.params)
             fresh.state = {k: v.copy() for k, v in layer.state.items()}
             if hasattr(layer, "rng"):
                 fresh.rng = copy.deepcopy(layer.rng)
