@@ -72,6 +72,17 @@ def unit_position(feature_maps, unit) -> QPoint:
     return feature_maps.graphics.mapFromScene(scene)
 
 
+def save_unit_math(window, unit, path: Path, size: tuple[int, int]) -> None:
+    """Click ``unit`` (c, y, x) of the layer shown in Feature Maps and save its calculation."""
+    feature_maps = window.feature_maps
+    QTest.mouseClick(feature_maps.graphics.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.NoModifier, unit_position(feature_maps, unit))
+    dialog = window.receptive_field.dialog
+    dialog.resize(*size)
+    save(dialog, path)
+    dialog.close()
+
+
 def save(widget, path: Path) -> None:
     QTest.qWait(150)  # let every panel repaint
     if not widget.grab().save(str(path)):
@@ -107,12 +118,7 @@ def main(argv=None) -> int:
         save(window, args.out / "receptive-field.png")
 
         feature_maps.set_layer(5)  # the ReLU after the second convolution
-        QTest.mouseClick(feature_maps.graphics.viewport(), Qt.MouseButton.LeftButton,
-                         Qt.KeyboardModifier.NoModifier, unit_position(feature_maps, (5, 3, 4)))
-        dialog = window.receptive_field.dialog
-        dialog.resize(980, 760)
-        save(dialog, args.out / "unit-math.png")
-        dialog.close()
+        save_unit_math(window, (5, 3, 4), args.out / "unit-math.png", (980, 760))
 
         window.document.undo_stack.clear()
         window.close()

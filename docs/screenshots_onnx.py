@@ -36,12 +36,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QDialogButtonBox  # noqa: E402
 from screenshots import open_main_window  # noqa: E402
 from screenshots_analysis import wait_until  # noqa: E402
-from screenshots_layers import unit_position  # noqa: E402
+from screenshots_layers import save_unit_math  # noqa: E402
 from screenshots_training import save  # noqa: E402
 
 SIZE = (1366, 768)
@@ -131,12 +129,7 @@ def main(argv=None) -> int:
         feature_maps.set_layer(2)  # the first batch normalisation's output (activation 2)
         save(window, args.out / "onnx-explore.png")
 
-        QTest.mouseClick(feature_maps.graphics.viewport(), Qt.MouseButton.LeftButton,
-                         Qt.KeyboardModifier.NoModifier, unit_position(feature_maps, CLICKED))
-        math = window.receptive_field.dialog
-        math.resize(980, 700)
-        save(math, args.out / "onnx-batchnorm-math.png")
-        math.close()
+        save_unit_math(window, CLICKED, args.out / "onnx-batchnorm-math.png", (980, 700))
 
         window.document.undo_stack.clear()
         window.close()
