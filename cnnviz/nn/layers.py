@@ -398,8 +398,8 @@ class MaxPool2D(_Pool2D):
     def backward_through_relu(self, dy):
         """Gradient at the input of the ReLU folded in by :meth:`forward_after_relu`."""
         dyc = _channel_major(dy)
-        dx = ops.maxpool_backward(dyc * (self._y > 0), self._y, self._xp, self.size,
-                                  self.stride, self.pad)
+        dx = ops.maxpool_backward(dyc, self._y, self._xp, self.size, self.stride, self.pad,
+                                  positive_only=True)
         return _batch_first(dx)
 
 

@@ -344,10 +344,13 @@ def maxpool_forward(x, kernel, stride, pad, out_hw):
     return y, xp
 
 
-def maxpool_backward(dy, y, xp, kernel, stride, pad):
+def maxpool_backward(dy, y, xp, kernel, stride, pad, positive_only=False):
     """Route ``dy`` (C, Ho, Wo, N) to the arg-max of each window; returns (C, H, W, N).
 
-    On ties the first tap in row-major order wins, as in PyTorch.
+    On ties the first tap in row-major order wins, as in PyTorch.  With ``positive_only`` (a ReLU
+    folded before the pooling), windows whose maximum ``y`` is not positive route nothing: the
+    same numbers as ``dy * (y > 0)`` routed, without that full pass over ``dy`` (the windows are
+    simply marked as taken before the first tap).
     """
     out_hw = dy.shape[1:3]
     non_overlapping = stride[0] >= kernel[0] and stride[1] >= kernel[1]
@@ -357,6 +360,8 @@ def maxpool_backward(dy, y, xp, kernel, stride, pad):
     dxp = (np.empty if tiled else np.zeros)(xp.shape, dtype=dy.dtype)
     taps = kernel[0] * kernel[1]
     taken = wins = None
+    if positive_only:
+        taken = np.less_equal(y, 0)  # windows the ReLU cut off, as if already routed
     for t, ((_, _, view), (_, _, grad)) in enumerate(zip(pool_taps(xp, kernel, stride, out_hw),
                                                          pool_taps(dxp, kernel, stride, out_hw))):
         wins = np.equal(view, y, out=wins)

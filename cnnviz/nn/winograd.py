@@ -47,11 +47,20 @@ def applies(kernel, stride, dilation) -> bool:
     return tuple(kernel) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
 
 
+#: ``G ⊗ G`` as a (16, 9) matrix: entry (a, b) of ``G g G^T`` is ``KRON_G[4 a + b] @ g.ravel()``.
+#: Its entries are products of 0, ±1/2 and 1, exact in floating point.
+KRON_G = np.kron(G, G)
+
+
 def transform_filters(weight: np.ndarray) -> np.ndarray:
-    """``G g G^T`` of every (F, C) kernel, as a (16, F, C) stack (computed in float64)."""
+    """``G g G^T`` of every (F, C) kernel, as a (16, F, C) stack (computed in float64).
+
+    One product ``(16, 9) @ (9, F C)``: each entry is a sum of at most nine float32 weights
+    scaled by powers of two, exact in float64 (the same float32 result as any other order of
+    the sums) unless a kernel's weights span more than about 2^25 in magnitude."""
     f, c = weight.shape[:2]
-    u = np.einsum("ai,fcij,bj->abfc", G, weight.astype(np.float64), G, optimize=True)
-    return np.ascontiguousarray(u.reshape(16, f, c), dtype=weight.dtype)
+    u = KRON_G @ weight.reshape(f * c, 9).T.astype(np.float64)
+    return u.reshape(16, f, c).astype(weight.dtype)
 
 
 class SplitInput:
@@ -65,6 +74,11 @@ class SplitInput:
     backward pass, which transforms the tiles again (keeping the transformed tiles, 4 times the
     input, was no faster: they must then travel to memory and back).
     """
+
+    #: The forward pass's transformed filters ``G g G^T`` (16, F, C), which the input gradient
+    #: multiplies by again: the backward pass is the gradient of the forward pass's computation,
+    #: at the weights it used.
+    filters = None
 
     def __init__(self, x, pad, tiles, relu=False):
         self.tiles = tiles
@@ -161,6 +175,7 @@ def forward(x: np.ndarray, weight: np.ndarray, bias, pad, out_hw, relu_input=Fal
     split = SplitInput(x, pad, (th, tw), relu_input)
     dtype = np.result_type(x, weight)
     u = transform_filters(weight).astype(dtype, copy=False)
+    split.filters = u
     y = np.empty((f, 2 * th, 2 * tw, n), dtype=dtype)
     most = _block_tiles(th, tw, c + f, n, np.dtype(dtype).itemsize)
     rbuf = np.empty(4 * c * 2 * (most + th) * n, dtype=dtype)
@@ -198,6 +213,29 @@ def merge_columns(xs, top, left, h, w):
         start, count = (left + first) // 2, len(range(first, w, 2))
         out[:, :, first::2] = inside[:, :, parity, start:start + count]
     return out
+
+
+def _output_transform_adjoint(top, bottom, m):
+    """``dM = A dY A^T`` of every output block, without its minus signs (see :data:`SIGNS`):
+    ``top`` and ``bottom`` (F, rows, 2, cols, N) are the blocks' two output rows (their two
+    columns split by parity), ``m`` (4, 4, F, rows, cols, N) receives entry (a, b) of every block.
+
+    Row ``a`` of dM is (top, top + bottom, top - bottom, bottom) and column ``b`` likewise (left,
+    left + right, left - right, right); the sums of rows 1 and 2 are formed in their own first
+    and last columns and reused there, so no intermediate (4, F, rows, 2, cols, N) array is
+    written and read back."""
+    for a, rows_of in ((0, top), (3, bottom)):
+        left, right = rows_of[:, :, 0], rows_of[:, :, 1]
+        m[a, 0] = left
+        np.add(left, right, out=m[a, 1])
+        np.subtract(left, right, out=m[a, 2])
+        m[a, 3] = right
+    for a, combine in ((1, np.add), (2, np.subtract)):
+        left, right = m[a, 0], m[a, 3]
+        combine(top[:, :, 0], bottom[:, :, 0], out=left)
+        combine(top[:, :, 1], bottom[:, :, 1], out=right)
+        np.add(left, right, out=m[a, 1])
+        np.subtract(left, right, out=m[a, 2])
 
 
 def _input_transform_adjoint(dv, t0, rows, s0, cols, rbuf, tmp, dxs):
@@ -257,7 +295,6 @@ def backward(dy: np.ndarray, split: SplitInput, weight: np.ndarray, pad, x_hw, n
     dys = split_columns(dy, 0, 0, 2 * th, tw)
     most = _block_tiles(th, tw, c + f, n, np.dtype(dtype).itemsize)
     rbuf = np.empty(4 * c * 2 * (most + th) * n, dtype=dtype)
-    pbuf = np.empty(4 * f * 2 * most * n, dtype=dtype)
     mbuf = np.empty(16 * f * most * n, dtype=dtype)
     if need_dw:
         du = np.zeros((16, f, c), dtype=dtype)
@@ -265,8 +302,8 @@ def backward(dy: np.ndarray, split: SplitInput, weight: np.ndarray, pad, x_hw, n
         vbuf = np.empty(16 * c * most * n, dtype=dtype)
     if need_dx:
         # U with the signs left out of dM (below), transposed: (16, C, F).
-        ut = (transform_filters(weight).astype(dtype, copy=False)
-              * SIGNS.reshape(16, 1, 1).astype(dtype)).transpose(0, 2, 1)
+        u = split.filters if split.filters is not None else transform_filters(weight)
+        ut = (u.astype(dtype, copy=False) * SIGNS.reshape(16, 1, 1).astype(dtype)).transpose(0, 2, 1)
         dvbuf = np.empty(16 * c * most * n, dtype=dtype)
         tbuf = np.empty(4 * c * most * n, dtype=dtype)
         dxs = np.zeros_like(split.data, dtype=dtype)
@@ -276,18 +313,8 @@ def backward(dy: np.ndarray, split: SplitInput, weight: np.ndarray, pad, x_hw, n
         # dM = A dY A^T with A = [[1, 0], [1, 1], [1, -1], [0, -1]]; the minus signs of row and
         # column 3 are left out here and applied to the small dU and U instead (see SIGNS).
         block = dys[:, 2 * t0:2 * (t0 + rows), :, s0:s0 + cols]  # (F, 2 rows, 2, cols, N)
-        top, bottom = block[:, 0::2], block[:, 1::2]
-        p = pbuf[:4 * f * 2 * size].reshape(4, f, rows, 2, cols, n)
-        p[0] = top
-        np.add(top, bottom, out=p[1])
-        np.subtract(top, bottom, out=p[2])
-        p[3] = bottom
         m = mbuf[:16 * f * size].reshape(4, 4, f, rows, cols, n)
-        left, right = p[:, :, :, 0], p[:, :, :, 1]
-        m[:, 0] = left
-        np.add(left, right, out=m[:, 1])
-        np.subtract(left, right, out=m[:, 2])
-        m[:, 3] = right
+        _output_transform_adjoint(block[:, 0::2], block[:, 1::2], m)
         m = m.reshape(16, f, size)
         if need_dw:
             v = vbuf[:16 * c * size].reshape(4, 4, c, rows, cols, n)
@@ -308,8 +335,12 @@ def backward(dy: np.ndarray, split: SplitInput, weight: np.ndarray, pad, x_hw, n
             dxs *= split.data > 0
         dx = merge_columns(dxs, pad[0], pad[2], *x_hw)
     if need_dw:
+        # dg = G^T dU G, contracted in the order einsum("ai,abfc,bj->fcij") takes (a, then b),
+        # so the sums (of float32 numbers of any spread, not always exact in float64) round as
+        # they did; without einsum's planning and copies.
         du = du.reshape(4, 4, f, c).astype(np.float64) * SIGNS
-        dw = np.einsum("ai,abfc,bj->fcij", G, du, G, optimize=True).astype(dtype)
+        dw = np.tensordot(np.tensordot(G, du, axes=(0, 0)), G, axes=(1, 0))  # (i, f, c, j)
+        dw = dw.transpose(1, 2, 0, 3).astype(dtype)
     return dx, dw
 
 

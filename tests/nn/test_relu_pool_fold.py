@@ -103,3 +103,43 @@ def test_padded_pooling_and_inference_are_not_folded():
     convs = networks()["into Winograd convolutions"]()
     convs.forward(lumpy((8, 2, 7, 7), 1), training=True)      # 8 images: im2col, not folded
     assert folded_pairs(convs) == [6]
+
+
+def naive_routed(dy, x, kernel, stride, positive_only):
+    """Max pooling's input gradient by a loop over windows (C, H, W, N layout, no padding): each
+    window's first arg-max in row-major order receives its gradient; with ``positive_only``,
+    only windows whose maximum is above zero (a ReLU before the pooling)."""
+    dx = np.zeros(x.shape, dtype=dy.dtype)
+    c, ho, wo, n = dy.shape
+    for ch in range(c):
+        for a in range(ho):
+            for b in range(wo):
+                for k in range(n):
+                    window = x[ch, a * stride[0]:a * stride[0] + kernel[0],
+                               b * stride[1]:b * stride[1] + kernel[1], k]
+                    if positive_only and window.max() <= 0:
+                        continue
+                    i, j = np.unravel_index(np.argmax(window), window.shape)
+                    dx[ch, a * stride[0] + i, b * stride[1] + j, k] += dy[ch, a, b, k]
+    return dx
+
+
+@pytest.mark.parametrize("kernel,stride,size", [((2, 2), (2, 2), (6, 8)), ((3, 3), (2, 2), (7, 7)),
+                                                ((2, 2), (1, 1), (5, 4)), ((1, 1), (1, 1), (3, 3))])
+def test_pooling_gradient_for_positive_windows_only(kernel, stride, size):
+    """ops.maxpool_backward(..., positive_only=True), the folded pair's backward pass, routes
+    like a loop over windows that skips the windows the ReLU set to zero, and gives the numbers
+    the unfolded code gave (``dy * (y > 0)`` routed), signs of zero included."""
+    from cnnviz.nn import ops
+
+    x = lumpy((3, *size, 5), 7)  # ties, zero and negative windows
+    out_hw = tuple((s - k) // st + 1 for s, k, st in zip(size, kernel, stride))
+    y, xp = ops.maxpool_forward(x, kernel, stride, (0, 0, 0, 0), out_hw)
+    dy = np.random.default_rng(8).standard_normal(y.shape).astype(np.float32)
+    np.maximum(y, 0, out=y)  # as MaxPool2D.forward_after_relu leaves it
+    ours = ops.maxpool_backward(dy, y, xp, kernel, stride, (0, 0, 0, 0), positive_only=True)
+    # (overlapping windows add into a pixel in another order than the loop: float32 rounding)
+    np.testing.assert_allclose(ours, naive_routed(dy, x, kernel, stride, True), rtol=0, atol=1e-6)
+    before = ops.maxpool_backward(dy * (y > 0), y, xp, kernel, stride, (0, 0, 0, 0))
+    np.testing.assert_array_equal(ours, before)
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(before))

@@ -188,3 +188,42 @@ def test_vgg_small_training_step_matches_pytorch():
     assert [isinstance(getattr(layer, "_xp", None), winograd.SplitInput)
             for layer in model.layers if layer.kind == "Conv2D"] == [False, True, True, True]
     assert_step_matches_pytorch(torch, model, x, labels)
+
+
+def test_filter_transform_is_the_definition_to_the_last_bit():
+    """``G g G^T`` (computed as one product with ``G ⊗ G``) against a loop over its definition in
+    float64: every sum there is exact, so the float32 results agree bit for bit, for weights of
+    ordinary and of widely different magnitudes within a kernel."""
+    rng = np.random.default_rng(11)
+    weight = rng.standard_normal((5, 4, 3, 3)).astype(np.float32)
+    weight[1] *= np.float32(1e-6)
+    weight[2, :, 1] *= np.float32(3e3)
+    g = winograd.G
+    expected = np.zeros((4, 4, 5, 4))
+    for a in range(4):
+        for b in range(4):
+            for i in range(3):
+                for j in range(3):
+                    expected[a, b] += g[a, i] * weight[:, :, i, j].astype(np.float64) * g[b, j]
+    np.testing.assert_array_equal(winograd.transform_filters(weight),
+                                  expected.reshape(16, 5, 4).astype(np.float32))
+    assert winograd.transform_filters(weight).dtype == np.float32
+
+
+def test_input_gradient_is_taken_at_the_forward_pass_weights():
+    """The backward pass reuses the filters the forward pass transformed (it is the gradient of
+    that computation): changing the weight array in place in between changes nothing, and the
+    result is the loops' gradient at the forward pass's weights."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((3, 4, 6, 6)).astype(np.float32)  # (C, H, W, N)
+    weight = rng.standard_normal((2, 3, 3, 3)).astype(np.float32)
+    dy = rng.standard_normal((2, 4, 6, 6)).astype(np.float32)
+    kept = weight.copy()
+    _, split = winograd.forward(x, weight, None, (1, 1, 1, 1), (4, 6))
+    weight += 1  # an optimiser's step taken too early
+    dx, _ = winograd.backward(dy, split, weight, (1, 1, 1, 1), (4, 6), need_dw=False)
+    _, dx_loop = tap_gradients(x.transpose(3, 0, 1, 2).astype(np.float64), kept.astype(np.float64),
+                               dy.transpose(3, 0, 1, 2).astype(np.float64), (1, 1, 1, 1))
+    np.testing.assert_allclose(dx.transpose(3, 0, 1, 2), dx_loop, rtol=0,
+                               atol=2e-6 * np.abs(dx_loop).max())
+
