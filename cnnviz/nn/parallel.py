@@ -546,12 +546,12 @@ class ParallelGradients:
     def _update_statistics(self, used, local) -> None:
         """The whole batch's mean and variance per channel from the shards', into the running
         statistics of the parent's layers (one update per batch, as one process makes)."""
-        shards = [(self._local_statistics if local and k == 0 else self._region.statistics[k],
-                   count) for k, count in used]
+        shards = [(_views(self._local_statistics if local and k == 0
+                          else self._region.statistics[k], self._state_entries), count)
+                  for k, count in used]
         for index, layer, positions in self._statistics_layers:
             means, variances, counts = [], [], []
-            for vector, images in shards:
-                views = _views(vector, self._state_entries)
+            for views, images in shards:
                 means.append(views[f"{index}.running_mean"].astype(np.float64))
                 variances.append(views[f"{index}.running_var"].astype(np.float64))
                 counts.append(images * positions)
