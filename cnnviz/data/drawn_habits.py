@@ -22,7 +22,7 @@ import numpy as np
 from . import _glyphs as g
 from ._glyphs import GlyphFn, Stroke, arc, bez, join, poly
 from .preprocess import DIGIT_BOX, DIGIT_SIZE, preprocess_digit_info
-from .synthetic import _distort, _draw, _Style
+from .synthetic import _distort, _draw, _place_on_canvas, _Style
 
 __all__ = ["Habit", "HABITS", "CANVAS", "BRUSH", "DARK_SHARE", "EVAL_SEED", "habit_seed",
            "draw_habit", "read_habit", "habit_inputs", "make_habit_training_digits"]
@@ -224,13 +224,7 @@ def _draw_one(glyph: GlyphFn, rng: np.random.Generator, dark: bool) -> np.ndarra
     """One canvas raster: uint8 (CANVAS, CANVAS) as the canvas keeps it."""
     strokes = _distort(glyph(rng), rng, _HAND)
     brush = rng.uniform(*BRUSH)
-    pts = np.concatenate(strokes)
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    extent = np.maximum(hi - lo, 1e-6)
-    room = CANVAS - brush - 4
-    scale = min(rng.uniform(*_HEIGHT) * CANVAS / extent[1], room / extent[0], room / extent[1])
-    origin = brush / 2 + 2 + rng.uniform(0, 1, 2) * np.maximum(room - extent * scale, 0)
-    placed = [((s - lo) * scale + origin) * 2 for s in strokes]
+    placed = [s * 2 for s in _place_on_canvas(strokes, rng, CANVAS, brush, _HEIGHT)]
     im = _draw(placed, brush * 2, (2 * CANVAS, 2 * CANVAS)).reduce(2)
     raster = np.asarray(im, dtype=np.uint8)
     return 255 - raster if dark else raster

@@ -185,13 +185,14 @@ def synthetic_dataset(n_train: int = 20000, n_test: int = 5000, seed: int = 0) -
 
 
 def _place_on_canvas(strokes: list[Stroke], rng: np.random.Generator, canvas: int,
-                     brush: float) -> list[Stroke]:
-    """Scale unit-height strokes to a random size and position inside the canvas (px)."""
+                     brush: float, heights: tuple[float, float] = (0.3, 0.88)) -> list[Stroke]:
+    """Scale unit-height strokes to a random size (``heights``: fractions of the canvas) and
+    position inside the canvas (px)."""
     pts = np.concatenate(strokes)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     extent = np.maximum(hi - lo, 1e-6)
     room = canvas - brush - 4
-    height = rng.uniform(0.3, 0.88) * canvas
+    height = rng.uniform(*heights) * canvas
     scale = min(height / extent[1], room / extent[0], room / extent[1])
     size = extent * scale
     origin = brush / 2 + 2 + rng.uniform(0, 1, 2) * np.maximum(room - size, 0)
