@@ -9,7 +9,7 @@ import pytest
 
 QT_MODULES = ("PySide6", "shiboken6", "pyqtgraph")
 REQUIRED = ("cnnviz.nn", "cnnviz.data", "cnnviz.data.user_drawings", "cnnviz.training.finetune",
-            "cnnviz.cli")
+            "cnnviz.cli", "cnnviz.example_networks")
 NOT_WRITTEN_YET = ("cnnviz.training", "cnnviz.analysis")
 
 

@@ -9,8 +9,9 @@ from cnnviz.data.pipeline import image_to_input
 from cnnviz.nn import (Conv2D, Dense, Flatten, ModelFileError, ReLU, Sequential, build_preset,
                        load_model, load_network, save_model)
 from cnnviz.nn.contract import InputContract
+from cnnviz.example_networks import shipped_network
 from cnnviz.session import (CanvasInput, ImageInput, NetworkEntry, Session, SessionError,
-                            blank_canvas, shipped_network)
+                            blank_canvas)
 
 
 def ink_raster(seed=0) -> np.ndarray:

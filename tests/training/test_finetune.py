@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 from cnnviz.data import find_mnist, load_image_folder, load_mnist
 from cnnviz.data.pipeline import batch_to_input
 from cnnviz.data.user_drawings import UserDrawings, network_picture
-from cnnviz.session import shipped_network
+from cnnviz.example_networks import shipped_network
 from cnnviz.training.finetune import FineTuneError, fine_tune
 from cnnviz.training.metrics import evaluate
 

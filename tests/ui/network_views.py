@@ -11,7 +11,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QGridLayout, QWidget
 
 from cnnviz.nn import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, Tanh
-from cnnviz.session import NetworkEntry, Session, canvas_input, shipped_network
+from cnnviz.example_networks import shipped_network
+from cnnviz.session import NetworkEntry, Session, canvas_input
 from cnnviz.ui.explore.input_view import InputView
 from cnnviz.ui.explore.layers_overview import LayersOverview
 from cnnviz.ui.explore.receptive_field import ReceptiveFieldController

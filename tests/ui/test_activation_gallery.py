@@ -5,7 +5,8 @@ import pytest
 
 from cnnviz.analysis import gallery
 from cnnviz.nn import build_preset
-from cnnviz.session import NetworkEntry, Session, shipped_network
+from cnnviz.example_networks import shipped_network
+from cnnviz.session import NetworkEntry, Session
 from cnnviz.ui.interpret.activation_gallery import ActivationGallery, gallery_layers
 from cnnviz.ui.window.document import Document
 

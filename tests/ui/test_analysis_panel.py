@@ -6,7 +6,8 @@ import pytest
 from cnnviz.analysis import (Target, grad_cam, normalize, occlusion_map, saliency_map,
                              smooth_grad, vanilla_gradient)
 from cnnviz.data import make_synthetic_digits
-from cnnviz.session import Session, canvas_input, shipped_network
+from cnnviz.example_networks import shipped_network
+from cnnviz.session import Session, canvas_input
 from cnnviz.ui.interpret.analysis_methods import feature_layers
 from cnnviz.ui.interpret.analysis_panel import AnalysisPanel
 from cnnviz.ui.window.document import Document

@@ -9,7 +9,8 @@ import pytest
 from cnnviz.data import CIFAR10_CLASSES, load_image
 from cnnviz.nn import build_preset
 from cnnviz.nn.contract import InputContract
-from cnnviz.session import ImageInput, NetworkEntry, Session, canvas_input, shipped_network
+from cnnviz.example_networks import shipped_network
+from cnnviz.session import ImageInput, NetworkEntry, Session, canvas_input
 from cnnviz.ui.interpret.analysis_panel import BACKDROP_DIM, AnalysisPanel
 from cnnviz.ui.window.document import Document
 

@@ -10,7 +10,8 @@ from PySide6.QtTest import QTest
 from cnnviz.analysis import Cancelled, cell_indices, most_confused
 from cnnviz.data import make_synthetic_digits, preprocess_digit
 from cnnviz.nn import Dense, Flatten, Sequential
-from cnnviz.session import ImageInput, NetworkEntry, Session, shipped_network
+from cnnviz.example_networks import shipped_network
+from cnnviz.session import ImageInput, NetworkEntry, Session
 from cnnviz.ui.interpret import evaluation_view
 from cnnviz.ui.interpret.evaluation_view import EvaluationView, LabelledSet, LabelledSetSource
 from cnnviz.ui.window.document import Document

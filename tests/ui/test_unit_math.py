@@ -8,7 +8,8 @@ from PySide6.QtTest import QTest
 
 from cnnviz.display import ELEMENTWISE_KINDS, explain_unit
 from cnnviz.nn import reference
-from cnnviz.session import NetworkEntry, Session, canvas_input, shipped_network
+from cnnviz.example_networks import shipped_network
+from cnnviz.session import NetworkEntry, Session, canvas_input
 from cnnviz.ui.explore.unit_math import RESULT, explanation_html
 
 from network_views import (digit_raster, make_document, rgb_dilated_net, settled, show_views,

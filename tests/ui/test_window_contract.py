@@ -12,7 +12,8 @@ from cnnviz.data import CIFAR10_CLASSES, load_image, make_synthetic_digits
 from cnnviz.data.pipeline import image_to_input
 from cnnviz.nn import Dense, Flatten, Sequential, build_preset, load_network, save_model
 from cnnviz.nn.contract import InputContract
-from cnnviz.session import NetworkEntry, Session, canvas_input, shipped_network
+from cnnviz.example_networks import shipped_network
+from cnnviz.session import NetworkEntry, Session, canvas_input
 from cnnviz.ui.interpret.evaluation_view import EvaluationView, LabelledSet, LabelledSetSource
 from cnnviz.ui.shared.prediction_panel import PredictionPanel
 from cnnviz.ui.window.document import Document

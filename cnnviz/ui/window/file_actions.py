@@ -26,8 +26,9 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from cnnviz.data import DataError, load_image
 from cnnviz.nn import ModelError
 from cnnviz.nn.contract import InputContract
+from cnnviz.example_networks import example_networks
 from cnnviz.session import (ImageInput, InputSource, NetworkEntry, SessionError, Trace,
-                            compute_trace, example_networks, network_input_for, source_for)
+                            compute_trace, network_input_for, source_for)
 from cnnviz.ui.shared.workers import Abandoned, TaskRunner, abandon_waits, run_with_progress
 from cnnviz.ui.window import settings
 from cnnviz.ui.window.document import runs_in_background

@@ -18,7 +18,8 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequenc
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QUndoView, QWidget
 
 from cnnviz.resources import resource_path
-from cnnviz.session import Session, shipped_network
+from cnnviz.example_networks import shipped_network
+from cnnviz.session import Session
 from cnnviz.ui.explore.canvas_panel import CanvasPanel
 from cnnviz.ui.explore.filter_editor import add_filter_editor_dock
 from cnnviz.ui.explore.input_view import InputView
