@@ -154,8 +154,8 @@ class Document(QObject):
         """The current network's traces are computed in the worker thread."""
         model = self._session.model
         if self._background is None or self._background[0] is not model:
-            self._background = (model, runs_in_background(model))
-        return self._background[1]
+            self._background = (model, estimate(model.layers, model.input_shape).macs)
+        return self._background[1] > BACKGROUND_MACS
 
     @property
     def network(self) -> NetworkEntry:
